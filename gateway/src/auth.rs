@@ -1,0 +1,46 @@
+//! Who may do what: SigV4/SigV2 secrets come from the catalog's access keys (s3s
+//! checks the signatures); signed requests may do everything; anonymous requests may
+//! only GET/HEAD objects of buckets made public by ACL or policy.
+
+use cairn_node::NodeClient;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::path::S3Path;
+use s3s::{s3_error, S3Result};
+
+pub struct KeyAuth {
+    pub node: NodeClient,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for KeyAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.node.get_secret(access_key.to_string()).await {
+            Ok(Some(secret)) => Ok(SecretKey::from(secret)),
+            Ok(None) => Err(s3_error!(InvalidAccessKeyId)),
+            Err(e) => Err(crate::s3::error::from_node(e)),
+        }
+    }
+}
+
+pub struct PublicReadAccess {
+    pub node: NodeClient,
+}
+
+#[async_trait::async_trait]
+impl S3Access for PublicReadAccess {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_some() {
+            return Ok(());
+        }
+        let op = cx.s3_op().name();
+        if let (S3Path::Object { bucket, .. }, "GetObject" | "HeadObject") = (cx.s3_path(), op) {
+            if let Ok(rec) = self.node.get_bucket(bucket.to_string()).await {
+                if rec.anonymous_read() {
+                    return Ok(());
+                }
+            }
+        }
+        Err(s3_error!(AccessDenied, "Access Denied"))
+    }
+}

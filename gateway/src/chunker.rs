@@ -1,0 +1,89 @@
+//! Cutting a request body into chunks and storing them: the body streams through
+//! the hasher and into fixed-size chunks, each written to the node while the next
+//! one fills, with at most `write_window` writes in flight. Memory per request is
+//! bounded by `(write_window + 1) * chunk_size`, whatever the object's size.
+
+use crate::checksum::BodyHasher;
+use crate::s3::error::OrS3;
+use crate::state::Gateway;
+use bytes::{Bytes, BytesMut};
+use cairn_node::records::{ChunkRef, ObjectData};
+use futures::stream::{FuturesOrdered, StreamExt};
+use futures::Stream;
+use s3s::{s3_error, S3Result};
+
+/// A stored body: its size and where its bytes are.
+pub struct StoredBody {
+    pub size: u64,
+    pub data: ObjectData,
+}
+
+/// Streams `body` into chunks on the node. Bodies of at most `inline_max` bytes
+/// (when `allow_inline`) come back inline instead. Fails with `EntityTooLarge` past
+/// `max_size` bytes.
+pub async fn store_body<S, E>(
+    gw: &Gateway,
+    mut body: S,
+    hasher: &mut BodyHasher,
+    max_size: u64,
+    allow_inline: bool,
+) -> S3Result<StoredBody>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let chunk_size = gw.cfg.chunk_size;
+    let mut buf = BytesMut::new();
+    let mut in_flight = FuturesOrdered::new();
+    let mut chunks: Vec<ChunkRef> = Vec::new();
+    let mut size: u64 = 0;
+
+    while let Some(piece) = body.next().await {
+        let mut piece = piece.map_err(|e| {
+            s3_error!(
+                IncompleteBody,
+                "The request body ended early or was malformed: {e}"
+            )
+        })?;
+        size += piece.len() as u64;
+        if size > max_size {
+            return Err(s3_error!(EntityTooLarge));
+        }
+        hasher.update(&piece);
+        while !piece.is_empty() {
+            let full = if buf.is_empty() && piece.len() >= chunk_size {
+                piece.split_to(chunk_size)
+            } else {
+                let take = (chunk_size - buf.len()).min(piece.len());
+                buf.extend_from_slice(&piece.split_to(take));
+                if buf.len() < chunk_size {
+                    continue;
+                }
+                buf.split().freeze()
+            };
+            in_flight.push_back(gw.node.put_chunk(full));
+            if in_flight.len() >= gw.cfg.write_window {
+                if let Some(done) = in_flight.next().await {
+                    chunks.push(done.or_s3()?);
+                }
+            }
+        }
+    }
+
+    if allow_inline && chunks.is_empty() && in_flight.is_empty() && buf.len() <= gw.cfg.inline_max {
+        return Ok(StoredBody {
+            size,
+            data: ObjectData::Inline(buf.to_vec()),
+        });
+    }
+    if !buf.is_empty() {
+        in_flight.push_back(gw.node.put_chunk(buf.freeze()));
+    }
+    while let Some(done) = in_flight.next().await {
+        chunks.push(done.or_s3()?);
+    }
+    Ok(StoredBody {
+        size,
+        data: ObjectData::Chunks(chunks),
+    })
+}

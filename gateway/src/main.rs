@@ -1,0 +1,106 @@
+//! The `cairn` binary: `cairn server` runs the embedded single-node store.
+
+mod auth;
+mod checksum;
+mod chunker;
+mod reader;
+mod s3;
+mod server;
+mod state;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Cairn: a self-hosted, S3-compatible object store"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the embedded store: an S3 gateway and one storage node in one process.
+    Server {
+        /// Address the S3 endpoint listens on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: SocketAddr,
+        /// Data directory (created if missing).
+        #[arg(long, default_value = "./cairn-data")]
+        data: PathBuf,
+        /// Region reported to clients and expected in signatures.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Domain for virtual-hosted-style requests (BUCKET.DOMAIN).
+        #[arg(long)]
+        domain: Option<String>,
+        /// Chunk size in bytes.
+        #[arg(long, default_value_t = 4 * 1024 * 1024)]
+        chunk_size: usize,
+        /// Seconds an unreferenced chunk is kept before it may be deleted.
+        #[arg(long, default_value_t = 3600)]
+        gc_grace: u64,
+        /// Seconds between garbage collection passes.
+        #[arg(long, default_value_t = 600)]
+        gc_interval: u64,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,s3s=off".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cairn: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Server {
+                listen,
+                data,
+                region,
+                domain,
+                chunk_size,
+                gc_grace,
+                gc_interval,
+            } => {
+                if chunk_size == 0 {
+                    return Err("--chunk-size must be positive".to_string());
+                }
+                server::run_embedded(server::ServerOptions {
+                    listen,
+                    data_dir: data,
+                    region,
+                    domain,
+                    chunk_size,
+                    gc_grace: Duration::from_secs(gc_grace),
+                    gc_interval: Duration::from_secs(gc_interval),
+                })
+                .await
+                .map_err(|e| e.to_string())
+            }
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cairn: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Streaming an object's bytes, or a byte range of them, out of its chunks. A
+//! background task fetches chunks (each verified by the node) with `read_ahead`
+//! fetches in flight and hands the needed slices to the response body through a
+//! bounded channel, so a GET holds a few chunks in memory whatever the object's size.
+
+use crate::state::Gateway;
+use bytes::Bytes;
+use cairn_node::records::ObjectData;
+use futures::stream::{self, Stream, StreamExt};
+use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+
+pub struct ObjectStream {
+    rx: mpsc::Receiver<Result<Bytes, cairn_node::Error>>,
+}
+
+impl Stream for ObjectStream {
+    type Item = Result<Bytes, cairn_node::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// The bytes `range` of an object whose data is `data`.
+pub fn object_stream(gw: &Gateway, data: ObjectData, range: Range<u64>) -> ObjectStream {
+    let (tx, rx) = mpsc::channel(1);
+    let chunks = match data {
+        ObjectData::Inline(bytes) => {
+            let slice = slice_of(&Bytes::from(bytes), &range, 0);
+            tokio::spawn(async move {
+                let _ = tx.send(Ok(slice)).await;
+            });
+            return ObjectStream { rx };
+        }
+        ObjectData::Chunks(chunks) => chunks,
+    };
+    // Each chunk that overlaps the range, with its offset in the object.
+    let mut offset = 0u64;
+    let mut pieces = Vec::new();
+    for chunk in chunks {
+        let start = offset;
+        offset += chunk.len;
+        if offset > range.start && start < range.end {
+            pieces.push((chunk.id, start));
+        }
+    }
+    let node = gw.node.clone();
+    let read_ahead = gw.cfg.read_ahead.max(1);
+    tokio::spawn(async move {
+        let mut fetched = stream::iter(pieces)
+            .map(|(id, start)| {
+                let node = node.clone();
+                async move { node.get_chunk(id).await.map(|b| (b, start)) }
+            })
+            .buffered(read_ahead);
+        while let Some(result) = fetched.next().await {
+            let item = result.map(|(bytes, start)| slice_of(&bytes, &range, start));
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    ObjectStream { rx }
+}
+
+/// The part of `bytes` (which starts at object offset `start`) inside `range`.
+fn slice_of(bytes: &Bytes, range: &Range<u64>, start: u64) -> Bytes {
+    let len = bytes.len() as u64;
+    let from = range.start.saturating_sub(start).min(len);
+    let to = range.end.saturating_sub(start).min(len);
+    bytes.slice(from as usize..to as usize)
+}

@@ -1,0 +1,178 @@
+//! Access control that shops use for public assets: canned bucket ACLs
+//! (`private`, `public-read`) and bucket policies. Either may grant anonymous
+//! GET/HEAD of a bucket's objects; everything else always needs a signature.
+
+use super::bucket::owner;
+use super::error::OrS3;
+use crate::state::Gateway;
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+use serde_json::Value;
+
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
+/// The owner's full control, the first grant of every ACL.
+fn owner_grant() -> Grant {
+    Grant {
+        grantee: Some(Grantee {
+            display_name: Some("cairn".into()),
+            id: Some("cairn".into()),
+            type_: Type::from_static(Type::CANONICAL_USER),
+            email_address: None,
+            uri: None,
+        }),
+        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
+    }
+}
+
+pub async fn put_bucket_acl(
+    gw: &Gateway,
+    req: S3Request<PutBucketAclInput>,
+) -> S3Result<S3Response<PutBucketAclOutput>> {
+    let input = req.input;
+    let public = match (&input.acl, &input.access_control_policy) {
+        (Some(acl), _) => match acl.as_str() {
+            "private" => false,
+            "public-read" => true,
+            other => {
+                return Err(s3_error!(
+                    NotImplemented,
+                    "canned ACL {other} is not supported"
+                ))
+            }
+        },
+        (None, Some(policy)) => policy.grants.iter().flatten().any(|g| {
+            g.grantee.as_ref().and_then(|e| e.uri.as_deref()) == Some(ALL_USERS)
+                && g.permission.as_ref().is_some_and(|p| p.as_str() == "READ")
+        }),
+        (None, None) => input
+            .grant_read
+            .as_deref()
+            .is_some_and(|g| g.contains(ALL_USERS)),
+    };
+    gw.node
+        .update_bucket(input.bucket, move |b| b.public_read_acl = public)
+        .await
+        .or_s3()?;
+    Ok(S3Response::new(PutBucketAclOutput {}))
+}
+
+pub async fn get_bucket_acl(
+    gw: &Gateway,
+    req: S3Request<GetBucketAclInput>,
+) -> S3Result<S3Response<GetBucketAclOutput>> {
+    let rec = gw.node.get_bucket(req.input.bucket).await.or_s3()?;
+    let mut grants = vec![owner_grant()];
+    if rec.public_read_acl {
+        grants.push(Grant {
+            grantee: Some(Grantee {
+                type_: Type::from_static(Type::GROUP),
+                uri: Some(ALL_USERS.into()),
+                display_name: None,
+                email_address: None,
+                id: None,
+            }),
+            permission: Some(Permission::from_static(Permission::READ)),
+        });
+    }
+    Ok(S3Response::new(GetBucketAclOutput {
+        grants: Some(grants),
+        owner: Some(owner()),
+    }))
+}
+
+/// Whether a policy document lets anyone `s3:GetObject` every object of `bucket`.
+pub fn policy_grants_public_read(doc: &Value, bucket: &str) -> bool {
+    let as_list = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(s @ Value::Object(_)) => vec![s.clone()],
+        _ => Vec::new(),
+    };
+    statements.iter().any(|s| {
+        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
+        let anyone = match s.get("Principal") {
+            Some(Value::String(p)) => p == "*",
+            Some(Value::Object(o)) => as_list(o.get("AWS")).iter().any(|p| p == "*"),
+            _ => false,
+        };
+        let action = as_list(s.get("Action"))
+            .iter()
+            .any(|a| a == "s3:GetObject" || a == "s3:*" || a == "*");
+        let resource = as_list(s.get("Resource"))
+            .iter()
+            .any(|r| r == &format!("arn:aws:s3:::{bucket}/*") || r == "*" || r == "arn:aws:s3:::*");
+        allow && anyone && action && resource && s.get("Condition").is_none()
+    })
+}
+
+pub async fn put_bucket_policy(
+    gw: &Gateway,
+    req: S3Request<PutBucketPolicyInput>,
+) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+    let input = req.input;
+    let doc: Value = serde_json::from_str(&input.policy)
+        .map_err(|e| s3_error!(MalformedPolicy, "policy is not valid JSON: {e}"))?;
+    if doc.get("Statement").is_none() {
+        return Err(s3_error!(MalformedPolicy, "policy has no Statement"));
+    }
+    let public = policy_grants_public_read(&doc, &input.bucket);
+    let text = input.policy;
+    gw.node
+        .update_bucket(input.bucket, move |b| {
+            b.policy = Some(text);
+            b.policy_public_read = public;
+        })
+        .await
+        .or_s3()?;
+    Ok(S3Response::new(PutBucketPolicyOutput {}))
+}
+
+pub async fn get_bucket_policy(
+    gw: &Gateway,
+    req: S3Request<GetBucketPolicyInput>,
+) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+    let rec = gw.node.get_bucket(req.input.bucket).await.or_s3()?;
+    match rec.policy {
+        Some(policy) => Ok(S3Response::new(GetBucketPolicyOutput {
+            policy: Some(policy),
+        })),
+        None => Err(s3_error!(NoSuchBucketPolicy)),
+    }
+}
+
+pub async fn delete_bucket_policy(
+    gw: &Gateway,
+    req: S3Request<DeleteBucketPolicyInput>,
+) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+    gw.node
+        .update_bucket(req.input.bucket, |b| {
+            b.policy = None;
+            b.policy_public_read = false;
+        })
+        .await
+        .or_s3()?;
+    Ok(S3Response::new(DeleteBucketPolicyOutput {}))
+}
+
+pub async fn get_object_acl(
+    gw: &Gateway,
+    req: S3Request<GetObjectAclInput>,
+) -> S3Result<S3Response<GetObjectAclOutput>> {
+    let input = req.input;
+    gw.node.get_object(input.bucket, input.key).await.or_s3()?;
+    Ok(S3Response::new(GetObjectAclOutput {
+        owner: Some(owner()),
+        grants: Some(vec![owner_grant()]),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,115 @@
+//! Bucket operations: CreateBucket, HeadBucket, DeleteBucket, ListBuckets,
+//! GetBucketLocation.
+
+use super::error::OrS3;
+use super::meta::timestamp;
+use crate::state::Gateway;
+use cairn_node::records::BucketRecord;
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+/// The single owner of every bucket in this store.
+pub fn owner() -> Owner {
+    Owner {
+        display_name: Some("cairn".into()),
+        id: Some("cairn".into()),
+    }
+}
+
+/// S3's bucket naming rules (3–63 characters of a-z, 0-9, '.', '-', starting and
+/// ending with a letter or digit, not shaped like an IP address).
+pub fn valid_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+}
+
+pub async fn create_bucket(
+    gw: &Gateway,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    let input = req.input;
+    if !valid_bucket_name(&input.bucket) {
+        return Err(s3_error!(InvalidBucketName));
+    }
+    let location = input
+        .create_bucket_configuration
+        .and_then(|c| c.location_constraint)
+        .map(|l| l.as_str().to_string())
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| gw.cfg.region.clone());
+    let record = BucketRecord {
+        created_ms: cairn_node::now_ms(),
+        location,
+        public_read_acl: matches!(input.acl.as_ref().map(|a| a.as_str()), Some("public-read")),
+        ..Default::default()
+    };
+    gw.node
+        .create_bucket(input.bucket.clone(), record)
+        .await
+        .or_s3()?;
+    Ok(S3Response::new(CreateBucketOutput {
+        location: Some(format!("/{}", input.bucket)),
+    }))
+}
+
+pub async fn head_bucket(
+    gw: &Gateway,
+    req: S3Request<HeadBucketInput>,
+) -> S3Result<S3Response<HeadBucketOutput>> {
+    let rec = gw.node.get_bucket(req.input.bucket).await.or_s3()?;
+    Ok(S3Response::new(HeadBucketOutput {
+        bucket_region: Some(rec.location),
+        ..Default::default()
+    }))
+}
+
+pub async fn delete_bucket(
+    gw: &Gateway,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
+    gw.node.delete_bucket(req.input.bucket).await.or_s3()?;
+    Ok(S3Response::new(DeleteBucketOutput {}))
+}
+
+pub async fn list_buckets(
+    gw: &Gateway,
+    req: S3Request<ListBucketsInput>,
+) -> S3Result<S3Response<ListBucketsOutput>> {
+    let prefix = req.input.prefix.unwrap_or_default();
+    let buckets = gw
+        .node
+        .list_buckets()
+        .await
+        .or_s3()?
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(&prefix))
+        .map(|(name, rec)| Bucket {
+            name: Some(name),
+            creation_date: Some(timestamp(rec.created_ms)),
+            bucket_region: Some(rec.location),
+        })
+        .collect();
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(owner()),
+        ..Default::default()
+    }))
+}
+
+pub async fn get_bucket_location(
+    gw: &Gateway,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    let rec = gw.node.get_bucket(req.input.bucket).await.or_s3()?;
+    // S3 reports us-east-1 as an empty constraint.
+    let location_constraint = (rec.location != "us-east-1").then(|| rec.location.into());
+    Ok(S3Response::new(GetBucketLocationOutput {
+        location_constraint,
+    }))
+}

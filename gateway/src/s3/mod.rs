@@ -1,0 +1,272 @@
+//! The S3 API: the `s3s::S3` trait implemented as a thin dispatch to one file per
+//! family of operations. Operations not listed answer `NotImplemented`.
+
+mod acl;
+mod bucket;
+mod copy;
+mod delete;
+pub mod error;
+mod get;
+mod list;
+pub(crate) mod meta;
+mod multipart;
+mod put;
+mod tagging;
+
+use crate::state::Gateway;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, S3};
+
+/// The S3 front end of a gateway.
+pub struct S3Api(pub Gateway);
+
+macro_rules! dispatch {
+    ($($op:ident => $module:ident),* $(,)?) => {
+        #[async_trait::async_trait]
+        impl S3 for S3Api {
+            $(
+                #[tracing::instrument(level = "debug", skip_all, fields(op = stringify!($op)))]
+                async fn $op(
+                    &self,
+                    req: S3Request<paste_input!($op)>,
+                ) -> S3Result<S3Response<paste_output!($op)>> {
+                    $module::$op(&self.0, req).await
+                }
+            )*
+        }
+    };
+}
+
+// Input and output type names of each operation, as s3s names them.
+macro_rules! paste_input {
+    (create_bucket) => {
+        CreateBucketInput
+    };
+    (head_bucket) => {
+        HeadBucketInput
+    };
+    (delete_bucket) => {
+        DeleteBucketInput
+    };
+    (list_buckets) => {
+        ListBucketsInput
+    };
+    (get_bucket_location) => {
+        GetBucketLocationInput
+    };
+    (put_bucket_tagging) => {
+        PutBucketTaggingInput
+    };
+    (get_bucket_tagging) => {
+        GetBucketTaggingInput
+    };
+    (delete_bucket_tagging) => {
+        DeleteBucketTaggingInput
+    };
+    (put_bucket_acl) => {
+        PutBucketAclInput
+    };
+    (get_bucket_acl) => {
+        GetBucketAclInput
+    };
+    (put_bucket_policy) => {
+        PutBucketPolicyInput
+    };
+    (get_bucket_policy) => {
+        GetBucketPolicyInput
+    };
+    (delete_bucket_policy) => {
+        DeleteBucketPolicyInput
+    };
+    (put_object) => {
+        PutObjectInput
+    };
+    (get_object) => {
+        GetObjectInput
+    };
+    (head_object) => {
+        HeadObjectInput
+    };
+    (delete_object) => {
+        DeleteObjectInput
+    };
+    (delete_objects) => {
+        DeleteObjectsInput
+    };
+    (copy_object) => {
+        CopyObjectInput
+    };
+    (get_object_acl) => {
+        GetObjectAclInput
+    };
+    (put_object_tagging) => {
+        PutObjectTaggingInput
+    };
+    (get_object_tagging) => {
+        GetObjectTaggingInput
+    };
+    (delete_object_tagging) => {
+        DeleteObjectTaggingInput
+    };
+    (list_objects) => {
+        ListObjectsInput
+    };
+    (list_objects_v2) => {
+        ListObjectsV2Input
+    };
+    (create_multipart_upload) => {
+        CreateMultipartUploadInput
+    };
+    (upload_part) => {
+        UploadPartInput
+    };
+    (upload_part_copy) => {
+        UploadPartCopyInput
+    };
+    (complete_multipart_upload) => {
+        CompleteMultipartUploadInput
+    };
+    (abort_multipart_upload) => {
+        AbortMultipartUploadInput
+    };
+    (list_parts) => {
+        ListPartsInput
+    };
+    (list_multipart_uploads) => {
+        ListMultipartUploadsInput
+    };
+}
+
+macro_rules! paste_output {
+    (create_bucket) => {
+        CreateBucketOutput
+    };
+    (head_bucket) => {
+        HeadBucketOutput
+    };
+    (delete_bucket) => {
+        DeleteBucketOutput
+    };
+    (list_buckets) => {
+        ListBucketsOutput
+    };
+    (get_bucket_location) => {
+        GetBucketLocationOutput
+    };
+    (put_bucket_tagging) => {
+        PutBucketTaggingOutput
+    };
+    (get_bucket_tagging) => {
+        GetBucketTaggingOutput
+    };
+    (delete_bucket_tagging) => {
+        DeleteBucketTaggingOutput
+    };
+    (put_bucket_acl) => {
+        PutBucketAclOutput
+    };
+    (get_bucket_acl) => {
+        GetBucketAclOutput
+    };
+    (put_bucket_policy) => {
+        PutBucketPolicyOutput
+    };
+    (get_bucket_policy) => {
+        GetBucketPolicyOutput
+    };
+    (delete_bucket_policy) => {
+        DeleteBucketPolicyOutput
+    };
+    (put_object) => {
+        PutObjectOutput
+    };
+    (get_object) => {
+        GetObjectOutput
+    };
+    (head_object) => {
+        HeadObjectOutput
+    };
+    (delete_object) => {
+        DeleteObjectOutput
+    };
+    (delete_objects) => {
+        DeleteObjectsOutput
+    };
+    (copy_object) => {
+        CopyObjectOutput
+    };
+    (get_object_acl) => {
+        GetObjectAclOutput
+    };
+    (put_object_tagging) => {
+        PutObjectTaggingOutput
+    };
+    (get_object_tagging) => {
+        GetObjectTaggingOutput
+    };
+    (delete_object_tagging) => {
+        DeleteObjectTaggingOutput
+    };
+    (list_objects) => {
+        ListObjectsOutput
+    };
+    (list_objects_v2) => {
+        ListObjectsV2Output
+    };
+    (create_multipart_upload) => {
+        CreateMultipartUploadOutput
+    };
+    (upload_part) => {
+        UploadPartOutput
+    };
+    (upload_part_copy) => {
+        UploadPartCopyOutput
+    };
+    (complete_multipart_upload) => {
+        CompleteMultipartUploadOutput
+    };
+    (abort_multipart_upload) => {
+        AbortMultipartUploadOutput
+    };
+    (list_parts) => {
+        ListPartsOutput
+    };
+    (list_multipart_uploads) => {
+        ListMultipartUploadsOutput
+    };
+}
+
+dispatch! {
+    create_bucket => bucket,
+    head_bucket => bucket,
+    delete_bucket => bucket,
+    list_buckets => bucket,
+    get_bucket_location => bucket,
+    put_bucket_tagging => tagging,
+    get_bucket_tagging => tagging,
+    delete_bucket_tagging => tagging,
+    put_bucket_acl => acl,
+    get_bucket_acl => acl,
+    put_bucket_policy => acl,
+    get_bucket_policy => acl,
+    delete_bucket_policy => acl,
+    put_object => put,
+    get_object => get,
+    head_object => get,
+    delete_object => delete,
+    delete_objects => delete,
+    copy_object => copy,
+    get_object_acl => acl,
+    put_object_tagging => tagging,
+    get_object_tagging => tagging,
+    delete_object_tagging => tagging,
+    list_objects => list,
+    list_objects_v2 => list,
+    create_multipart_upload => multipart,
+    upload_part => multipart,
+    upload_part_copy => multipart,
+    complete_multipart_upload => multipart,
+    abort_multipart_upload => multipart,
+    list_parts => multipart,
+    list_multipart_uploads => multipart,
+}

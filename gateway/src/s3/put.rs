@@ -1,0 +1,75 @@
+//! PutObject: stream the body into chunks while hashing it, verify Content-MD5 and
+//! any additional checksum (header or aws-chunked trailer), then commit the object
+//! record under the request's write condition. Nothing is visible before the commit;
+//! a failed request leaves only unreferenced chunks for the collector.
+
+use super::error::OrS3;
+use super::meta::{check_key, fill_checksums, object_meta_from, write_condition};
+use crate::checksum::{BodyHasher, Expected};
+use crate::chunker::store_body;
+use crate::state::{Gateway, MAX_PUT_SIZE};
+use cairn_node::records::ObjectRecord;
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+pub async fn put_object(
+    gw: &Gateway,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let S3Request {
+        mut input,
+        headers,
+        trailing_headers,
+        ..
+    } = req;
+    check_key(&input.key)?;
+    if input.content_length.unwrap_or(0) as u64 > MAX_PUT_SIZE {
+        return Err(s3_error!(EntityTooLarge));
+    }
+    let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let meta = object_meta_from!(input);
+    // Fail fast, before reading the body, when the bucket is missing.
+    gw.node.get_bucket(input.bucket.clone()).await.or_s3()?;
+
+    let expected = Expected::from_request(
+        &headers,
+        input.checksum_algorithm.as_ref(),
+        input.content_md5.take(),
+        Checksum {
+            checksum_crc32: input.checksum_crc32.take(),
+            checksum_crc32c: input.checksum_crc32c.take(),
+            checksum_crc64nvme: input.checksum_crc64nvme.take(),
+            checksum_sha1: input.checksum_sha1.take(),
+            checksum_sha256: input.checksum_sha256.take(),
+            ..Default::default()
+        },
+    );
+    let mut hasher = BodyHasher::new(&expected);
+    let body = input.body.take().unwrap_or_else(|| {
+        StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+    });
+    let stored = store_body(gw, body, &mut hasher, MAX_PUT_SIZE, true).await?;
+    let trailers = trailing_headers.and_then(|t| t.take());
+    let digests = hasher.verify(&expected, trailers.as_ref())?;
+
+    let record = ObjectRecord {
+        size: stored.size,
+        etag: hex::encode(digests.md5),
+        last_modified_ms: cairn_node::now_ms(),
+        meta,
+        checksums: digests.checksums,
+        part_sizes: Vec::new(),
+        data: stored.data,
+    };
+    let mut out = PutObjectOutput {
+        e_tag: Some(super::meta::etag(&record.etag)),
+        ..Default::default()
+    };
+    fill_checksums!(out, record.checksums);
+    out.checksum_type = record.checksums.kind.clone().map(Into::into);
+    gw.node
+        .put_object(input.bucket, input.key, record, cond)
+        .await
+        .or_s3()?;
+    Ok(S3Response::new(out))
+}

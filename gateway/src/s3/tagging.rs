@@ -1,0 +1,81 @@
+//! Bucket and object tagging: Put/Get/Delete for each.
+
+use super::error::OrS3;
+use super::meta::{tags_from_dto, tags_to_dto};
+use crate::state::Gateway;
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+pub async fn put_bucket_tagging(
+    gw: &Gateway,
+    req: S3Request<PutBucketTaggingInput>,
+) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+    let input = req.input;
+    let tags = tags_from_dto(input.tagging.tag_set)?;
+    gw.node
+        .update_bucket(input.bucket, move |b| b.tags = tags)
+        .await
+        .or_s3()?;
+    Ok(S3Response::new(PutBucketTaggingOutput {}))
+}
+
+pub async fn get_bucket_tagging(
+    gw: &Gateway,
+    req: S3Request<GetBucketTaggingInput>,
+) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+    let rec = gw.node.get_bucket(req.input.bucket).await.or_s3()?;
+    if rec.tags.is_empty() {
+        return Err(s3_error!(NoSuchTagSet));
+    }
+    Ok(S3Response::new(GetBucketTaggingOutput {
+        tag_set: tags_to_dto(&rec.tags),
+    }))
+}
+
+pub async fn delete_bucket_tagging(
+    gw: &Gateway,
+    req: S3Request<DeleteBucketTaggingInput>,
+) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+    gw.node
+        .update_bucket(req.input.bucket, |b| b.tags.clear())
+        .await
+        .or_s3()?;
+    Ok(S3Response::new(DeleteBucketTaggingOutput {}))
+}
+
+pub async fn put_object_tagging(
+    gw: &Gateway,
+    req: S3Request<PutObjectTaggingInput>,
+) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+    let input = req.input;
+    let tags = tags_from_dto(input.tagging.tag_set)?;
+    gw.node
+        .update_object(input.bucket, input.key, move |o| o.meta.tags = tags)
+        .await
+        .or_s3()?;
+    Ok(S3Response::new(PutObjectTaggingOutput::default()))
+}
+
+pub async fn get_object_tagging(
+    gw: &Gateway,
+    req: S3Request<GetObjectTaggingInput>,
+) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+    let input = req.input;
+    let rec = gw.node.get_object(input.bucket, input.key).await.or_s3()?;
+    Ok(S3Response::new(GetObjectTaggingOutput {
+        tag_set: tags_to_dto(&rec.meta.tags),
+        ..Default::default()
+    }))
+}
+
+pub async fn delete_object_tagging(
+    gw: &Gateway,
+    req: S3Request<DeleteObjectTaggingInput>,
+) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+    let input = req.input;
+    gw.node
+        .update_object(input.bucket, input.key, |o| o.meta.tags.clear())
+        .await
+        .or_s3()?;
+    Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+}

@@ -1,0 +1,188 @@
+//! The HTTP server of a gateway: accepts connections (TCP_NODELAY), answers
+//! `GET /health`, gives every request an id and a tracing span, and hands the rest to
+//! the s3s service. Also the embedded `cairn server` start-up: one node and one
+//! gateway in one process on a local data directory.
+
+use crate::auth::{KeyAuth, PublicReadAccess};
+use crate::s3::S3Api;
+use crate::state::{Gateway, GatewayConfig};
+use cairn_node::{NodeClient, NodeConfig};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::Body;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub domain: Option<String>,
+    pub chunk_size: usize,
+    pub gc_grace: Duration,
+    pub gc_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("storage: {0}")]
+    Node(#[from] cairn_node::Error),
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("invalid --domain: {0}")]
+    Domain(String),
+}
+
+/// Runs the embedded single-node store until the process is stopped.
+pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
+    let node = NodeClient::open(&NodeConfig {
+        data_dir: opts.data_dir.clone(),
+        gc_grace: opts.gc_grace,
+        gc_interval: opts.gc_interval,
+    })?;
+    let (access, secret) = bootstrap_key(&node).await?;
+    let gateway = Gateway {
+        node,
+        cfg: GatewayConfig::new(opts.region.clone(), opts.chunk_size),
+    };
+    let service = build_service(gateway, opts.domain.as_deref())?;
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: opts.listen,
+            source,
+        })?;
+    let endpoint = format!("http://{}", opts.listen);
+    println!(
+        "Cairn is serving S3 at {endpoint} (region {}), data in {}",
+        opts.region,
+        opts.data_dir.display()
+    );
+    println!("  access key: {access}");
+    println!("  secret key: {secret}");
+    println!(
+        "  try: AWS_ACCESS_KEY_ID={access} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION={} aws --endpoint-url {endpoint} s3 ls",
+        opts.region
+    );
+    serve(listener, service).await;
+    Ok(())
+}
+
+/// The S3 root key: from `CAIRN_ACCESS_KEY`/`CAIRN_SECRET_KEY` when set, else the one
+/// kept in the catalog, else a new one generated and kept there.
+async fn bootstrap_key(node: &NodeClient) -> Result<(String, String), ServerError> {
+    if let (Ok(access), Ok(secret)) = (
+        std::env::var("CAIRN_ACCESS_KEY"),
+        std::env::var("CAIRN_SECRET_KEY"),
+    ) {
+        if !access.is_empty() && !secret.is_empty() {
+            node.put_key(access.clone(), secret.clone()).await?;
+            return Ok((access, secret));
+        }
+    }
+    if let Some(first) = node.list_keys().await?.into_iter().next() {
+        return Ok(first);
+    }
+    let access = format!(
+        "CK{}",
+        random_string(18, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    );
+    let secret = random_string(
+        40,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+    );
+    node.put_key(access.clone(), secret.clone()).await?;
+    Ok((access, secret))
+}
+
+fn random_string(len: usize, alphabet: &[u8]) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+pub fn build_service(gateway: Gateway, domain: Option<&str>) -> Result<S3Service, ServerError> {
+    let node = gateway.node.clone();
+    let mut builder = S3ServiceBuilder::new(S3Api(gateway));
+    builder.set_auth(KeyAuth { node: node.clone() });
+    builder.set_access(PublicReadAccess { node });
+    if let Some(domain) = domain {
+        let host =
+            s3s::host::SingleDomain::new(domain).map_err(|e| ServerError::Domain(e.to_string()))?;
+        builder.set_host(host);
+    }
+    Ok(builder.build())
+}
+
+/// Accepts connections forever, one task per connection.
+pub async fn serve(listener: TcpListener, service: S3Service) {
+    loop {
+        let (stream, _peer) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| handle(service.clone(), req));
+            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(error) = conn.serve_connection(TokioIo::new(stream), svc).await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn handle(
+    service: S3Service,
+    req: http::Request<Incoming>,
+) -> Result<http::Response<Body>, s3s::HttpError> {
+    let request_id = format!("{:016x}", rand::random::<u64>());
+    if is_health_check(&req) {
+        return Ok(http::Response::new(Body::from("ok".to_string())));
+    }
+    let span = tracing::info_span!(
+        "request",
+        id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let started = Instant::now();
+    let mut resp = hyper::service::Service::call(&service, req)
+        .instrument(span.clone())
+        .await?;
+    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    span.in_scope(|| {
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "done"
+        );
+    });
+    Ok(resp)
+}
+
+/// `GET /health` without credentials or query (an anonymous list of a bucket named
+/// `health` would be refused anyway).
+fn is_health_check<B>(req: &http::Request<B>) -> bool {
+    req.method() == http::Method::GET
+        && req.uri().path() == "/health"
+        && req.uri().query().is_none()
+        && !req.headers().contains_key(http::header::AUTHORIZATION)
+}

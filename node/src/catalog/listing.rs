@@ -1,0 +1,98 @@
+//! Listing a bucket's keys in UTF-8 byte order with prefix, delimiter (common
+//! prefixes), a start-after position and a page size: the engine behind S3's
+//! ListObjects V1 and V2.
+
+use super::{decode, Catalog, BUCKETS, OBJECTS};
+use crate::records::ObjectRecord;
+use crate::{Error, Result};
+
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// Only keys (and common prefixes) strictly after this one.
+    pub start_after: Option<String>,
+    pub max: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectSummary {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified_ms: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListPage {
+    pub objects: Vec<ObjectSummary>,
+    pub common_prefixes: Vec<String>,
+    /// More entries follow the last one returned.
+    pub truncated: bool,
+    /// The last key or common prefix returned (the next page's start-after).
+    pub last: Option<String>,
+}
+
+impl Catalog {
+    pub fn list_objects(&self, bucket: &str, q: &ListQuery) -> Result<ListPage> {
+        self.read(|txn| {
+            if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
+                return Err(Error::NoSuchBucket);
+            }
+            let table = txn.open_table(OBJECTS)?;
+            let from = match &q.start_after {
+                Some(after) if after.as_str() > q.prefix.as_str() => after.as_str(),
+                _ => q.prefix.as_str(),
+            };
+            let mut page = ListPage::default();
+            for item in table.range((bucket, from)..)? {
+                let (k, v) = item?;
+                let (b, key) = k.value();
+                if b != bucket || !key.starts_with(q.prefix.as_str()) {
+                    break;
+                }
+                if q.start_after.as_deref().is_some_and(|a| key <= a) {
+                    continue;
+                }
+                let common = q
+                    .delimiter
+                    .as_deref()
+                    .filter(|d| !d.is_empty())
+                    .and_then(|d| {
+                        key[q.prefix.len()..]
+                            .find(d)
+                            .map(|pos| &key[..q.prefix.len() + pos + d.len()])
+                    });
+                if let Some(cp) = common {
+                    // Already returned, or at/before the start position.
+                    if page.last.as_deref() == Some(cp)
+                        || q.start_after.as_deref().is_some_and(|a| cp <= a)
+                    {
+                        continue;
+                    }
+                }
+                if page.objects.len() + page.common_prefixes.len() >= q.max {
+                    page.truncated = true;
+                    break;
+                }
+                match common {
+                    Some(cp) => {
+                        page.common_prefixes.push(cp.to_string());
+                        page.last = Some(cp.to_string());
+                    }
+                    None => {
+                        let rec: ObjectRecord = decode(v.value())?;
+                        page.objects.push(ObjectSummary {
+                            key: key.to_string(),
+                            size: rec.size,
+                            etag: rec.etag,
+                            last_modified_ms: rec.last_modified_ms,
+                        });
+                        page.last = Some(key.to_string());
+                    }
+                }
+            }
+            Ok(page)
+        })
+    }
+}

@@ -1,0 +1,192 @@
+//! Content-addressed chunk files under `<data>/chunks/ab/cd/<blake3-hex>`.
+//!
+//! A chunk is written to a temporary file, fsynced, renamed into place and its
+//! directory fsynced, so a chunk file either is complete or does not exist. Every read
+//! verifies the bytes against the id. Writing a chunk that already exists only
+//! refreshes its modification time, which the garbage collector's grace period reads.
+
+use crate::{ChunkId, Error, Result};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::SystemTime;
+
+pub struct ChunkStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    /// Writers (put, touch) share it; the collector takes it alone to check and delete.
+    gc_lock: RwLock<()>,
+}
+
+impl ChunkStore {
+    /// Opens (creating if needed) the store rooted at `root`; clears leftover temp files.
+    pub fn open(root: &Path) -> Result<Self> {
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&tmp)?;
+        for entry in fs::read_dir(&tmp)? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        Ok(ChunkStore {
+            root: root.to_path_buf(),
+            tmp,
+            gc_lock: RwLock::new(()),
+        })
+    }
+
+    fn path_of(&self, id: &ChunkId) -> PathBuf {
+        let hex = id.to_hex();
+        self.root.join(&hex[0..2]).join(&hex[2..4]).join(hex)
+    }
+
+    /// Stores `data` under `id` (which the caller computed as `ChunkId::of(data)`).
+    /// Returns true when the file was newly written, false when it already existed.
+    pub fn put(&self, id: &ChunkId, data: &[u8]) -> Result<bool> {
+        let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
+        let path = self.path_of(id);
+        if touch(&path)? {
+            return Ok(false);
+        }
+        let tmp_path = self
+            .tmp
+            .join(format!("{}.{:016x}", id.to_hex(), rand::random::<u64>()));
+        let mut file = File::create(&tmp_path)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        drop(file);
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir)?;
+        fs::rename(&tmp_path, &path)?;
+        File::open(dir)?.sync_all()?;
+        Ok(true)
+    }
+
+    /// Refreshes an existing chunk's time so the collector keeps it while a new
+    /// reference to it commits; fails if the chunk is gone.
+    pub fn retain(&self, id: &ChunkId) -> Result<()> {
+        let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
+        if touch(&self.path_of(id))? {
+            Ok(())
+        } else {
+            Err(Error::ChunkMissing(*id))
+        }
+    }
+
+    /// Reads and verifies a chunk.
+    pub fn get(&self, id: &ChunkId) -> Result<Vec<u8>> {
+        let data = match fs::read(self.path_of(id)) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::ChunkMissing(*id)),
+            Err(e) => return Err(e.into()),
+        };
+        if ChunkId::of(&data) != *id {
+            tracing::error!(chunk = %id, "chunk failed verification");
+            return Err(Error::ChunkCorrupt(*id));
+        }
+        Ok(data)
+    }
+
+    pub fn contains(&self, id: &ChunkId) -> bool {
+        self.path_of(id).exists()
+    }
+
+    /// Every chunk file with its modification time.
+    pub fn list(&self) -> Result<Vec<(ChunkId, SystemTime)>> {
+        let mut out = Vec::new();
+        for l1 in read_dirs(&self.root)? {
+            for l2 in read_dirs(&l1)? {
+                for entry in fs::read_dir(&l2)? {
+                    let entry = entry?;
+                    let name = entry.file_name();
+                    let Some(id) = name.to_str().and_then(ChunkId::from_hex) else {
+                        continue;
+                    };
+                    out.push((id, entry.metadata()?.modified()?));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes each chunk of `ids` whose file is still older than `cutoff`, checked
+    /// under the store's exclusive lock so a concurrent `put` that reuses the chunk
+    /// either refreshes it first (and it stays) or finds it gone (and rewrites it).
+    pub fn delete_if_older(&self, ids: &[ChunkId], cutoff: SystemTime) -> Result<u64> {
+        let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
+        let mut deleted = 0;
+        for id in ids {
+            let path = self.path_of(id);
+            let Ok(meta) = fs::metadata(&path) else {
+                continue;
+            };
+            if meta.modified()? < cutoff {
+                fs::remove_file(&path)?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+/// Refreshes the modification time of an existing file; false if there is none.
+fn touch(path: &Path) -> Result<bool> {
+    match File::options().write(true).open(path) {
+        Ok(f) => {
+            f.set_modified(SystemTime::now())?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The fan-out subdirectories (two hex characters) of `dir`.
+fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if entry.file_type()?.is_dir() && name.len() == 2 {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
+}
+
+fn poisoned() -> Error {
+    Error::Task("chunk store lock poisoned".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn put_get_dedup_and_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        let data = b"hello chunk".to_vec();
+        let id = ChunkId::of(&data);
+        assert!(store.put(&id, &data).unwrap());
+        assert!(!store.put(&id, &data).unwrap());
+        assert_eq!(store.get(&id).unwrap(), data);
+        assert_eq!(store.list().unwrap().len(), 1);
+
+        fs::write(store.path_of(&id), b"tampered").unwrap();
+        assert!(matches!(store.get(&id), Err(Error::ChunkCorrupt(_))));
+    }
+
+    #[test]
+    fn delete_respects_cutoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        let id = ChunkId::of(b"x");
+        store.put(&id, b"x").unwrap();
+        let past = SystemTime::now() - std::time::Duration::from_secs(60);
+        assert_eq!(store.delete_if_older(&[id], past).unwrap(), 0);
+        let future = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert_eq!(store.delete_if_older(&[id], future).unwrap(), 1);
+        assert!(!store.contains(&id));
+    }
+}

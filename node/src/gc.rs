@@ -1,0 +1,28 @@
+//! Chunk garbage collection by mark and sweep: a chunk file is deleted only when no
+//! object and no uploaded part refers to it and its file is older than the grace
+//! period, which protects chunks of uploads still in flight (a write that reuses an
+//! existing chunk refreshes its time).
+
+use crate::catalog::Catalog;
+use crate::chunk_store::ChunkStore;
+use crate::Result;
+use std::time::{Duration, SystemTime};
+
+/// One pass; returns how many chunk files were deleted.
+pub fn collect(catalog: &Catalog, store: &ChunkStore, grace: Duration) -> Result<u64> {
+    let cutoff = SystemTime::now() - grace;
+    // List files first: a chunk written after this list is not a candidate at all.
+    let files = store.list()?;
+    let referenced = catalog.referenced_chunks()?;
+    let candidates: Vec<_> = files
+        .into_iter()
+        .filter(|(id, mtime)| *mtime < cutoff && !referenced.contains(id))
+        .map(|(id, _)| id)
+        .collect();
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let deleted = store.delete_if_older(&candidates, cutoff)?;
+    tracing::info!(deleted, "chunk garbage collection");
+    Ok(deleted)
+}

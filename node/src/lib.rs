@@ -1,0 +1,23 @@
+//! Cairn storage node: content-addressed chunk files, the redb catalog of buckets,
+//! objects, uploads and keys, chunk garbage collection, and the client interface the
+//! gateway uses to reach all of it. Knows nothing of S3's wire protocol.
+
+pub mod catalog;
+pub mod chunk_id;
+pub mod chunk_store;
+pub mod client;
+pub mod error;
+pub mod gc;
+pub mod records;
+
+pub use chunk_id::ChunkId;
+pub use client::{NodeClient, NodeConfig};
+pub use error::{Error, Result};
+
+/// Milliseconds since the Unix epoch, the timestamp unit of every record.
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}

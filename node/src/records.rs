@@ -1,0 +1,124 @@
+//! Records the catalog stores: buckets, object versions (with their manifest of
+//! chunks), multipart uploads and their parts. Encoded with postcard.
+
+use crate::ChunkId;
+use serde::{Deserialize, Serialize};
+
+/// One chunk of an object's data, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkRef {
+    pub id: ChunkId,
+    pub len: u64,
+}
+
+/// Where an object's bytes are: inline in the record (tiny objects) or in chunks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectData {
+    Inline(Vec<u8>),
+    Chunks(Vec<ChunkRef>),
+}
+
+impl ObjectData {
+    pub fn chunks(&self) -> &[ChunkRef] {
+        match self {
+            ObjectData::Inline(_) => &[],
+            ObjectData::Chunks(c) => c,
+        }
+    }
+}
+
+/// Standard HTTP content headers stored with an object and returned on GET/HEAD.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentHeaders {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+}
+
+/// S3 additional checksums (base64 of the raw digest), as the client sent them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksums {
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub crc64nvme: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    /// `FULL_OBJECT` or `COMPOSITE`, when any checksum is present.
+    pub kind: Option<String>,
+}
+
+/// Everything the client set on an object besides its bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub headers: ContentHeaders,
+    pub user: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The current version of an object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub size: u64,
+    /// Hex MD5, or `md5-of-part-md5s-N` for multipart uploads; without quotes.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub meta: ObjectMeta,
+    pub checksums: Checksums,
+    /// Part sizes when the object came from a multipart upload.
+    pub part_sizes: Vec<u64>,
+    pub data: ObjectData,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub created_ms: i64,
+    pub location: String,
+    pub tags: Vec<(String, String)>,
+    /// Anonymous clients may GET/HEAD objects (canned ACL public-read).
+    pub public_read_acl: bool,
+    /// The bucket policy document, stored as sent.
+    pub policy: Option<String>,
+    /// Whether the stored policy grants anonymous s3:GetObject.
+    pub policy_public_read: bool,
+}
+
+impl BucketRecord {
+    pub fn anonymous_read(&self) -> bool {
+        self.public_read_acl || self.policy_public_read
+    }
+}
+
+/// A multipart upload in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub meta: ObjectMeta,
+    /// The checksum algorithm named at creation (e.g. `CRC32`), if any.
+    pub checksum_algorithm: Option<String>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub etag: String,
+    pub size: u64,
+    pub last_modified_ms: i64,
+    pub checksums: Checksums,
+    pub chunks: Vec<ChunkRef>,
+}
+
+/// What must hold about the current object for a write to go ahead.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WriteCondition {
+    #[default]
+    Always,
+    /// `If-None-Match: *`: only create.
+    IfAbsent,
+    /// `If-Match: etag`: only replace this version.
+    IfEtag(String),
+}

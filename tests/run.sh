@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Runs every Cairn test: builds the server, runs the Rust tests (cargo test) and
+# the real-tool end-to-end tests (pytest tests/tools: AWS CLI, boto3, rclone,
+# restic, s3cmd, raw-HTTP bad input). Installs the tools it needs if missing.
+#
+# Usage: bash tests/run.sh            (from any directory)
+# Env:   SKIP_INSTALL=1  don't install anything
+#        SKIP_RUST=1     skip cargo test
+#        SKIP_TOOLS=1    skip the pytest suite
+#        PYTEST_ARGS=".."  extra pytest arguments (e.g. "-k boto3 -x")
+#        PYTHON=python3  interpreter for pytest and the pip installs
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3}"
+LOGDIR="$ROOT/target/test-logs"
+mkdir -p "$LOGDIR"
+export CAIRN_BIN="$ROOT/target/release/cairn"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+SECONDS=0
+declare -a SUMMARY=()
+TOTAL_PASSED=0 TOTAL_FAILED=0 TOTAL_SKIPPED=0
+OVERALL=0
+
+say() { printf '\n==> %s\n' "$*"; }
+record() { # name status seconds detail
+  SUMMARY+=("$(printf '%-42s %-7s %5ss  %s' "$1" "$2" "$3" "$4")")
+  if [ "$2" != "ok" ] && [ "$2" != "skipped" ]; then OVERALL=1; fi
+}
+
+# --------------------------------------------------------------------------
+# 1. Tools
+# --------------------------------------------------------------------------
+install_tools() {
+  local missing=() sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  for tool in rclone restic s3cmd curl; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "apt-get install ${missing[*]}"
+    $sudo apt-get update -qq || return 1
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" ca-certificates >"$LOGDIR/apt.log" 2>&1 || { tail -30 "$LOGDIR/apt.log"; return 1; }
+  fi
+  if ! "$PYTHON" -c 'import awscli, boto3, botocore, pytest, requests, pytest_timeout' >/dev/null 2>&1; then
+    say "pip install awscli boto3 pytest pytest-timeout requests"
+    "$PYTHON" -m pip install -q awscli boto3 pytest pytest-timeout requests || return 1
+  fi
+  if ! command -v s3cmd >/dev/null 2>&1; then
+    say "pip install s3cmd"
+    "$PYTHON" -m pip install -q s3cmd || return 1
+  fi
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash >/dev/null 2>&1 || true
+  echo "tool versions:"
+  echo "  $("$PYTHON" -m awscli --version 2>&1)"
+  echo "  boto3 $("$PYTHON" -c 'import boto3; print(boto3.__version__)'), pytest $("$PYTHON" -m pytest --version 2>&1 | tr -d '\n')"
+  echo "  $(rclone version 2>/dev/null | head -1)"
+  echo "  $(restic version 2>/dev/null)"
+  echo "  $(s3cmd --version 2>/dev/null)"
+  echo "  $(cargo --version)"
+  record "install tools" ok $((SECONDS - t0)) ""
+}
+
+t0=$SECONDS
+if [ "${SKIP_INSTALL:-0}" = 1 ]; then
+  record "install tools" skipped 0 "SKIP_INSTALL=1"
+elif ! install_tools; then
+  record "install tools" FAILED $((SECONDS - t0)) "see $LOGDIR/apt.log"
+fi
+
+# --------------------------------------------------------------------------
+# 2. Build
+# --------------------------------------------------------------------------
+say "cargo build --release -p cairn"
+t0=$SECONDS
+BUILD_OK=1
+if cargo build --release -p cairn 2>&1 | tee "$LOGDIR/build.log"; then
+  record "build (cargo build --release -p cairn)" ok $((SECONDS - t0)) ""
+else
+  BUILD_OK=0
+  TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  record "build (cargo build --release -p cairn)" FAILED $((SECONDS - t0)) "see $LOGDIR/build.log"
+fi
+
+# --------------------------------------------------------------------------
+# 3. Rust tests
+# --------------------------------------------------------------------------
+if [ "${SKIP_RUST:-0}" = 1 ]; then
+  record "rust tests (cargo test --release)" skipped 0 "SKIP_RUST=1"
+elif [ "$BUILD_OK" = 0 ]; then
+  record "rust tests (cargo test --release)" FAILED 0 "not run: build failed"
+else
+  say "cargo test --release --workspace -- --test-threads=2"
+  t0=$SECONDS
+  set +e
+  timeout 50m cargo test --release --workspace -- --test-threads=2 2>&1 | tee "$LOGDIR/cargo-test.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  read -r p f i < <(awk '/^test result:/ {
+      for (n = 1; n <= NF; n++) {
+        if ($(n+1) ~ /^passed/) p += $n; if ($(n+1) ~ /^failed/) f += $n; if ($(n+1) ~ /^ignored/) i += $n
+      } } END { print p+0, f+0, i+0 }' "$LOGDIR/cargo-test.log")
+  if [ "$rc" = 0 ]; then st=ok; else st=FAILED; [ "$f" = 0 ] && f=1; fi
+  TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + i))
+  record "rust tests (cargo test --release)" "$st" $((SECONDS - t0)) "$p passed, $f failed, $i ignored (exit $rc)"
+fi
+
+# --------------------------------------------------------------------------
+# 4. Real-tool end-to-end tests
+# --------------------------------------------------------------------------
+if [ "${SKIP_TOOLS:-0}" = 1 ]; then
+  record "tool tests (pytest tests/tools)" skipped 0 "SKIP_TOOLS=1"
+elif [ "$BUILD_OK" = 0 ]; then
+  record "tool tests (pytest tests/tools)" FAILED 0 "not run: build failed"
+else
+  say "pytest tests/tools"
+  t0=$SECONDS
+  rm -f "$LOGDIR/pytest.xml"
+  timeout_arg=()
+  "$PYTHON" -c 'import pytest_timeout' >/dev/null 2>&1 && timeout_arg=(--timeout=900)
+  set +e
+  # shellcheck disable=SC2086
+  timeout 40m "$PYTHON" -m pytest -q -ra -p no:cacheprovider "${timeout_arg[@]}" --durations=15 \
+    --junitxml="$LOGDIR/pytest.xml" --basetemp="$LOGDIR/pytest-tmp" tests/tools ${PYTEST_ARGS:-}
+  rc=$?
+  set -e
+  read -r p f s < <("$PYTHON" - "$LOGDIR/pytest.xml" <<'PY' 2>/dev/null || echo "0 0 0"
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print("0 0 0"); sys.exit()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+t = sum(int(x.get("tests", 0)) for x in suites)
+f = sum(int(x.get("failures", 0)) + int(x.get("errors", 0)) for x in suites)
+s = sum(int(x.get("skipped", 0)) for x in suites)
+print(t - f - s, f, s)
+PY
+)
+  if [ "$rc" = 0 ]; then st=ok; else st=FAILED; [ "$f" = 0 ] && f=1; fi
+  TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + s))
+  record "tool tests (pytest tests/tools)" "$st" $((SECONDS - t0)) "$p passed, $f failed, $s skipped (exit $rc)"
+fi
+
+# --------------------------------------------------------------------------
+# Summary
+# --------------------------------------------------------------------------
+echo
+echo "======================== Cairn test summary ========================"
+for line in "${SUMMARY[@]}"; do echo "$line"; done
+echo "logs: $LOGDIR   total time: ${SECONDS}s"
+if [ "$OVERALL" = 0 ]; then echo "RESULT: ALL TESTS PASSED"; else echo "RESULT: FAILURES"; fi
+echo "total: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
+exit "$OVERALL"

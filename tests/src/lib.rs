@@ -1,0 +1,578 @@
+//! Test harness for Cairn end-to-end tests.
+//!
+//! Every test starts its own `cairn server` process on a free loopback port
+//! with its own temporary data directory, talks to it with `aws-sdk-s3` (or
+//! raw `reqwest` for anonymous / presigned / virtual-hosted requests), and
+//! kills it when the [`Server`] is dropped.
+#![allow(clippy::unwrap_used)]
+#![allow(clippy::expect_used)]
+#![allow(clippy::panic)]
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use md5::{Digest, Md5};
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+
+pub use aws_sdk_s3;
+pub use bytes::Bytes;
+
+/// Access key the test servers are started with.
+pub const ACCESS_KEY: &str = "CAIRNTESTACCESSKEY01";
+/// Secret key the test servers are started with.
+pub const SECRET_KEY: &str = "cairn/test/secret/key/0123456789abcdefghij";
+/// Region the test servers are started with.
+pub const REGION: &str = "us-east-1";
+
+pub const KIB: usize = 1024;
+pub const MIB: usize = 1024 * 1024;
+/// Server default chunk size.
+pub const DEFAULT_CHUNK: usize = 4 * MIB;
+
+/// Options for starting a server.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOpts {
+    /// `--chunk-size BYTES`
+    pub chunk_size: Option<usize>,
+    /// `--domain DOMAIN` (virtual-hosted-style requests)
+    pub domain: Option<String>,
+    /// `--gc-grace SECS`
+    pub gc_grace: Option<u64>,
+    /// `--gc-interval SECS`
+    pub gc_interval: Option<u64>,
+    /// Any further arguments.
+    pub extra_args: Vec<String>,
+}
+
+impl ServerOpts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = Some(bytes);
+        self
+    }
+    pub fn domain(mut self, domain: &str) -> Self {
+        self.domain = Some(domain.to_string());
+        self
+    }
+    pub fn gc(mut self, grace_secs: u64, interval_secs: u64) -> Self {
+        self.gc_grace = Some(grace_secs);
+        self.gc_interval = Some(interval_secs);
+        self
+    }
+}
+
+/// Path of the `cairn` binary under test.
+pub fn cairn_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("CAIRN_BIN") {
+        return PathBuf::from(p);
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate has a parent directory")
+        .to_path_buf();
+    let release = workspace.join("target/release/cairn");
+    if release.exists() {
+        return release;
+    }
+    let debug = workspace.join("target/debug/cairn");
+    if debug.exists() {
+        return debug;
+    }
+    panic!(
+        "cairn binary not found: set CAIRN_BIN or build it (`cargo build --release -p cairn`); looked at {} and {}",
+        release.display(),
+        debug.display()
+    );
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+/// A running (or stopped) `cairn server` process.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub opts: ServerOpts,
+    log_path: PathBuf,
+    child: Option<Child>,
+    // Declared last so the directory outlives the child process.
+    _root: tempfile::TempDir,
+}
+
+impl Server {
+    /// Start a server with default options.
+    pub async fn start_default() -> Server {
+        Self::start(ServerOpts::default()).await
+    }
+
+    /// Start a server in a fresh temporary data dir on a free port, waiting until
+    /// `/health` answers 200.
+    pub async fn start(opts: ServerOpts) -> Server {
+        let root = tempfile::Builder::new()
+            .prefix("cairn-e2e-")
+            .tempdir()
+            .expect("create temp dir");
+        let data_dir = root.path().join("data");
+        std::fs::create_dir_all(&data_dir).expect("create data dir");
+        let log_path = root.path().join("server.log");
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port());
+        let mut s = Server {
+            addr,
+            data_dir,
+            opts,
+            log_path,
+            child: None,
+            _root: root,
+        };
+        s.spawn().await;
+        s
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(cairn_bin());
+        cmd.arg("server")
+            .arg("--listen")
+            .arg(self.addr.to_string())
+            .arg("--data")
+            .arg(&self.data_dir)
+            .arg("--region")
+            .arg(REGION);
+        if let Some(c) = self.opts.chunk_size {
+            cmd.arg("--chunk-size").arg(c.to_string());
+        }
+        if let Some(d) = &self.opts.domain {
+            cmd.arg("--domain").arg(d);
+        }
+        if let Some(g) = self.opts.gc_grace {
+            cmd.arg("--gc-grace").arg(g.to_string());
+        }
+        if let Some(i) = self.opts.gc_interval {
+            cmd.arg("--gc-interval").arg(i.to_string());
+        }
+        cmd.args(&self.opts.extra_args);
+        cmd.env("CAIRN_ACCESS_KEY", ACCESS_KEY)
+            .env("CAIRN_SECRET_KEY", SECRET_KEY);
+        cmd
+    }
+
+    async fn spawn(&mut self) {
+        assert!(self.child.is_none(), "server already running");
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open server log");
+        let _ = writeln!(
+            log,
+            "===== starting cairn on {} (data {}) opts {:?} =====",
+            self.addr,
+            self.data_dir.display(),
+            self.opts
+        );
+        let log2 = log.try_clone().expect("clone log fd");
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to spawn {:?}: {e}", cairn_bin()));
+        self.child = Some(child);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&mut self) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("reqwest client");
+        let url = format!("http://{}/health", self.addr);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    panic!(
+                        "cairn server exited during startup with {status}\n--- server log ---\n{}",
+                        self.log_tail(64 * 1024)
+                    );
+                }
+            }
+            if let Ok(resp) = http.get(&url).send().await {
+                if resp.status().as_u16() == 200 {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "cairn server at {} not ready after 20 s\n--- server log ---\n{}",
+                    self.addr,
+                    self.log_tail(64 * 1024)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `http://ADDR`
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://ADDR/PATH` (path must not start with '/').
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{}", self.addr, path)
+    }
+
+    /// Path-style SDK client with the right credentials.
+    pub fn client(&self) -> Client {
+        self.client_with(ACCESS_KEY, SECRET_KEY)
+    }
+
+    /// Path-style SDK client with arbitrary credentials.
+    pub fn client_with(&self, access_key: &str, secret_key: &str) -> Client {
+        Client::from_conf(self.config_builder(access_key, secret_key).build())
+    }
+
+    /// Path-style SDK client that never retries (so every result corresponds to
+    /// exactly one request).
+    pub fn client_no_retry(&self) -> Client {
+        Client::from_conf(
+            self.config_builder(ACCESS_KEY, SECRET_KEY)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    }
+
+    /// SDK config builder (path-style, static credentials, us-east-1).
+    pub fn config_builder(
+        &self,
+        access_key: &str,
+        secret_key: &str,
+    ) -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new(
+                access_key,
+                secret_key,
+                None,
+                None,
+                "cairn-tests",
+            ))
+            .force_path_style(true)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(120))
+                    .build(),
+            )
+    }
+
+    /// Plain HTTP client (no auth).
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("reqwest client")
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// SIGKILL the server and reap it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM the server, wait up to 10 s for it to exit, then SIGKILL.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => return,
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gracefully stop (if running) and start again on the same data dir and port.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    /// Stop (if running) and start again with different options, same data dir and port.
+    pub async fn restart_with(&mut self, opts: ServerOpts) {
+        self.stop();
+        self.opts = opts;
+        self.spawn().await;
+    }
+
+    /// Start again after [`Server::kill9`] (same data dir and port).
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none(), "server still running");
+        self.spawn().await;
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The last `max` bytes of the server log.
+    pub fn log_tail(&self, max: u64) -> String {
+        let Ok(mut f) = File::open(&self.log_path) else {
+            return String::from("<no log>");
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
+        let mut buf = Vec::new();
+        let _ = f.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    /// `(count, total bytes)` of chunk files (64-hex names) under `DATA/chunks`.
+    pub fn chunk_files(&self) -> (usize, u64) {
+        chunk_files(&self.data_dir.join("chunks"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!(
+                "----- cairn server log ({}) -----\n{}\n----- end of server log -----",
+                self.log_path.display(),
+                self.log_tail(32 * 1024)
+            );
+        }
+    }
+}
+
+/// `(count, total bytes)` of files named by 64 hex chars anywhere under `dir`.
+pub fn chunk_files(dir: &Path) -> (usize, u64) {
+    let mut count = 0;
+    let mut bytes = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if ft.is_file() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    count += 1;
+                    bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                }
+            }
+        }
+    }
+    (count, bytes)
+}
+
+// ---------------------------------------------------------------------------
+// Data helpers
+// ---------------------------------------------------------------------------
+
+/// Deterministic pseudo-random payload.
+pub fn payload(seed: u64, len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    StdRng::seed_from_u64(seed).fill_bytes(&mut v);
+    v
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    hex::encode(Md5::digest(data))
+}
+
+/// `"<hex md5>"` — the S3 ETag of a single-PUT object.
+pub fn etag_of(data: &[u8]) -> String {
+    format!("\"{}\"", md5_hex(data))
+}
+
+/// S3 multipart ETag: md5 of the concatenated binary part md5s, `-N`.
+pub fn multipart_etag<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut outer = Md5::new();
+    let mut n = 0;
+    for p in parts {
+        outer.update(Md5::digest(p));
+        n += 1;
+    }
+    format!("\"{}-{}\"", hex::encode(outer.finalize()), n)
+}
+
+/// In-memory body: the SDK signs the payload and sends the checksum as a header.
+pub fn body(data: impl Into<Bytes>) -> ByteStream {
+    ByteStream::from(data.into())
+}
+
+/// Streaming body with known length: the SDK sends it `aws-chunked` with signed
+/// chunks and a trailing checksum (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`).
+pub fn streaming_body(data: impl Into<Bytes>) -> ByteStream {
+    ByteStream::from_body_1_x(http_body_util::Full::new(data.into()))
+}
+
+/// GET an object and return its full body.
+pub async fn get_bytes(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
+    let resp = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {bucket}/{key} failed: {}", describe(&e)));
+    resp.body
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("reading body of {bucket}/{key}: {e}"))
+        .into_bytes()
+        .to_vec()
+}
+
+/// PUT an object from memory, returning its ETag.
+pub async fn put(client: &Client, bucket: &str, key: &str, data: impl Into<Bytes>) -> String {
+    let resp = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body(data))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PUT {bucket}/{key} failed: {}", describe(&e)));
+    resp.e_tag().unwrap_or_default().to_string()
+}
+
+pub async fn create_bucket(client: &Client, bucket: &str) {
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateBucket {bucket} failed: {}", describe(&e)));
+}
+
+/// All keys of a bucket (ListObjectsV2, following continuation tokens).
+pub async fn list_keys(client: &Client, bucket: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let resp = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListObjectsV2 {bucket} failed: {}", describe(&e)));
+        keys.extend(
+            resp.contents()
+                .iter()
+                .map(|o| o.key().unwrap_or_default().to_string()),
+        );
+        match resp.next_continuation_token() {
+            Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    keys
+}
+
+// ---------------------------------------------------------------------------
+// Error helpers
+// ---------------------------------------------------------------------------
+
+/// S3 error code of a failed SDK call ("" if none).
+pub fn err_code<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> String {
+    e.code().unwrap_or_default().to_string()
+}
+
+/// HTTP status of a failed SDK call (0 if no response was received).
+pub fn err_status<E>(e: &SdkError<E, HttpResponse>) -> u16 {
+    e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+/// Human-readable description of an SDK error (code, message, status, debug).
+pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug>(
+    e: &SdkError<E, HttpResponse>,
+) -> String {
+    format!(
+        "status={} code={:?} message={:?} err={:?}",
+        err_status(e),
+        e.code(),
+        e.message(),
+        e
+    )
+}
+
+/// Assert that `res` failed with HTTP `status` and one of `codes` (empty = any code).
+#[track_caller]
+pub fn assert_err<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+    res: Result<T, SdkError<E, HttpResponse>>,
+    status: u16,
+    codes: &[&str],
+) {
+    match res {
+        Ok(v) => panic!("expected error {codes:?} (HTTP {status}), got success: {v:?}"),
+        Err(e) => {
+            let code = err_code(&e);
+            let st = err_status(&e);
+            assert!(
+                st == status && (codes.is_empty() || codes.contains(&code.as_str())),
+                "expected HTTP {status} {codes:?}, got {}",
+                describe(&e)
+            );
+        }
+    }
+}
+
+/// Extract `<Code>..</Code>` from an S3 XML error body.
+pub fn xml_code(body: &str) -> Option<String> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let end = body[start..].find("</Code>")? + start;
+    Some(body[start..end].to_string())
+}
