@@ -159,8 +159,9 @@ impl NodeClient {
             .await
     }
 
-    pub async fn delete_object(&self, bucket: String, key: String) -> Result<()> {
-        self.blocking(move |l| l.catalog.delete_object(&bucket, &key))
+    /// Deletes objects (all in one commit); missing keys are not an error.
+    pub async fn delete_objects(&self, bucket: String, keys: Vec<String>) -> Result<()> {
+        self.blocking(move |l| l.catalog.delete_objects(&bucket, &keys))
             .await
     }
 

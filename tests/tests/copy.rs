@@ -242,13 +242,13 @@ async fn copy_source_conditions() {
 async fn copy_errors_and_special_keys() {
     let server = Server::start_default().await;
     let c = server.client();
-    create_bucket(&c, "b").await;
+    create_bucket(&c, "bkt").await;
 
     assert_err(
         c.copy_object()
-            .bucket("b")
+            .bucket("bkt")
             .key("dst")
-            .copy_source("b/missing")
+            .copy_source("bkt/missing")
             .send()
             .await,
         404,
@@ -256,7 +256,7 @@ async fn copy_errors_and_special_keys() {
     );
     assert_err(
         c.copy_object()
-            .bucket("b")
+            .bucket("bkt")
             .key("dst")
             .copy_source("nobucket/x")
             .send()
@@ -264,45 +264,45 @@ async fn copy_errors_and_special_keys() {
         404,
         &["NoSuchBucket"],
     );
-    assert!(list_keys(&c, "b").await.is_empty());
+    assert!(list_keys(&c, "bkt").await.is_empty());
 
     // URL-encoded copy source with spaces and unicode.
     let key = "dir with space/ünïcödé+plus.txt";
-    put(&c, "b", key, b"special".to_vec()).await;
+    put(&c, "bkt", key, b"special".to_vec()).await;
     let encoded = percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
         .to_string()
         .replace("%2F", "/");
     c.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("copied ключ")
-        .copy_source(format!("b/{encoded}"))
+        .copy_source(format!("bkt/{encoded}"))
         .send()
         .await
         .unwrap_or_else(|e| panic!("copy of special key: {}", describe(&e)));
-    assert_eq!(get_bytes(&c, "b", "copied ключ").await, b"special");
+    assert_eq!(get_bytes(&c, "bkt", "copied ключ").await, b"special");
 
     // Empty object copy.
-    put(&c, "b", "empty", Vec::new()).await;
+    put(&c, "bkt", "empty", Vec::new()).await;
     c.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("empty-copy")
-        .copy_source("b/empty")
+        .copy_source("bkt/empty")
         .send()
         .await
         .unwrap();
-    assert_eq!(get_bytes(&c, "b", "empty-copy").await, Vec::<u8>::new());
+    assert_eq!(get_bytes(&c, "bkt", "empty-copy").await, Vec::<u8>::new());
 }
 
 #[tokio::test]
 async fn copy_multipart_object() {
     let server = Server::start(ServerOpts::new().chunk_size(MIB)).await;
     let c = server.client();
-    create_bucket(&c, "b").await;
+    create_bucket(&c, "bkt").await;
     let p1 = payload(1, 5 * MIB);
     let p2 = payload(2, MIB + 1);
     let id = c
         .create_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key("mp")
         .send()
         .await
@@ -314,7 +314,7 @@ async fn copy_multipart_object() {
     for (n, p) in [(1, &p1), (2, &p2)] {
         let e = c
             .upload_part()
-            .bucket("b")
+            .bucket("bkt")
             .key("mp")
             .upload_id(&id)
             .part_number(n)
@@ -333,7 +333,7 @@ async fn copy_multipart_object() {
         );
     }
     c.complete_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key("mp")
         .upload_id(&id)
         .multipart_upload(
@@ -345,13 +345,13 @@ async fn copy_multipart_object() {
         .await
         .unwrap();
     c.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("mp-copy")
-        .copy_source("b/mp")
+        .copy_source("bkt/mp")
         .send()
         .await
         .unwrap_or_else(|e| panic!("copy multipart object: {}", describe(&e)));
     let mut whole = p1;
     whole.extend_from_slice(&p2);
-    assert_eq!(get_bytes(&c, "b", "mp-copy").await, whole);
+    assert_eq!(get_bytes(&c, "bkt", "mp-copy").await, whole);
 }

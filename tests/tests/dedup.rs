@@ -85,10 +85,10 @@ async fn gc_never_removes_referenced_chunks() {
     const SIZE: usize = 8 * MIB + 12_345;
     let server = Server::start(ServerOpts::new().chunk_size(MIB).gc(0, 1)).await;
     let c = server.client();
-    create_bucket(&c, "gc").await;
+    create_bucket(&c, "gcb").await;
     let data = payload(77, SIZE);
-    put(&c, "gc", "a", data.clone()).await;
-    put(&c, "gc", "b", data.clone()).await;
+    put(&c, "gcb", "a", data.clone()).await;
+    put(&c, "gcb", "b", data.clone()).await;
     let (count_before, _) = server.chunk_files();
     assert_eq!(
         count_before,
@@ -97,7 +97,7 @@ async fn gc_never_removes_referenced_chunks() {
     );
 
     c.delete_object()
-        .bucket("gc")
+        .bucket("gcb")
         .key("a")
         .send()
         .await
@@ -109,25 +109,25 @@ async fn gc_never_removes_referenced_chunks() {
         count_before,
         "GC removed chunks still referenced by b"
     );
-    assert_eq!(get_bytes(&c, "gc", "b").await, data);
+    assert_eq!(get_bytes(&c, "gcb", "b").await, data);
 
     // Chunks shared between an object and an in-flight re-upload of the same data.
-    put(&c, "gc", "c", data.clone()).await;
+    put(&c, "gcb", "c", data.clone()).await;
     c.delete_object()
-        .bucket("gc")
+        .bucket("gcb")
         .key("b")
         .send()
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(get_bytes(&c, "gc", "c").await, data);
+    assert_eq!(get_bytes(&c, "gcb", "c").await, data);
 
     // Partial overlap: same first 4 MiB, different rest.
     let mut d = data.clone();
     for byte in d[4 * MIB..].iter_mut() {
         *byte = byte.wrapping_add(1);
     }
-    put(&c, "gc", "d", d.clone()).await;
+    put(&c, "gcb", "d", d.clone()).await;
     let (count, _) = server.chunk_files();
     assert_eq!(
         count,
@@ -135,7 +135,7 @@ async fn gc_never_removes_referenced_chunks() {
         "first 4 chunks shared between c and d"
     );
     c.delete_object()
-        .bucket("gc")
+        .bucket("gcb")
         .key("c")
         .send()
         .await
@@ -145,10 +145,10 @@ async fn gc_never_removes_referenced_chunks() {
     })
     .await;
     assert_eq!(count, SIZE.div_ceil(MIB), "only d's chunks remain");
-    assert_eq!(get_bytes(&c, "gc", "d").await, d);
+    assert_eq!(get_bytes(&c, "gcb", "d").await, d);
 
     c.delete_object()
-        .bucket("gc")
+        .bucket("gcb")
         .key("d")
         .send()
         .await
@@ -163,22 +163,22 @@ async fn gc_keeps_chunks_of_overwritten_then_restored_data() {
     // while GC is running; reads must never fail.
     let server = Server::start(ServerOpts::new().chunk_size(MIB).gc(0, 1)).await;
     let c = server.client();
-    create_bucket(&c, "gc").await;
+    create_bucket(&c, "gcb").await;
     let v1 = payload(1, 3 * MIB);
     let v2 = payload(2, 3 * MIB);
     for round in 0..6 {
-        put(&c, "gc", "k", v1.clone()).await;
-        put(&c, "gc", "k", v2.clone()).await;
-        put(&c, "gc", "other", v1.clone()).await;
+        put(&c, "gcb", "k", v1.clone()).await;
+        put(&c, "gcb", "k", v2.clone()).await;
+        put(&c, "gcb", "other", v1.clone()).await;
         tokio::time::sleep(Duration::from_millis(700)).await;
-        assert_eq!(get_bytes(&c, "gc", "k").await, v2, "round {round}: k");
+        assert_eq!(get_bytes(&c, "gcb", "k").await, v2, "round {round}: k");
         assert_eq!(
-            get_bytes(&c, "gc", "other").await,
+            get_bytes(&c, "gcb", "other").await,
             v1,
             "round {round}: other"
         );
         c.delete_object()
-            .bucket("gc")
+            .bucket("gcb")
             .key("other")
             .send()
             .await
@@ -186,7 +186,7 @@ async fn gc_keeps_chunks_of_overwritten_then_restored_data() {
     }
     let (count, _) = wait_chunks(&server, Duration::from_secs(15), |(n, _)| n == 3).await;
     assert_eq!(count, 3, "only v2's chunks remain");
-    assert_eq!(get_bytes(&c, "gc", "k").await, v2);
+    assert_eq!(get_bytes(&c, "gcb", "k").await, v2);
 }
 
 #[tokio::test]
@@ -195,14 +195,14 @@ async fn multipart_parts_dedup_with_plain_objects() {
     // identical plain object.
     let server = Server::start(ServerOpts::new().chunk_size(MIB)).await;
     let c = server.client();
-    create_bucket(&c, "d").await;
+    create_bucket(&c, "ddd").await;
     let data = payload(3, 10 * MIB);
-    put(&c, "d", "plain", data.clone()).await;
+    put(&c, "ddd", "plain", data.clone()).await;
     assert_eq!(server.chunk_files().0, 10);
 
     let id = c
         .create_multipart_upload()
-        .bucket("d")
+        .bucket("ddd")
         .key("mp")
         .send()
         .await
@@ -214,7 +214,7 @@ async fn multipart_parts_dedup_with_plain_objects() {
     for (n, range) in [(1, 0..5 * MIB), (2, 5 * MIB..10 * MIB)] {
         let e = c
             .upload_part()
-            .bucket("d")
+            .bucket("ddd")
             .key("mp")
             .upload_id(&id)
             .part_number(n)
@@ -233,7 +233,7 @@ async fn multipart_parts_dedup_with_plain_objects() {
         );
     }
     c.complete_multipart_upload()
-        .bucket("d")
+        .bucket("ddd")
         .key("mp")
         .upload_id(&id)
         .multipart_upload(
@@ -244,7 +244,7 @@ async fn multipart_parts_dedup_with_plain_objects() {
         .send()
         .await
         .unwrap();
-    assert_eq!(get_bytes(&c, "d", "mp").await, data);
+    assert_eq!(get_bytes(&c, "ddd", "mp").await, data);
     assert_eq!(
         server.chunk_files().0,
         10,

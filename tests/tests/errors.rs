@@ -62,8 +62,8 @@ async fn no_such_bucket() {
 async fn no_such_key() {
     let server = Server::start_default().await;
     let c = server.client();
-    create_bucket(&c, "b").await;
-    let e = c.get_object().bucket("b").key("missing/key").send().await;
+    create_bucket(&c, "bkt").await;
+    let e = c.get_object().bucket("bkt").key("missing/key").send().await;
     match &e {
         Err(err) => {
             assert_eq!(err_status(err), 404);
@@ -72,13 +72,13 @@ async fn no_such_key() {
         Ok(_) => panic!("GET of a missing key succeeded"),
     }
     assert_err(
-        c.head_object().bucket("b").key("missing").send().await,
+        c.head_object().bucket("bkt").key("missing").send().await,
         404,
         &[],
     );
     assert_err(
         c.get_object_tagging()
-            .bucket("b")
+            .bucket("bkt")
             .key("missing")
             .send()
             .await,
@@ -88,7 +88,7 @@ async fn no_such_key() {
     // Raw XML error body carries the S3 error structure.
     let url = c
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("missing")
         .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
         .await
@@ -109,11 +109,11 @@ async fn no_such_key() {
 async fn no_such_upload() {
     let server = Server::start_default().await;
     let c = server.client();
-    create_bucket(&c, "b").await;
+    create_bucket(&c, "bkt").await;
     let bogus = "bogus-upload-id-0000";
     assert_err(
         c.upload_part()
-            .bucket("b")
+            .bucket("bkt")
             .key("k")
             .upload_id(bogus)
             .part_number(1)
@@ -125,7 +125,7 @@ async fn no_such_upload() {
     );
     assert_err(
         c.list_parts()
-            .bucket("b")
+            .bucket("bkt")
             .key("k")
             .upload_id(bogus)
             .send()
@@ -135,7 +135,7 @@ async fn no_such_upload() {
     );
     assert_err(
         c.abort_multipart_upload()
-            .bucket("b")
+            .bucket("bkt")
             .key("k")
             .upload_id(bogus)
             .send()
@@ -145,7 +145,7 @@ async fn no_such_upload() {
     );
     assert_err(
         c.complete_multipart_upload()
-            .bucket("b")
+            .bucket("bkt")
             .key("k")
             .upload_id(bogus)
             .multipart_upload(
@@ -166,7 +166,7 @@ async fn no_such_upload() {
     // An upload id of another key does not work either.
     let id = c
         .create_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key("real")
         .send()
         .await
@@ -176,7 +176,7 @@ async fn no_such_upload() {
         .to_string();
     assert_err(
         c.upload_part()
-            .bucket("b")
+            .bucket("bkt")
             .key("other")
             .upload_id(&id)
             .part_number(1)
@@ -186,18 +186,18 @@ async fn no_such_upload() {
         404,
         &["NoSuchUpload"],
     );
-    assert!(list_keys(&c, "b").await.is_empty());
+    assert!(list_keys(&c, "bkt").await.is_empty());
 }
 
 #[tokio::test]
 async fn key_too_long() {
     let server = Server::start_default().await;
     let c = server.client();
-    create_bucket(&c, "b").await;
+    create_bucket(&c, "bkt").await;
     let long = "k".repeat(1025);
     assert_err(
         c.put_object()
-            .bucket("b")
+            .bucket("bkt")
             .key(&long)
             .body(body(b"x".to_vec()))
             .send()
@@ -207,12 +207,12 @@ async fn key_too_long() {
     );
     // Multi-byte: 1024 bytes is fine, 1026 bytes (513 two-byte chars) is not.
     let max = "k".repeat(1024);
-    put(&c, "b", &max, b"ok".to_vec()).await;
-    assert_eq!(get_bytes(&c, "b", &max).await, b"ok");
+    put(&c, "bkt", &max, b"ok".to_vec()).await;
+    assert_eq!(get_bytes(&c, "bkt", &max).await, b"ok");
     let long_utf8 = "é".repeat(513);
     assert_err(
         c.put_object()
-            .bucket("b")
+            .bucket("bkt")
             .key(&long_utf8)
             .body(body(b"x".to_vec()))
             .send()
@@ -222,25 +222,25 @@ async fn key_too_long() {
     );
     assert_err(
         c.create_multipart_upload()
-            .bucket("b")
+            .bucket("bkt")
             .key(&long)
             .send()
             .await,
         400,
         &["KeyTooLongError"],
     );
-    assert_eq!(list_keys(&c, "b").await, vec![max]);
+    assert_eq!(list_keys(&c, "bkt").await, vec![max]);
 }
 
 async fn check_auth_failure(server: &Server, bad: &aws_sdk_s3::Client, code: &str) {
     let good = server.client();
-    create_bucket(&good, "b").await;
-    put(&good, "b", "existing", b"original".to_vec()).await;
+    create_bucket(&good, "bkt").await;
+    put(&good, "bkt", "existing", b"original".to_vec()).await;
 
     assert_err(bad.list_buckets().send().await, 403, &[code]);
     assert_err(
         bad.put_object()
-            .bucket("b")
+            .bucket("bkt")
             .key("new")
             .body(body(b"evil".to_vec()))
             .send()
@@ -250,7 +250,7 @@ async fn check_auth_failure(server: &Server, bad: &aws_sdk_s3::Client, code: &st
     );
     assert_err(
         bad.put_object()
-            .bucket("b")
+            .bucket("bkt")
             .key("existing")
             .body(body(b"evil".to_vec()))
             .send()
@@ -260,7 +260,7 @@ async fn check_auth_failure(server: &Server, bad: &aws_sdk_s3::Client, code: &st
     );
     assert_err(
         bad.put_object()
-            .bucket("b")
+            .bucket("bkt")
             .key("streamed")
             .body(streaming_body(payload(1, 200_000)))
             .send()
@@ -269,12 +269,16 @@ async fn check_auth_failure(server: &Server, bad: &aws_sdk_s3::Client, code: &st
         &[code],
     );
     assert_err(
-        bad.get_object().bucket("b").key("existing").send().await,
+        bad.get_object().bucket("bkt").key("existing").send().await,
         403,
         &[code],
     );
     assert_err(
-        bad.delete_object().bucket("b").key("existing").send().await,
+        bad.delete_object()
+            .bucket("bkt")
+            .key("existing")
+            .send()
+            .await,
         403,
         &[code],
     );
@@ -283,7 +287,7 @@ async fn check_auth_failure(server: &Server, bad: &aws_sdk_s3::Client, code: &st
         403,
         &[code],
     );
-    assert_err(bad.delete_bucket().bucket("b").send().await, 403, &[code]);
+    assert_err(bad.delete_bucket().bucket("bkt").send().await, 403, &[code]);
 
     // Nothing changed.
     let names: Vec<String> = good
@@ -295,9 +299,9 @@ async fn check_auth_failure(server: &Server, bad: &aws_sdk_s3::Client, code: &st
         .iter()
         .map(|b| b.name().unwrap().to_string())
         .collect();
-    assert_eq!(names, vec!["b"]);
-    assert_eq!(list_keys(&good, "b").await, vec!["existing"]);
-    assert_eq!(get_bytes(&good, "b", "existing").await, b"original");
+    assert_eq!(names, vec!["bkt"]);
+    assert_eq!(list_keys(&good, "bkt").await, vec!["existing"]);
+    assert_eq!(get_bytes(&good, "bkt", "existing").await, b"original");
 }
 
 #[tokio::test]
@@ -628,7 +632,7 @@ async fn bucket_policy_prefix_scoped() {
     let c = server.client();
     create_bucket(&c, "pol").await;
     put(&c, "pol", "public/a", b"a".to_vec()).await;
-    put(&c, "pol", "private/b", b"b".to_vec()).await;
+    put(&c, "pol", "private/b", b"bkt".to_vec()).await;
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::pol/public/*"]}]}"#;
     c.put_bucket_policy()
         .bucket("pol")

@@ -295,15 +295,15 @@ async fn list_v2_start_after() {
 async fn list_v1_marker_paging() {
     let server = Server::start_default().await;
     let c = server.client();
-    create_bucket(&c, "v1").await;
+    create_bucket(&c, "v1b").await;
     let mut all: Vec<String> = (0..25).map(|i| format!("obj/{i:02}")).collect();
     all.push("top".to_string());
     for k in &all {
-        put(&c, "v1", k, b"v".to_vec()).await;
+        put(&c, "v1b", k, b"v".to_vec()).await;
     }
     all.sort();
 
-    let r = c.list_objects().bucket("v1").send().await.unwrap();
+    let r = c.list_objects().bucket("v1b").send().await.unwrap();
     assert_eq!(keys_of(r.contents()), all);
     assert_eq!(r.is_truncated(), Some(false));
 
@@ -313,7 +313,7 @@ async fn list_v1_marker_paging() {
     loop {
         let r = c
             .list_objects()
-            .bucket("v1")
+            .bucket("v1b")
             .max_keys(6)
             .set_marker(marker.clone())
             .send()
@@ -337,7 +337,7 @@ async fn list_v1_marker_paging() {
     // With delimiter: NextMarker must be present when truncated.
     let r = c
         .list_objects()
-        .bucket("v1")
+        .bucket("v1b")
         .delimiter("/")
         .max_keys(1)
         .send()
@@ -351,7 +351,7 @@ async fn list_v1_marker_paging() {
         .to_string();
     let r = c
         .list_objects()
-        .bucket("v1")
+        .bucket("v1b")
         .delimiter("/")
         .marker(next)
         .send()
@@ -364,7 +364,7 @@ async fn list_v1_marker_paging() {
     // Prefix + marker.
     let r = c
         .list_objects()
-        .bucket("v1")
+        .bucket("v1b")
         .prefix("obj/")
         .marker("obj/20")
         .send()

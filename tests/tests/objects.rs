@@ -403,29 +403,29 @@ async fn header_and_metadata_roundtrip() {
 async fn overwrite_replaces_object() {
     let server = Server::start(ServerOpts::new().chunk_size(MIB)).await;
     let c = server.client();
-    create_bucket(&c, "ow").await;
+    create_bucket(&c, "owb").await;
     let a = payload(1, 3 * MIB);
     let b = payload(2, 100);
     c.put_object()
-        .bucket("ow")
+        .bucket("owb")
         .key("k")
         .metadata("v", "1")
         .body(body(a.clone()))
         .send()
         .await
         .unwrap();
-    assert_eq!(get_bytes(&c, "ow", "k").await, a);
-    put(&c, "ow", "k", b.clone()).await;
-    let head = c.head_object().bucket("ow").key("k").send().await.unwrap();
+    assert_eq!(get_bytes(&c, "owb", "k").await, a);
+    put(&c, "owb", "k", b.clone()).await;
+    let head = c.head_object().bucket("owb").key("k").send().await.unwrap();
     assert_eq!(head.content_length(), Some(100));
     assert!(
         head.metadata().map(|m| m.is_empty()).unwrap_or(true),
         "old metadata survived overwrite"
     );
-    assert_eq!(get_bytes(&c, "ow", "k").await, b);
-    put(&c, "ow", "k", a.clone()).await;
-    assert_eq!(get_bytes(&c, "ow", "k").await, a);
-    assert_eq!(list_keys(&c, "ow").await, vec!["k"]);
+    assert_eq!(get_bytes(&c, "owb", "k").await, b);
+    put(&c, "owb", "k", a.clone()).await;
+    assert_eq!(get_bytes(&c, "owb", "k").await, a);
+    assert_eq!(list_keys(&c, "owb").await, vec!["k"]);
 }
 
 #[tokio::test]

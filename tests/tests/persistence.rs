@@ -318,18 +318,18 @@ async fn restart_preserves_everything() {
 async fn restart_with_different_chunk_size_reads_old_data() {
     let mut server = Server::start(ServerOpts::new().chunk_size(MIB)).await;
     let c = server.client();
-    create_bucket(&c, "b").await;
+    create_bucket(&c, "bkt").await;
     let data = payload(1, 5 * MIB + 3);
-    put(&c, "b", "k", data.clone()).await;
+    put(&c, "bkt", "k", data.clone()).await;
 
     server.restart_with(ServerOpts::new()).await; // default 4 MiB chunks
     let c = server.client();
-    assert_eq!(get_bytes(&c, "b", "k").await, data);
+    assert_eq!(get_bytes(&c, "bkt", "k").await, data);
     let data2 = payload(2, 5 * MIB + 3);
-    put(&c, "b", "k2", data2.clone()).await;
+    put(&c, "bkt", "k2", data2.clone()).await;
     let r = c
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
         .range(format!("bytes={}-{}", MIB - 3, 4 * MIB + 2))
         .send()
@@ -337,5 +337,5 @@ async fn restart_with_different_chunk_size_reads_old_data() {
         .unwrap();
     let got = r.body.collect().await.unwrap().into_bytes();
     assert_eq!(got.as_ref(), &data[MIB - 3..4 * MIB + 3]);
-    assert_eq!(get_bytes(&c, "b", "k2").await, data2);
+    assert_eq!(get_bytes(&c, "bkt", "k2").await, data2);
 }

@@ -52,7 +52,7 @@ class CairnServer:
                 data = f.read().decode("utf-8", "replace")
         except OSError as e:  # pragma: no cover
             return f"<cannot read server log: {e}>"
-        lines = data.splitlines()
+        lines = re.sub(r"\x1b\[[0-9;]*m", "", data).splitlines()
         if len(lines) > max_lines:
             lines = [f"... ({len(lines) - max_lines} earlier lines omitted)"] + lines[-max_lines:]
         return "\n".join(lines)
@@ -93,6 +93,7 @@ def _start_server(tmp_root: pathlib.Path, extra_args=()) -> CairnServer:
         env["CAIRN_ACCESS_KEY"] = ACCESS_KEY
         env["CAIRN_SECRET_KEY"] = SECRET_KEY
         env.setdefault("RUST_LOG", "info")
+        env.setdefault("NO_COLOR", "1")
         env.setdefault("RUST_BACKTRACE", "1")
         cmd = [
             str(binary), "server",

@@ -161,8 +161,7 @@ def assert_s3_error(r: requests.Response, status: int, code: str):
     assert r.status_code == status and error_code(r.content) == code, (
         f"expected HTTP {status} <Code>{code}</Code>, got HTTP {r.status_code}: {r.text[:2000]!r}"
     )
-    root = ET.fromstring(r.content)
-    assert root.find("Message") is not None or root.find("{*}Message") is not None, r.text
+    # (<Message> presence is checked separately in test_error_documents_have_message.)
 
 
 def head_status(s3, bucket, key) -> int:
@@ -365,7 +364,7 @@ def _unsigned_trailer(cairn, path, chunks, *, declared_decoded=None):
     return req, body
 
 
-def _send(cairn, req: Signed, body: bytes, *, half_close=True):
+def _send(cairn, req: Signed, body: bytes, *, half_close):
     headers = {k: v for k, v in req.headers.items()}
     headers.setdefault("Host", cairn.addr)
     return raw_http(cairn, req.method, req.path + (f"?{req.query}" if req.query else ""), headers, body,
@@ -399,7 +398,7 @@ def test_aws_chunked_complete_control(cairn, s3, bucket, encoding):
     chunks = _chunks(3, seed=1) + [b"tail bytes"]
     make = _signed_streaming if encoding == "signed" else _unsigned_trailer
     req, body = make(cairn, f"/{bucket}/complete", chunks)
-    status, resp = _send(cairn, req, body)
+    status, resp = _send(cairn, req, body, half_close=False)
     assert status == 200, resp[:2000]
     assert get_bytes(s3, bucket, "complete") == b"".join(chunks)
 
@@ -412,9 +411,9 @@ def test_aws_chunked_truncated_connection_closed(cairn, s3, bucket, encoding, ex
     chunks = _chunks(4, seed=2)
     make = _signed_streaming if encoding == "signed" else _unsigned_trailer
     req, body = make(cairn, f"/{bucket}/obj", chunks)
-    # Send the first chunk and half of the second one, then close.
+    # Send the first chunk and half of the second one, then close our side.
     cut = len(body) * 3 // 8
-    status, resp = _send(cairn, req, body[:cut])
+    status, resp = _send(cairn, req, body[:cut], half_close=True)
     assert status is None or status >= 400, resp[:2000]
     time.sleep(0.5)
     if existing:
@@ -433,7 +432,7 @@ def test_aws_chunked_decoded_length_larger_than_body(cairn, s3, bucket, encoding
     chunks = _chunks(2, seed=3)
     make = _signed_streaming if encoding == "signed" else _unsigned_trailer
     req, body = make(cairn, f"/{bucket}/obj", chunks, declared_decoded=4 * CHUNK)
-    status, resp = _send(cairn, req, body)
+    status, resp = _send(cairn, req, body, half_close=False)
     assert status == 400, resp[:2000]
     if existing:
         assert get_bytes(s3, bucket, "obj") == b"previous content"
@@ -450,7 +449,7 @@ def test_aws_chunked_bad_chunk_signature(cairn, s3, bucket):
     pos = hlen + CHUNK + 2 + hlen + 100
     corrupted = body[:pos] + bytes([body[pos] ^ 0xFF]) + body[pos + 1:]
     assert len(corrupted) == len(body) and corrupted != body
-    status, resp = _send(cairn, req, corrupted)
+    status, resp = _send(cairn, req, corrupted, half_close=False)
     assert status == 403 and error_code(resp.split(b"\r\n\r\n", 1)[-1]) == "SignatureDoesNotMatch", resp[:2000]
     assert get_bytes(s3, bucket, "obj") == b"previous content"
 
@@ -547,3 +546,31 @@ def test_anonymous_requests_denied(cairn, s3, bucket):
     assert get_bytes(s3, bucket, "obj") == b"private"
     assert head_status(s3, bucket, "anon-new") == 404
     assert f"anon-bucket-{bucket[-12:]}" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_error_documents_have_message(cairn, s3, bucket):
+    """Every error is a full S3 error document: <Error><Code/><Message/>...</Error>."""
+    s3.put_object(Bucket=bucket, Key="hundred", Body=bytes(100))
+    cases = {
+        "NoSuchKey": Signed(cairn, "GET", f"/{bucket}/missing").send(),
+        "NoSuchBucket": Signed(cairn, "GET", f"/{bucket}-missing").send(),
+        "InvalidBucketName": Signed(cairn, "PUT", "/Bad_Name").send(),
+        "KeyTooLongError": Signed(cairn, "PUT", f"/{bucket}/{'k' * 1025}", body=b"x").send(),
+        "InvalidRange": Signed(cairn, "GET", f"/{bucket}/hundred", headers={"Range": "bytes=200-"}).send(),
+        "MalformedXML": Signed(cairn, "POST", f"/{bucket}", query="delete=", body=b"<Delete>",
+                               headers={"Content-MD5": b64md5(b"<Delete>")}).send(),
+        "InvalidAccessKeyId": Signed(cairn, "GET", "/", access_key="AKIAUNKNOWNUNKNOWN00").send(),
+        "SignatureDoesNotMatch": Signed(cairn, "GET", "/", secret_key="wrong").send(),
+        "AccessDenied": requests.get(f"{cairn.endpoint}/{bucket}/hundred", timeout=30),
+    }
+    problems = []
+    for code, r in cases.items():
+        try:
+            root = ET.fromstring(r.content)
+        except ET.ParseError:
+            problems.append(f"{code}: HTTP {r.status_code}, body is not XML: {r.content[:200]!r}")
+            continue
+        msg = root.find("Message")
+        if root.tag != "Error" or error_code(r.content) != code or msg is None or not (msg.text or "").strip():
+            problems.append(f"{code}: HTTP {r.status_code} {r.content[:300]!r}")
+    assert not problems, "error documents without <Code>/<Message>:\n" + "\n".join(problems)

@@ -1,7 +1,7 @@
 //! DeleteObject and DeleteObjects (batch, quiet mode). The chunks an object leaves
 //! behind are freed later by the collector once nothing refers to them.
 
-use super::error::{from_node, OrS3};
+use super::error::OrS3;
 use crate::state::Gateway;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
@@ -12,7 +12,7 @@ pub async fn delete_object(
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let input = req.input;
     gw.node
-        .delete_object(input.bucket, input.key)
+        .delete_objects(input.bucket, vec![input.key])
         .await
         .or_s3()?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
@@ -26,38 +26,25 @@ pub async fn delete_objects(
     if input.delete.objects.len() > 1000 {
         return Err(s3_error!(MalformedXML, "at most 1000 keys per request"));
     }
-    gw.node.get_bucket(input.bucket.clone()).await.or_s3()?;
     let quiet = input.delete.quiet.unwrap_or(false);
-    let mut deleted = Vec::new();
-    let mut errors = Vec::new();
-    for obj in input.delete.objects {
-        match gw
-            .node
-            .delete_object(input.bucket.clone(), obj.key.clone())
-            .await
-        {
-            Ok(()) => {
-                if !quiet {
-                    deleted.push(DeletedObject {
-                        key: Some(obj.key),
-                        ..Default::default()
-                    });
-                }
-            }
-            Err(e) => {
-                let err = from_node(e);
-                errors.push(Error {
-                    code: Some(err.code().as_str().to_string()),
-                    key: Some(obj.key),
-                    message: err.message().map(str::to_string),
-                    version_id: None,
-                });
-            }
-        }
-    }
+    let keys: Vec<String> = input.delete.objects.into_iter().map(|o| o.key).collect();
+    gw.node
+        .delete_objects(input.bucket, keys.clone())
+        .await
+        .or_s3()?;
+    let deleted = if quiet {
+        Vec::new()
+    } else {
+        keys.into_iter()
+            .map(|key| DeletedObject {
+                key: Some(key),
+                ..Default::default()
+            })
+            .collect()
+    };
     Ok(S3Response::new(DeleteObjectsOutput {
         deleted: Some(deleted),
-        errors: Some(errors),
+        errors: Some(Vec::new()),
         ..Default::default()
     }))
 }

@@ -1,8 +1,11 @@
 //! The catalog: buckets, current object versions, multipart uploads and parts, and
-//! access keys, in one redb database. Every write is one transaction committed with
-//! immediate durability (fsynced) before it returns.
+//! access keys, in one redb database. Every write is one transaction, durable
+//! (fsynced) before it returns. Writes are group-committed: each transaction commits
+//! without syncing, then waits until one syncing commit covers it; concurrent writers
+//! share that fsync (see `group_commit`).
 
 mod buckets;
+mod group_commit;
 mod keys;
 mod listing;
 mod objects;
@@ -12,7 +15,10 @@ pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};
 
 use crate::{Error, Result};
-use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
+use group_commit::GroupCommit;
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction,
+};
 use serde::{de::DeserializeOwned, Serialize};
 use std::path::Path;
 
@@ -29,12 +35,16 @@ const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
 
 pub struct Catalog {
     db: Database,
+    sync: GroupCommit,
 }
 
 impl Catalog {
     pub fn open(path: &Path) -> Result<Self> {
         let db = Database::create(path)?;
-        let catalog = Catalog { db };
+        let catalog = Catalog {
+            db,
+            sync: GroupCommit::default(),
+        };
         catalog.write(|txn| {
             txn.open_table(BUCKETS)?;
             txn.open_table(OBJECTS)?;
@@ -46,11 +56,20 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// Runs `f` in a write transaction, committing (durably) only if it succeeds.
+    /// Runs `f` in a write transaction, committing only if it succeeds, and returns
+    /// once the commit is durable.
     fn write<R>(&self, f: impl FnOnce(&WriteTransaction) -> Result<R>) -> Result<R> {
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::None)?;
         let out = f(&txn)?;
         txn.commit()?;
+        let seq = self.sync.committed();
+        self.sync.wait_durable(seq, || {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            txn.commit()?;
+            Ok(())
+        })?;
         Ok(out)
     }
 

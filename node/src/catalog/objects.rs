@@ -49,13 +49,17 @@ impl Catalog {
         })
     }
 
-    /// Deletes the object; deleting a missing key succeeds (S3 semantics).
-    pub fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+    /// Deletes objects in one transaction; deleting a missing key succeeds (S3
+    /// semantics).
+    pub fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<()> {
         self.write(|txn| {
             if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
                 return Err(Error::NoSuchBucket);
             }
-            txn.open_table(OBJECTS)?.remove((bucket, key))?;
+            let mut t = txn.open_table(OBJECTS)?;
+            for key in keys {
+                t.remove((bucket, key.as_str()))?;
+            }
             Ok(())
         })
     }
