@@ -1,13 +1,6 @@
 //! The `cairn` binary: `cairn server` runs the embedded single-node store.
 
-mod auth;
-mod checksum;
-mod chunker;
-mod reader;
-mod s3;
-mod server;
-mod state;
-
+use cairn::server;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
