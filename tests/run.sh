@@ -3,7 +3,9 @@
 # the real-tool end-to-end tests (pytest tests/tools: AWS CLI, boto3, rclone,
 # restic, s3cmd, raw-HTTP bad input). Installs the tools it needs if missing.
 #
-# Usage: bash tests/run.sh            (from any directory)
+# Usage: bash tests/run.sh            (from any directory; exit status 0 only if all passed)
+# Logs:  target/test-logs/ (build.log, cargo-test.log, pytest.xml, pytest-tmp/ with the
+#        cairn server logs of the pytest session)
 # Env:   SKIP_INSTALL=1  don't install anything
 #        SKIP_RUST=1     skip cargo test
 #        SKIP_TOOLS=1    skip the pytest suite
@@ -17,6 +19,7 @@ cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 LOGDIR="$ROOT/target/test-logs"
 mkdir -p "$LOGDIR"
+rm -f "$LOGDIR/summary-line.txt"
 export CAIRN_BIN="$ROOT/target/release/cairn"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -47,9 +50,19 @@ install_tools() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" ca-certificates >"$LOGDIR/apt.log" 2>&1 || { tail -30 "$LOGDIR/apt.log"; return 1; }
   fi
-  if ! "$PYTHON" -c 'import awscli, boto3, botocore, pytest, requests, pytest_timeout' >/dev/null 2>&1; then
-    say "pip install awscli boto3 pytest pytest-timeout requests"
-    "$PYTHON" -m pip install -q awscli boto3 pytest pytest-timeout requests || return 1
+  # Python packages: install tests/tools/requirements.txt unless every pin is already satisfied.
+  if ! "$PYTHON" - tests/tools/requirements.txt >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].strip()
+    if line:
+        name, _, want = line.partition("==")
+        assert version(name) == want, (name, version(name), want)
+PY
+  then
+    say "pip install -r tests/tools/requirements.txt"
+    "$PYTHON" -m pip install -q -r tests/tools/requirements.txt || return 1
   fi
   if ! command -v s3cmd >/dev/null 2>&1; then
     say "pip install s3cmd"
@@ -95,10 +108,11 @@ if [ "${SKIP_RUST:-0}" = 1 ]; then
 elif [ "$BUILD_OK" = 0 ]; then
   record "rust tests (cargo test --release)" FAILED 0 "not run: build failed"
 else
-  say "cargo test --release --workspace -- --test-threads=2"
+  say "cargo test --release --workspace --no-fail-fast -- --test-threads=2"
   t0=$SECONDS
   set +e
-  timeout 50m cargo test --release --workspace -- --test-threads=2 2>&1 | tee "$LOGDIR/cargo-test.log"
+  # --no-fail-fast: a failing test binary must not hide the results of the others.
+  timeout 50m cargo test --release --workspace --no-fail-fast -- --test-threads=2 2>&1 | tee "$LOGDIR/cargo-test.log"
   rc=${PIPESTATUS[0]}
   set -e
   read -r p f i < <(awk '/^test result:/ {
@@ -155,5 +169,5 @@ echo "======================== Cairn test summary ========================"
 for line in "${SUMMARY[@]}"; do echo "$line"; done
 echo "logs: $LOGDIR   total time: ${SECONDS}s"
 if [ "$OVERALL" = 0 ]; then echo "RESULT: ALL TESTS PASSED"; else echo "RESULT: FAILURES"; fi
-echo "total: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
+echo "total: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped" | tee "$LOGDIR/summary-line.txt"
 exit "$OVERALL"

@@ -1,6 +1,6 @@
 //! Who may do what: SigV4/SigV2 secrets come from the catalog's access keys (s3s
 //! checks the signatures); signed requests may do everything; anonymous requests may
-//! only GET/HEAD objects of buckets made public by ACL or policy.
+//! only GET/HEAD objects that a public-read bucket ACL or the bucket policy opens.
 
 use cairn_node::NodeClient;
 use s3s::access::{S3Access, S3AccessContext};
@@ -34,9 +34,14 @@ impl S3Access for PublicReadAccess {
             return Ok(());
         }
         let op = cx.s3_op().name();
-        if let (S3Path::Object { bucket, .. }, "GetObject" | "HeadObject") = (cx.s3_path(), op) {
+        if let (S3Path::Object { bucket, key }, "GetObject" | "HeadObject") = (cx.s3_path(), op) {
             if let Ok(rec) = self.node.get_bucket(bucket.to_string()).await {
-                if rec.anonymous_read() {
+                let by_policy = rec
+                    .policy
+                    .as_deref()
+                    .and_then(|text| crate::policy::parse(text).ok())
+                    .is_some_and(|doc| crate::policy::allows_anonymous_get(&doc, bucket, key));
+                if rec.public_read_acl || by_policy {
                     return Ok(());
                 }
             }

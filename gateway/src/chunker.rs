@@ -10,7 +10,8 @@ use bytes::{Bytes, BytesMut};
 use cairn_node::records::{ChunkRef, ObjectData};
 use futures::stream::{FuturesOrdered, StreamExt};
 use futures::Stream;
-use s3s::{s3_error, S3Result};
+use http::HeaderMap;
+use s3s::{s3_error, S3Error, S3ErrorCode, S3Result};
 
 /// A stored body: its size and where its bytes are.
 pub struct StoredBody {
@@ -39,12 +40,7 @@ where
     let mut size: u64 = 0;
 
     while let Some(piece) = body.next().await {
-        let mut piece = piece.map_err(|e| {
-            s3_error!(
-                IncompleteBody,
-                "The request body ended early or was malformed: {e}"
-            )
-        })?;
+        let mut piece = piece.map_err(|e| body_error(&e.to_string()))?;
         size += piece.len() as u64;
         if size > max_size {
             return Err(s3_error!(EntityTooLarge));
@@ -86,4 +82,54 @@ where
         size,
         data: ObjectData::Chunks(chunks),
     })
+}
+
+/// The S3 error for a body that failed while streaming (as s3s reports it).
+fn body_error(msg: &str) -> S3Error {
+    if msg.contains("Sha256Mismatch") {
+        let mut err = S3Error::with_message(
+            S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        );
+        err.set_status_code(http::StatusCode::BAD_REQUEST);
+        err
+    } else if msg.contains("SignatureMismatch") {
+        s3_error!(
+            SignatureDoesNotMatch,
+            "A chunk signature of the body does not match"
+        )
+    } else {
+        s3_error!(
+            IncompleteBody,
+            "The request body ended early or was malformed: {msg}"
+        )
+    }
+}
+
+/// Checks that an aws-chunked body delivered what its headers announced: the
+/// decoded length (`x-amz-decoded-content-length`) and the trailer (`x-amz-trailer`).
+pub fn check_framing(headers: &HeaderMap, size: u64, trailers: Option<&HeaderMap>) -> S3Result<()> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(declared) = header("x-amz-decoded-content-length") {
+        if declared.trim().parse::<u64>().ok() != Some(size) {
+            return Err(s3_error!(
+                IncompleteBody,
+                "The body is {size} bytes but x-amz-decoded-content-length says {declared}"
+            ));
+        }
+    }
+    if let Some(announced) = header("x-amz-trailer") {
+        let present = trailers.is_some_and(|t| {
+            announced
+                .split(',')
+                .all(|name| t.contains_key(name.trim().to_ascii_lowercase().as_str()))
+        });
+        if !present {
+            return Err(s3_error!(
+                IncompleteBody,
+                "The trailer {announced} announced in x-amz-trailer did not arrive"
+            ));
+        }
+    }
+    Ok(())
 }

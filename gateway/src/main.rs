@@ -43,6 +43,8 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         gc_interval: u64,
     },
+    /// Load-test an S3 endpoint (any store, path-style SigV4): ops/s, MiB/s, latency.
+    Bench(cairn::bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -87,6 +89,7 @@ fn main() -> std::process::ExitCode {
                 .await
                 .map_err(|e| e.to_string())
             }
+            Command::Bench(args) => cairn::bench::run_cli(args).await,
         }
     });
     match result {

@@ -162,9 +162,8 @@ async fn handle(
         path = %req.uri().path()
     );
     let started = Instant::now();
-    let mut resp = hyper::service::Service::call(&service, req)
-        .instrument(span.clone())
-        .await?;
+    let req = req.map(|body| Body::http_body(crate::drain::DrainOnDrop::new(body)));
+    let mut resp = service.call(req).instrument(span.clone()).await?;
     if let Ok(v) = http::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }

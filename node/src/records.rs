@@ -81,14 +81,6 @@ pub struct BucketRecord {
     pub public_read_acl: bool,
     /// The bucket policy document, stored as sent.
     pub policy: Option<String>,
-    /// Whether the stored policy grants anonymous s3:GetObject.
-    pub policy_public_read: bool,
-}
-
-impl BucketRecord {
-    pub fn anonymous_read(&self) -> bool {
-        self.public_read_acl || self.policy_public_read
-    }
 }
 
 /// A multipart upload in progress.

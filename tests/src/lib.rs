@@ -604,14 +604,9 @@ pub fn sign_request(
         sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
     };
     use aws_sigv4::sign::v4;
-    let identity = aws_credential_types::Credentials::new(
-        ACCESS_KEY,
-        SECRET_KEY,
-        None,
-        None,
-        "cairn-tests",
-    )
-    .into();
+    let identity =
+        aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "cairn-tests")
+            .into();
     let mut settings = SigningSettings::default();
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
     let params = v4::SigningParams::builder()
@@ -628,11 +623,9 @@ pub fn sign_request(
         PayloadMode::Unsigned => SignableBody::UnsignedPayload,
         PayloadMode::StreamingUnsignedTrailer => SignableBody::StreamingUnsignedPayloadTrailer,
     };
-    let signable = SignableRequest::new(method, url, headers.iter().copied(), body)
-        .expect("signable request");
-    let (instructions, _) = sign(signable, &params)
-        .expect("sign request")
-        .into_parts();
+    let signable =
+        SignableRequest::new(method, url, headers.iter().copied(), body).expect("signable request");
+    let (instructions, _) = sign(signable, &params).expect("sign request").into_parts();
     instructions
         .headers()
         .map(|(k, v)| (k.to_string(), v.to_string()))

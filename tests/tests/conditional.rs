@@ -313,3 +313,62 @@ async fn put_if_match() {
     );
     assert_eq!(list_keys(&c, "cond").await, vec!["obj"]);
 }
+
+#[tokio::test]
+async fn conditional_precedence() {
+    // RFC 7232 / S3: If-Match wins over If-Unmodified-Since, If-None-Match wins
+    // over If-Modified-Since.
+    let server = Server::start_default().await;
+    let c = server.client();
+    let (data, etag, lm) = setup(&c).await;
+
+    // If-Match true + If-Unmodified-Since false -> 200.
+    let resp = c
+        .get_object()
+        .bucket("cond")
+        .key("obj")
+        .if_match(&etag)
+        .if_unmodified_since(shift(&lm, -86_400))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("If-Match true + IUS false: {}", describe(&e)));
+    assert_eq!(
+        resp.body.collect().await.unwrap().into_bytes().as_ref(),
+        data.as_slice()
+    );
+
+    // If-None-Match false (matches) + If-Modified-Since true -> 304.
+    assert_err(
+        c.get_object()
+            .bucket("cond")
+            .key("obj")
+            .if_none_match(&etag)
+            .if_modified_since(shift(&lm, -86_400))
+            .send()
+            .await,
+        304,
+        &[],
+    );
+
+    // If-None-Match true (different) + If-Modified-Since false -> 200.
+    c.get_object()
+        .bucket("cond")
+        .key("obj")
+        .if_none_match("\"0123456789abcdef0123456789abcdef\"")
+        .if_modified_since(lm)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("INM true + IMS false: {}", describe(&e)));
+
+    // Conditions on a missing key: 404, not 412/304.
+    assert_err(
+        c.get_object()
+            .bucket("cond")
+            .key("missing")
+            .if_match(&etag)
+            .send()
+            .await,
+        404,
+        &["NoSuchKey"],
+    );
+}

@@ -19,11 +19,12 @@ const ROUNDS: usize = 3;
 struct KeyState {
     /// md5s of every body ever sent for this key.
     sent: HashSet<String>,
-    /// md5 of the last acknowledged body (None: key never acknowledged / verified absent).
+    /// md5 of the last acknowledged body (None: absent — never written,
+    /// acknowledged DELETE, or verified absent).
     acked: Option<String>,
-    /// md5s of bodies sent after the last ack whose outcome is unknown
-    /// (in flight at kill time, or failed).
-    unknown: Vec<String>,
+    /// Outcomes of writes sent after the last ack whose result is unknown
+    /// (in flight at kill time, or failed): Some(md5) for a PUT, None for a DELETE.
+    unknown: Vec<Option<String>>,
 }
 
 struct Shared {
@@ -39,40 +40,60 @@ async fn writer(client: aws_sdk_s3::Client, shared: Arc<Shared>, writer_id: usiz
     let my_keys: Vec<usize> = (0..KEYS).filter(|k| k % WRITERS == writer_id).collect();
     while !shared.stop.load(Ordering::SeqCst) {
         let k = my_keys[rng.gen_range(0..my_keys.len())];
-        let size = rng.gen_range(0..=3 * MIB);
-        let mut data = vec![0u8; size];
-        rng.fill_bytes(&mut data);
-        let md5 = md5_hex(&data);
-        {
-            let mut keys = shared.keys.lock().unwrap();
-            keys[k].sent.insert(md5.clone());
-            keys[k].unknown.push(md5.clone());
-        }
-        let res = client
-            .put_object()
-            .bucket("crash")
-            .key(format!("k{k}"))
-            .body(body(data))
-            .send()
-            .await;
-        match res {
-            Ok(out) => {
-                assert_eq!(
-                    out.e_tag(),
-                    Some(format!("\"{md5}\"").as_str()),
-                    "PUT ETag mismatch for k{k}"
-                );
+        let key = format!("k{k}");
+        // 10 % deletes, 90 % PUTs of 0..=3 MiB.
+        let res = if rng.gen_bool(0.1) {
+            shared.keys.lock().unwrap()[k].unknown.push(None);
+            client
+                .delete_object()
+                .bucket("crash")
+                .key(&key)
+                .send()
+                .await
+                .map(|_| None)
+                .map_err(|e| describe(&e))
+        } else {
+            let size = rng.gen_range(0..=3 * MIB);
+            let mut data = vec![0u8; size];
+            rng.fill_bytes(&mut data);
+            let md5 = md5_hex(&data);
+            // Half of the uploads use aws-chunked streaming bodies.
+            let b = if rng.gen_bool(0.5) {
+                body(data)
+            } else {
+                streaming_body(data)
+            };
+            {
                 let mut keys = shared.keys.lock().unwrap();
-                keys[k].acked = Some(md5);
+                keys[k].sent.insert(md5.clone());
+                keys[k].unknown.push(Some(md5.clone()));
+            }
+            client
+                .put_object()
+                .bucket("crash")
+                .key(&key)
+                .body(b)
+                .send()
+                .await
+                .map(|out| {
+                    assert_eq!(
+                        out.e_tag(),
+                        Some(format!("\"{md5}\"").as_str()),
+                        "PUT ETag mismatch for {key}"
+                    );
+                    Some(md5)
+                })
+                .map_err(|e| describe(&e))
+        };
+        match res {
+            Ok(outcome) => {
+                let mut keys = shared.keys.lock().unwrap();
+                keys[k].acked = outcome;
                 keys[k].unknown.clear();
                 shared.acks.fetch_add(1, Ordering::SeqCst);
             }
             Err(e) => {
-                shared
-                    .failures
-                    .lock()
-                    .unwrap()
-                    .push((k, describe(&e), Instant::now()));
+                shared.failures.lock().unwrap().push((k, e, Instant::now()));
                 // Server is (probably) gone: stop this writer.
                 if shared.stop.load(Ordering::SeqCst) {
                     break;
@@ -128,7 +149,7 @@ async fn verify(server: &Server, states: &mut [KeyState], round: usize) {
                 "round {round}: {key} has content (md5 {m}) that was never sent — torn or corrupt object"
             );
         }
-        let ok = got == st.acked || got.as_ref().is_some_and(|m| st.unknown.contains(m));
+        let ok = got == st.acked || st.unknown.contains(&got);
         assert!(
             ok,
             "round {round}: {key}: read back {got:?}, but last acknowledged write was {:?} \
@@ -203,4 +224,73 @@ async fn crash_consistency_under_sigkill() {
             .await
             .unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crash_then_gc_reclaims_orphans_only() {
+    let mut server = Server::start(ServerOpts::new().chunk_size(MIB)).await;
+    create_bucket(&server.client(), "crash").await;
+    let mut states = vec![KeyState::default(); KEYS];
+    let shared = Arc::new(Shared {
+        keys: Mutex::new(states.clone()),
+        stop: AtomicBool::new(false),
+        failures: Mutex::new(Vec::new()),
+        acks: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        tasks.push(tokio::spawn(writer(
+            server.client_no_retry(),
+            shared.clone(),
+            w,
+            0xABC0 + w as u64,
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    server.kill9();
+    shared.stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    states.clone_from(&shared.keys.lock().unwrap());
+
+    // Restart with aggressive GC: orphaned chunks of interrupted writes go away,
+    // chunks of live objects stay.
+    server
+        .restart_with(ServerOpts::new().chunk_size(MIB).gc(0, 1))
+        .await;
+    verify(&server, &mut states, 0).await;
+    let c = server.client();
+    let mut min_chunks = 0usize;
+    let mut max_chunks = 0usize;
+    for key in list_keys(&c, "crash").await {
+        let head = c
+            .head_object()
+            .bucket("crash")
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let size = head.content_length().unwrap() as usize;
+        let n = size.div_ceil(MIB);
+        // Objects below 64 KiB may be stored inline.
+        if size >= 64 * KIB {
+            min_chunks += n;
+        }
+        max_chunks += n;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let count = loop {
+        let (count, _) = server.chunk_files();
+        if count <= max_chunks || std::time::Instant::now() > deadline {
+            break count;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(
+        count >= min_chunks && count <= max_chunks,
+        "after GC: {count} chunk files, live objects need {min_chunks}..={max_chunks}"
+    );
+    // And everything still reads back.
+    verify(&server, &mut states, 1).await;
 }

@@ -251,3 +251,116 @@ async fn multipart_parts_dedup_with_plain_objects() {
         "multipart parts not deduplicated"
     );
 }
+
+#[tokio::test]
+async fn gc_keeps_parts_of_pending_uploads_and_reclaims_aborted() {
+    const PART: usize = 5 * MIB;
+    let server = Server::start(ServerOpts::new().chunk_size(MIB).gc(0, 1)).await;
+    let c = server.client();
+    create_bucket(&c, "pend").await;
+    let id = c
+        .create_multipart_upload()
+        .bucket("pend")
+        .key("slow")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let p1 = payload(1, PART);
+    let e1 = c
+        .upload_part()
+        .bucket("pend")
+        .key("slow")
+        .upload_id(&id)
+        .part_number(1)
+        .body(body(p1.clone()))
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_string();
+    assert_eq!(server.chunk_files().0, 5);
+    // Several GC passes while the upload is pending.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        server.chunk_files().0,
+        5,
+        "GC removed chunks of a pending upload's part"
+    );
+    let p2 = payload(2, 1000);
+    let e2 = c
+        .upload_part()
+        .bucket("pend")
+        .key("slow")
+        .upload_id(&id)
+        .part_number(2)
+        .body(body(p2.clone()))
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_string();
+    c.complete_multipart_upload()
+        .bucket("pend")
+        .key("slow")
+        .upload_id(&id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(e1)
+                        .build(),
+                )
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(2)
+                        .e_tag(e2)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("complete after GC passes: {}", describe(&e)));
+    let mut whole = p1;
+    whole.extend_from_slice(&p2);
+    assert_eq!(get_bytes(&c, "pend", "slow").await, whole);
+    let (with_object, _) = server.chunk_files();
+
+    // An aborted upload's chunks are reclaimed.
+    let id = c
+        .create_multipart_upload()
+        .bucket("pend")
+        .key("aborted")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    c.upload_part()
+        .bucket("pend")
+        .key("aborted")
+        .upload_id(&id)
+        .part_number(1)
+        .body(body(payload(3, PART)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(server.chunk_files().0, with_object + 5);
+    c.abort_multipart_upload()
+        .bucket("pend")
+        .key("aborted")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let (count, _) = wait_chunks(&server, Duration::from_secs(15), |(n, _)| n == with_object).await;
+    assert_eq!(count, with_object, "aborted upload's chunks not reclaimed");
+    assert_eq!(get_bytes(&c, "pend", "slow").await, whole);
+}

@@ -107,7 +107,39 @@ async fn put_streaming_aws_chunked_body() {
             got == data,
             "streaming PUT of {size} bytes read back differently"
         );
+        let head = c
+            .head_object()
+            .bucket("stream")
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            head.content_encoding(),
+            None,
+            "the aws-chunked transfer coding must not be stored as Content-Encoding"
+        );
     }
+
+    // A user Content-Encoding sent together with aws-chunked is kept, without aws-chunked.
+    let data = payload(300, 100_000);
+    c.put_object()
+        .bucket("stream")
+        .key("gz")
+        .content_encoding("gzip")
+        .body(streaming_body(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    let head = c
+        .head_object()
+        .bucket("stream")
+        .key("gz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_encoding(), Some("gzip"));
+    assert_eq!(get_bytes(&c, "stream", "gz").await, data);
 }
 
 async fn get_range(

@@ -1,13 +1,12 @@
 //! Access control that shops use for public assets: canned bucket ACLs
-//! (`private`, `public-read`) and bucket policies. Either may grant anonymous
-//! GET/HEAD of a bucket's objects; everything else always needs a signature.
+//! (`private`, `public-read`) and bucket policies (evaluated in `policy`). Either may
+//! grant anonymous GET/HEAD of objects; everything else always needs a signature.
 
 use super::bucket::owner;
 use super::error::OrS3;
 use crate::state::Gateway;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
-use serde_json::Value;
 
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 
@@ -81,57 +80,15 @@ pub async fn get_bucket_acl(
     }))
 }
 
-/// Whether a policy document lets anyone `s3:GetObject` every object of `bucket`.
-pub fn policy_grants_public_read(doc: &Value, bucket: &str) -> bool {
-    let as_list = |v: Option<&Value>| -> Vec<String> {
-        match v {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
-    let statements = match doc.get("Statement") {
-        Some(Value::Array(a)) => a.clone(),
-        Some(s @ Value::Object(_)) => vec![s.clone()],
-        _ => Vec::new(),
-    };
-    statements.iter().any(|s| {
-        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
-        let anyone = match s.get("Principal") {
-            Some(Value::String(p)) => p == "*",
-            Some(Value::Object(o)) => as_list(o.get("AWS")).iter().any(|p| p == "*"),
-            _ => false,
-        };
-        let action = as_list(s.get("Action"))
-            .iter()
-            .any(|a| a == "s3:GetObject" || a == "s3:*" || a == "*");
-        let resource = as_list(s.get("Resource"))
-            .iter()
-            .any(|r| r == &format!("arn:aws:s3:::{bucket}/*") || r == "*" || r == "arn:aws:s3:::*");
-        allow && anyone && action && resource && s.get("Condition").is_none()
-    })
-}
-
 pub async fn put_bucket_policy(
     gw: &Gateway,
     req: S3Request<PutBucketPolicyInput>,
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
     let input = req.input;
-    let doc: Value = serde_json::from_str(&input.policy)
-        .map_err(|e| s3_error!(MalformedPolicy, "policy is not valid JSON: {e}"))?;
-    if doc.get("Statement").is_none() {
-        return Err(s3_error!(MalformedPolicy, "policy has no Statement"));
-    }
-    let public = policy_grants_public_read(&doc, &input.bucket);
+    crate::policy::parse(&input.policy).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
     let text = input.policy;
     gw.node
-        .update_bucket(input.bucket, move |b| {
-            b.policy = Some(text);
-            b.policy_public_read = public;
-        })
+        .update_bucket(input.bucket, move |b| b.policy = Some(text))
         .await
         .or_s3()?;
     Ok(S3Response::new(PutBucketPolicyOutput {}))
@@ -155,10 +112,7 @@ pub async fn delete_bucket_policy(
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
     gw.node
-        .update_bucket(req.input.bucket, |b| {
-            b.policy = None;
-            b.policy_public_read = false;
-        })
+        .update_bucket(req.input.bucket, |b| b.policy = None)
         .await
         .or_s3()?;
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))

@@ -15,7 +15,9 @@ macro_rules! object_meta_from {
         cairn_node::records::ObjectMeta {
             headers: cairn_node::records::ContentHeaders {
                 content_type: input.content_type.clone(),
-                content_encoding: input.content_encoding.clone(),
+                content_encoding: $crate::s3::meta::stored_content_encoding(
+                    input.content_encoding.as_deref(),
+                ),
                 content_disposition: input.content_disposition.clone(),
                 content_language: input.content_language.clone(),
                 cache_control: input.cache_control.clone(),
@@ -77,6 +79,17 @@ macro_rules! fill_checksums {
     }};
 }
 pub(crate) use fill_checksums;
+
+/// The Content-Encoding to keep: the client's, less the `aws-chunked` transfer
+/// coding that only describes this request's body.
+pub fn stored_content_encoding(value: Option<&str>) -> Option<String> {
+    let kept: Vec<&str> = value?
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
+}
 
 pub fn timestamp(ms: i64) -> Timestamp {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)

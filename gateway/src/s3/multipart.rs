@@ -9,7 +9,7 @@ use super::error::OrS3;
 use super::get::ReadConditions;
 use super::meta::{check_key, etag, fill_checksums, object_meta_from, timestamp, write_condition};
 use crate::checksum::{BodyHasher, Expected};
-use crate::chunker::store_body;
+use crate::chunker::{check_framing, store_body};
 use crate::reader::object_stream;
 use crate::state::{Gateway, MAX_OBJECT_SIZE, MAX_PART_NUMBER, MAX_PUT_SIZE, MIN_PART_SIZE};
 use base64::Engine;
@@ -111,6 +111,7 @@ pub async fn upload_part(
         .ok_or_else(|| s3_error!(IncompleteBody, "a part needs a body"))?;
     let stored = store_body(gw, body, &mut hasher, MAX_PUT_SIZE, false).await?;
     let trailers = trailing_headers.and_then(|t| t.take());
+    check_framing(&headers, stored.size, trailers.as_ref())?;
     let digests = hasher.verify(&expected, trailers.as_ref())?;
     let part = PartRecord {
         etag: hex::encode(digests.md5),

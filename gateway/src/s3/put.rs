@@ -6,7 +6,7 @@
 use super::error::OrS3;
 use super::meta::{check_key, fill_checksums, object_meta_from, write_condition};
 use crate::checksum::{BodyHasher, Expected};
-use crate::chunker::store_body;
+use crate::chunker::{check_framing, store_body};
 use crate::state::{Gateway, MAX_PUT_SIZE};
 use cairn_node::records::ObjectRecord;
 use s3s::dto::*;
@@ -50,6 +50,7 @@ pub async fn put_object(
     });
     let stored = store_body(gw, body, &mut hasher, MAX_PUT_SIZE, true).await?;
     let trailers = trailing_headers.and_then(|t| t.take());
+    check_framing(&headers, stored.size, trailers.as_ref())?;
     let digests = hasher.verify(&expected, trailers.as_ref())?;
 
     let record = ObjectRecord {
