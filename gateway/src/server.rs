@@ -117,9 +117,10 @@ pub fn build_service(gateway: Gateway, domain: Option<&str>) -> Result<S3Service
     builder.set_auth(KeyAuth { node: node.clone() });
     builder.set_access(PublicReadAccess { node });
     if let Some(domain) = domain {
-        let host =
-            s3s::host::SingleDomain::new(domain).map_err(|e| ServerError::Domain(e.to_string()))?;
-        builder.set_host(host);
+        if domain.is_empty() || domain.contains(['/', ':', ' ']) {
+            return Err(ServerError::Domain(domain.to_string()));
+        }
+        builder.set_host(crate::vhost::DomainHost::new(domain));
     }
     Ok(builder.build())
 }
@@ -162,7 +163,8 @@ async fn handle(
         path = %req.uri().path()
     );
     let started = Instant::now();
-    let req = req.map(|body| Body::http_body(crate::drain::DrainOnDrop::new(body)));
+    let mut req = req.map(|body| Body::http_body(crate::drain::DrainOnDrop::new(body)));
+    join_repeated(req.headers_mut(), http::header::CONTENT_ENCODING);
     let mut resp = service.call(req).instrument(span.clone()).await?;
     if let Ok(v) = http::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
@@ -175,6 +177,23 @@ async fn handle(
         );
     });
     Ok(resp)
+}
+
+/// Joins repeated lines of a list-valued header into one comma-separated value, as
+/// HTTP defines them equal (SDKs send `Content-Encoding: gzip` and
+/// `Content-Encoding: aws-chunked` apart; s3s accepts one line).
+fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
+    let values: Vec<&str> = headers
+        .get_all(&name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if values.len() < 2 {
+        return;
+    }
+    if let Ok(joined) = http::HeaderValue::from_str(&values.join(",")) {
+        headers.insert(name, joined);
+    }
 }
 
 /// `GET /health` without credentials or query (an anonymous list of a bucket named
