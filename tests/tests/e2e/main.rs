@@ -1,0 +1,17 @@
+//! End-to-end tests: the real `cairn server` process driven by aws-sdk-s3 and raw
+//! signed HTTP. One test binary (one link of the SDK) with a module per area.
+
+#![allow(clippy::unwrap_used)]
+mod buckets;
+mod checksums;
+mod chunked;
+mod concurrency;
+mod conditional;
+mod copy;
+mod crash;
+mod dedup;
+mod errors;
+mod listing;
+mod multipart;
+mod objects;
+mod persistence;
