@@ -12,28 +12,29 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
-pub struct ObjectStream {
-    rx: mpsc::Receiver<Result<Bytes, cairn_node::Error>>,
+/// An object's bytes: already at hand (inline objects), or arriving from the
+/// chunk-fetching task.
+pub enum ObjectStream {
+    Ready(Option<Bytes>),
+    Fetching(mpsc::Receiver<Result<Bytes, cairn_node::Error>>),
 }
 
 impl Stream for ObjectStream {
     type Item = Result<Bytes, cairn_node::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        match &mut *self {
+            ObjectStream::Ready(bytes) => Poll::Ready(bytes.take().map(Ok)),
+            ObjectStream::Fetching(rx) => rx.poll_recv(cx),
+        }
     }
 }
 
 /// The bytes `range` of an object whose data is `data`.
 pub fn object_stream(gw: &Gateway, data: ObjectData, range: Range<u64>) -> ObjectStream {
-    let (tx, rx) = mpsc::channel(1);
     let chunks = match data {
         ObjectData::Inline(bytes) => {
-            let slice = slice_of(&Bytes::from(bytes), &range, 0);
-            tokio::spawn(async move {
-                let _ = tx.send(Ok(slice)).await;
-            });
-            return ObjectStream { rx };
+            return ObjectStream::Ready(Some(slice_of(&Bytes::from(bytes), &range, 0)));
         }
         ObjectData::Chunks(chunks) => chunks,
     };
@@ -47,6 +48,7 @@ pub fn object_stream(gw: &Gateway, data: ObjectData, range: Range<u64>) -> Objec
             pieces.push((chunk.id, start));
         }
     }
+    let (tx, rx) = mpsc::channel(1);
     let node = gw.node.clone();
     let read_ahead = gw.cfg.read_ahead.max(1);
     tokio::spawn(async move {
@@ -64,7 +66,7 @@ pub fn object_stream(gw: &Gateway, data: ObjectData, range: Range<u64>) -> Objec
             }
         }
     });
-    ObjectStream { rx }
+    ObjectStream::Fetching(rx)
 }
 
 /// The part of `bytes` (which starts at object offset `start`) inside `range`.

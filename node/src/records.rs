@@ -58,7 +58,8 @@ pub struct ObjectMeta {
     pub tags: Vec<(String, String)>,
 }
 
-/// The current version of an object.
+/// The current version of an object. Its first three fields are also decoded on
+/// their own as `ObjectHead` (listing): keep them first and in this order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     pub size: u64,
@@ -70,6 +71,21 @@ pub struct ObjectRecord {
     /// Part sizes when the object came from a multipart upload.
     pub part_sizes: Vec<u64>,
     pub data: ObjectData,
+}
+
+/// The leading fields of an encoded `ObjectRecord`, decoded without the rest.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ObjectHead {
+    pub size: u64,
+    pub etag: String,
+    pub last_modified_ms: i64,
+}
+
+impl ObjectHead {
+    /// Decodes the head of an encoded `ObjectRecord`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, postcard::Error> {
+        postcard::take_from_bytes(bytes).map(|(head, _rest)| head)
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,4 +129,29 @@ pub enum WriteCondition {
     IfAbsent,
     /// `If-Match: etag`: only replace this version.
     IfEtag(String),
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn head_decodes_from_a_full_record() {
+        let rec = ObjectRecord {
+            size: 42,
+            etag: "abc".into(),
+            last_modified_ms: 7,
+            meta: ObjectMeta::default(),
+            checksums: Checksums::default(),
+            part_sizes: vec![1, 2],
+            data: ObjectData::Inline(vec![9; 42]),
+        };
+        let bytes = postcard::to_allocvec(&rec).unwrap();
+        let head = ObjectHead::decode(&bytes).unwrap();
+        assert_eq!(
+            (head.size, head.etag.as_str(), head.last_modified_ms),
+            (42, "abc", 7)
+        );
+    }
 }

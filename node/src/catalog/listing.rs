@@ -2,8 +2,8 @@
 //! prefixes), a start-after position and a page size: the engine behind S3's
 //! ListObjects V1 and V2.
 
-use super::{decode, Catalog, BUCKETS, OBJECTS};
-use crate::records::ObjectRecord;
+use super::{Catalog, BUCKETS, OBJECTS};
+use crate::records::ObjectHead;
 use crate::{Error, Result};
 
 #[derive(Clone, Debug, Default)]
@@ -81,12 +81,12 @@ impl Catalog {
                         page.last = Some(cp.to_string());
                     }
                     None => {
-                        let rec: ObjectRecord = decode(v.value())?;
+                        let head = ObjectHead::decode(v.value())?;
                         page.objects.push(ObjectSummary {
                             key: key.to_string(),
-                            size: rec.size,
-                            etag: rec.etag,
-                            last_modified_ms: rec.last_modified_ms,
+                            size: head.size,
+                            etag: head.etag,
+                            last_modified_ms: head.last_modified_ms,
                         });
                         page.last = Some(key.to_string());
                     }
