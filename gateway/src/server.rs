@@ -163,9 +163,23 @@ async fn handle(
         path = %req.uri().path()
     );
     let started = Instant::now();
+    let empty_expect_continue = req.headers().contains_key(http::header::EXPECT)
+        && req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v == "0");
     let mut req = req.map(|body| Body::http_body(crate::drain::DrainOnDrop::new(body)));
     join_repeated(req.headers_mut(), http::header::CONTENT_ENCODING);
-    let mut resp = service.call(req).instrument(span.clone()).await?;
+    let resp = service.call(req).instrument(span.clone()).await?;
+    let mut resp = finish_error(resp, &request_id).await;
+    if empty_expect_continue {
+        // No `100 Continue` went out for an empty body; botocore then misreads the
+        // next response on this connection (boto/botocore#3755). Start afresh.
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
     if let Ok(v) = http::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }
@@ -177,6 +191,35 @@ async fn handle(
         );
     });
     Ok(resp)
+}
+
+/// Gives an error response's XML document a `<Message>` and `<RequestId>` when s3s
+/// left them out. Error documents are small; other responses pass untouched.
+async fn finish_error(resp: http::Response<Body>, request_id: &str) -> http::Response<Body> {
+    use http_body::Body as _;
+    use http_body_util::BodyExt;
+    let small = resp
+        .body()
+        .size_hint()
+        .exact()
+        .is_some_and(|n| (1..=16 * 1024).contains(&n));
+    if !(resp.status().is_client_error() || resp.status().is_server_error()) || !small {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return http::Response::from_parts(parts, Body::empty()),
+    };
+    let completed = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|xml| crate::s3::error::complete_error_document(xml, request_id));
+    let bytes = completed.map_or(bytes, bytes::Bytes::from);
+    parts.headers.insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(bytes.len()),
+    );
+    http::Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Joins repeated lines of a list-valued header into one comma-separated value, as

@@ -30,3 +30,85 @@ impl<T> OrS3<T> for cairn_node::Result<T> {
         self.map_err(from_node)
     }
 }
+
+/// The message S3 gives with an error code, for error documents that carry none.
+pub fn default_message(code: &str) -> &'static str {
+    match code {
+        "NoSuchKey" => "The specified key does not exist.",
+        "NoSuchBucket" => "The specified bucket does not exist.",
+        "NoSuchUpload" => "The specified multipart upload does not exist.",
+        "NoSuchTagSet" => "The TagSet does not exist.",
+        "NoSuchBucketPolicy" => "The bucket policy does not exist.",
+        "BucketAlreadyOwnedByYou" => "Your previous request to create the named bucket succeeded and you already own it.",
+        "BucketNotEmpty" => "The bucket you tried to delete is not empty.",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "KeyTooLongError" => "Your key is too long.",
+        "InvalidRange" => "The requested range is not satisfiable.",
+        "PreconditionFailed" => "At least one of the preconditions you specified did not hold.",
+        "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema.",
+        "InvalidAccessKeyId" => "The AWS access key Id you provided does not exist in our records.",
+        "SignatureDoesNotMatch" => "The request signature we calculated does not match the signature you provided.",
+        "AccessDenied" => "Access Denied",
+        "BadDigest" => "The Content-MD5 or checksum value you specified did not match what we received.",
+        "InvalidDigest" => "The Content-MD5 you specified is not valid.",
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed object size.",
+        "EntityTooSmall" => "Your proposed upload is smaller than the minimum allowed object size.",
+        "InvalidPart" => "One or more of the specified parts could not be found.",
+        "InvalidPartOrder" => "The list of parts was not in ascending order.",
+        "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented.",
+        "InternalError" => "We encountered an internal error. Please try again.",
+        "RequestTimeTooSkewed" => "The difference between the request time and the server's time is too large.",
+        _ => "The request could not be processed.",
+    }
+}
+
+/// Completes an S3 error document: adds a `<Message>` (when s3s produced none) and
+/// the request's `<RequestId>`. Returns `None` when `xml` is not an error document.
+pub fn complete_error_document(xml: &str, request_id: &str) -> Option<String> {
+    let code_start = xml.find("<Code>")? + "<Code>".len();
+    let code_end = code_start + xml[code_start..].find("</Code>")?;
+    let code = &xml[code_start..code_end];
+    let mut out = String::with_capacity(xml.len() + 160);
+    out.push_str(&xml[..code_end + "</Code>".len()]);
+    if !xml.contains("<Message>") {
+        out.push_str("<Message>");
+        out.push_str(default_message(code));
+        out.push_str("</Message>");
+    }
+    let rest = &xml[code_end + "</Code>".len()..];
+    if !xml.contains("<RequestId>") {
+        let close = rest.rfind("</Error>")?;
+        out.push_str(&rest[..close]);
+        out.push_str("<RequestId>");
+        out.push_str(request_id);
+        out.push_str("</RequestId>");
+        out.push_str(&rest[close..]);
+    } else {
+        out.push_str(rest);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn adds_message_and_request_id() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code></Error>"#;
+        let out = complete_error_document(xml, "abc").unwrap();
+        assert_eq!(
+            out,
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><RequestId>abc</RequestId></Error>"#
+        );
+        let with_msg = "<Error><Code>AccessDenied</Code><Message>no</Message></Error>";
+        assert_eq!(
+            complete_error_document(with_msg, "r").unwrap(),
+            "<Error><Code>AccessDenied</Code><Message>no</Message><RequestId>r</RequestId></Error>"
+        );
+        assert!(complete_error_document("<ListBucketResult/>", "r").is_none());
+    }
+}
