@@ -7,16 +7,43 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::path::S3Path;
 use s3s::{s3_error, S3Result};
+use std::collections::HashMap;
+use std::sync::RwLock;
 
+/// Secrets by access key, looked up in the catalog once and then kept in memory
+/// (keys are only ever added), so signed requests skip a catalog read.
 pub struct KeyAuth {
-    pub node: NodeClient,
+    node: NodeClient,
+    known: RwLock<HashMap<String, String>>,
+}
+
+impl KeyAuth {
+    pub fn new(node: NodeClient) -> Self {
+        KeyAuth {
+            node,
+            known: RwLock::new(HashMap::new()),
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl S3Auth for KeyAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        if let Some(secret) = self
+            .known
+            .read()
+            .ok()
+            .and_then(|k| k.get(access_key).cloned())
+        {
+            return Ok(SecretKey::from(secret));
+        }
         match self.node.get_secret(access_key.to_string()).await {
-            Ok(Some(secret)) => Ok(SecretKey::from(secret)),
+            Ok(Some(secret)) => {
+                if let Ok(mut known) = self.known.write() {
+                    known.insert(access_key.to_string(), secret.clone());
+                }
+                Ok(SecretKey::from(secret))
+            }
             Ok(None) => Err(s3_error!(InvalidAccessKeyId)),
             Err(e) => Err(crate::s3::error::from_node(e)),
         }

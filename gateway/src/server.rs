@@ -114,7 +114,7 @@ fn random_string(len: usize, alphabet: &[u8]) -> String {
 pub fn build_service(gateway: Gateway, domain: Option<&str>) -> Result<S3Service, ServerError> {
     let node = gateway.node.clone();
     let mut builder = S3ServiceBuilder::new(S3Api(gateway));
-    builder.set_auth(KeyAuth { node: node.clone() });
+    builder.set_auth(KeyAuth::new(node.clone()));
     builder.set_access(PublicReadAccess { node });
     if let Some(domain) = domain {
         if domain.is_empty() || domain.contains(['/', ':', ' ']) {

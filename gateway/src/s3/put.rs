@@ -28,8 +28,14 @@ pub async fn put_object(
     }
     let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let meta = object_meta_from!(input);
-    // Fail fast, before reading the body, when the bucket is missing.
-    gw.node.get_bucket(input.bucket.clone()).await.or_s3()?;
+    // Fail fast, before storing chunks, when the bucket is missing (bodies small
+    // enough to be inline store nothing before the commit, which checks it anyway).
+    if input
+        .content_length
+        .is_none_or(|n| n as u64 > gw.cfg.inline_max as u64)
+    {
+        gw.node.get_bucket(input.bucket.clone()).await.or_s3()?;
+    }
 
     let expected = Expected::from_request(
         &headers,
