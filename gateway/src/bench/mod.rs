@@ -108,16 +108,20 @@ const DEFAULT_PART: u64 = 8 << 20;
 const MAX_PARTS: u64 = 10_000;
 const MIXED_GET_SHARE: f64 = 0.7;
 
-/// Parses `4KiB`, `1MiB`, `256MiB`, `1.5GiB`, `4096`, `4k`, `4KB` (all binary units).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+/// Splits `"1.5GiB"` into `1.5` and `"GiB"`.
+fn split_number(s: &str) -> Result<(f64, &str), ()> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("bad size {s:?} (e.g. 4KiB, 1MiB, 256MiB)"))?;
+    num.parse().map(|v| (v, unit)).map_err(|_| ())
+}
+
+/// Parses `4KiB`, `1MiB`, `256MiB`, `1.5GiB`, `4096`, `4k`, `4KB` (all binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (value, unit) =
+        split_number(s).map_err(|_| format!("bad size {s:?} (e.g. 4KiB, 1MiB, 256MiB)"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
@@ -135,14 +139,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// Parses `30s`, `500ms`, `2m`, `1h`, `1.5s` or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?} (e.g. 30s, 500ms, 2m)"))?;
+    let (value, unit) =
+        split_number(s).map_err(|_| format!("bad duration {s:?} (e.g. 30s, 500ms, 2m)"))?;
     let secs = match unit.trim() {
         "" | "s" | "sec" | "secs" => value,
         "ms" => value / 1000.0,

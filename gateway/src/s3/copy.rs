@@ -2,7 +2,7 @@
 //! object shares the source's chunks (nothing is rewritten, only the record).
 
 use super::error::OrS3;
-use super::get::ReadConditions;
+use super::get::{copy_source_conditions, ReadConditions};
 use super::meta::{check_key, etag, fill_checksums, object_meta_from, timestamp};
 use crate::state::{Gateway, MAX_PUT_SIZE};
 use cairn_node::records::{ObjectRecord, WriteCondition};
@@ -44,17 +44,7 @@ pub async fn copy_object(
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
     check_key(&input.key)?;
-    let src = copy_source(
-        gw,
-        &input.copy_source,
-        ReadConditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        },
-    )
-    .await?;
+    let src = copy_source(gw, &input.copy_source, copy_source_conditions!(input)).await?;
     if src.size > MAX_PUT_SIZE {
         return Err(s3_error!(
             InvalidRequest,

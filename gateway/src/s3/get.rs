@@ -49,6 +49,31 @@ impl ReadConditions<'_> {
     }
 }
 
+/// The `If-*` conditions of a GetObject/HeadObject input.
+macro_rules! read_conditions {
+    ($input:expr) => {
+        $crate::s3::get::ReadConditions {
+            if_match: $input.if_match.as_ref(),
+            if_none_match: $input.if_none_match.as_ref(),
+            if_modified_since: $input.if_modified_since.as_ref(),
+            if_unmodified_since: $input.if_unmodified_since.as_ref(),
+        }
+    };
+}
+
+/// The `x-amz-copy-source-if-*` conditions of a CopyObject/UploadPartCopy input.
+macro_rules! copy_source_conditions {
+    ($input:expr) => {
+        $crate::s3::get::ReadConditions {
+            if_match: $input.copy_source_if_match.as_ref(),
+            if_none_match: $input.copy_source_if_none_match.as_ref(),
+            if_modified_since: $input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: $input.copy_source_if_unmodified_since.as_ref(),
+        }
+    };
+}
+pub(crate) use copy_source_conditions;
+
 /// The byte range a read asks for, by `Range` or by `partNumber`.
 fn requested_range(
     rec: &ObjectRecord,
@@ -121,13 +146,7 @@ pub async fn get_object(
         .get_object(input.bucket.clone(), input.key.clone())
         .await
         .or_s3()?;
-    ReadConditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    }
-    .check(&rec, false)?;
+    read_conditions!(input).check(&rec, false)?;
     let range = requested_range(&rec, input.range.as_ref(), input.part_number)?;
 
     let mut out = GetObjectOutput::default();
@@ -158,13 +177,7 @@ pub async fn head_object(
         .get_object(input.bucket.clone(), input.key.clone())
         .await
         .or_s3()?;
-    ReadConditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    }
-    .check(&rec, false)?;
+    read_conditions!(input).check(&rec, false)?;
     let range = requested_range(&rec, input.range.as_ref(), input.part_number)?;
     let mut out = HeadObjectOutput::default();
     fill_object_output!(out, rec, input.checksum_mode.is_some());

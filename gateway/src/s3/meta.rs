@@ -67,6 +67,28 @@ macro_rules! fill_object_output {
 }
 pub(crate) use fill_object_output;
 
+/// What a body-carrying input (PutObject, UploadPart) says its digests are: takes
+/// `content_md5` and the `checksum_*` fields out of the input.
+macro_rules! expected_digests {
+    ($input:expr, $headers:expr) => {{
+        let input = &mut $input;
+        $crate::checksum::Expected::from_request(
+            &$headers,
+            input.checksum_algorithm.as_ref(),
+            input.content_md5.take(),
+            s3s::dto::Checksum {
+                checksum_crc32: input.checksum_crc32.take(),
+                checksum_crc32c: input.checksum_crc32c.take(),
+                checksum_crc64nvme: input.checksum_crc64nvme.take(),
+                checksum_sha1: input.checksum_sha1.take(),
+                checksum_sha256: input.checksum_sha256.take(),
+                ..Default::default()
+            },
+        )
+    }};
+}
+pub(crate) use expected_digests;
+
 /// Fills the `checksum_*` fields of a PUT-like output.
 macro_rules! fill_checksums {
     ($out:expr, $sums:expr) => {{

@@ -6,8 +6,10 @@
 use super::bucket::owner;
 use super::copy::copy_source;
 use super::error::OrS3;
-use super::get::ReadConditions;
-use super::meta::{check_key, etag, fill_checksums, object_meta_from, timestamp, write_condition};
+use super::get::copy_source_conditions;
+use super::meta::{
+    check_key, etag, expected_digests, fill_checksums, object_meta_from, timestamp, write_condition,
+};
 use crate::checksum::{BodyHasher, Expected};
 use crate::chunker::{check_framing, store_body};
 use crate::reader::object_stream;
@@ -91,19 +93,7 @@ pub async fn upload_part(
         return Err(s3_error!(EntityTooLarge));
     }
     upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
-    let expected = Expected::from_request(
-        &headers,
-        input.checksum_algorithm.as_ref(),
-        input.content_md5.take(),
-        Checksum {
-            checksum_crc32: input.checksum_crc32.take(),
-            checksum_crc32c: input.checksum_crc32c.take(),
-            checksum_crc64nvme: input.checksum_crc64nvme.take(),
-            checksum_sha1: input.checksum_sha1.take(),
-            checksum_sha256: input.checksum_sha256.take(),
-            ..Default::default()
-        },
-    );
+    let expected = expected_digests!(input, headers);
     let mut hasher = BodyHasher::new(&expected);
     let body = input
         .body
@@ -139,17 +129,7 @@ pub async fn upload_part_copy(
     let input = req.input;
     let number = part_number(input.part_number)?;
     upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
-    let src = copy_source(
-        gw,
-        &input.copy_source,
-        ReadConditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        },
-    )
-    .await?;
+    let src = copy_source(gw, &input.copy_source, copy_source_conditions!(input)).await?;
     let range = match &input.copy_source_range {
         Some(r) => {
             let parsed = Range::parse(r)
@@ -262,10 +242,10 @@ pub async fn complete_multipart_upload(
             return Err(s3_error!(InvalidPartOrder));
         }
         last_number = n;
-        let found = stored
-            .iter()
-            .find(|(num, _)| i64::from(*num) == i64::from(n))
-            .map(|(_, rec)| rec)
+        let found = u32::try_from(n)
+            .ok()
+            .and_then(|n| stored.binary_search_by_key(&n, |(num, _)| *num).ok())
+            .map(|i| &stored[i].1)
             .ok_or_else(|| s3_error!(InvalidPart, "part {n} was not uploaded"))?;
         let given = p
             .e_tag

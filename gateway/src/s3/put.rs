@@ -4,8 +4,8 @@
 //! a failed request leaves only unreferenced chunks for the collector.
 
 use super::error::OrS3;
-use super::meta::{check_key, fill_checksums, object_meta_from, write_condition};
-use crate::checksum::{BodyHasher, Expected};
+use super::meta::{check_key, expected_digests, fill_checksums, object_meta_from, write_condition};
+use crate::checksum::BodyHasher;
 use crate::chunker::{check_framing, store_body};
 use crate::state::{Gateway, MAX_PUT_SIZE};
 use cairn_node::records::ObjectRecord;
@@ -37,19 +37,7 @@ pub async fn put_object(
         gw.node.get_bucket(input.bucket.clone()).await.or_s3()?;
     }
 
-    let expected = Expected::from_request(
-        &headers,
-        input.checksum_algorithm.as_ref(),
-        input.content_md5.take(),
-        Checksum {
-            checksum_crc32: input.checksum_crc32.take(),
-            checksum_crc32c: input.checksum_crc32c.take(),
-            checksum_crc64nvme: input.checksum_crc64nvme.take(),
-            checksum_sha1: input.checksum_sha1.take(),
-            checksum_sha256: input.checksum_sha256.take(),
-            ..Default::default()
-        },
-    );
+    let expected = expected_digests!(input, headers);
     let mut hasher = BodyHasher::new(&expected);
     let body = input.body.take().unwrap_or_else(|| {
         StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())

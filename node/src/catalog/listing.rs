@@ -33,6 +33,19 @@ pub struct ListPage {
     pub last: Option<String>,
 }
 
+/// The common prefix `key` rolls up into: `prefix` plus everything up to and
+/// including the first `delimiter` after it, if there is one.
+pub(super) fn common_prefix<'k>(
+    key: &'k str,
+    prefix: &str,
+    delimiter: Option<&str>,
+) -> Option<&'k str> {
+    let d = delimiter.filter(|d| !d.is_empty())?;
+    key[prefix.len()..]
+        .find(d)
+        .map(|pos| &key[..prefix.len() + pos + d.len()])
+}
+
 impl Catalog {
     pub fn list_objects(&self, bucket: &str, q: &ListQuery) -> Result<ListPage> {
         self.read(|txn| {
@@ -54,15 +67,7 @@ impl Catalog {
                 if q.start_after.as_deref().is_some_and(|a| key <= a) {
                     continue;
                 }
-                let common = q
-                    .delimiter
-                    .as_deref()
-                    .filter(|d| !d.is_empty())
-                    .and_then(|d| {
-                        key[q.prefix.len()..]
-                            .find(d)
-                            .map(|pos| &key[..q.prefix.len() + pos + d.len()])
-                    });
+                let common = common_prefix(key, &q.prefix, q.delimiter.as_deref());
                 if let Some(cp) = common {
                     // Already returned, or at/before the start position.
                     if page.last.as_deref() == Some(cp)

@@ -1,6 +1,7 @@
 //! Multipart uploads and their parts: create, add parts, list, complete (the object
 //! appears and the upload disappears in one transaction), abort.
 
+use super::listing::common_prefix;
 use super::objects::put_in;
 use super::{decode, encode, Catalog, BUCKETS, PARTS, UPLOADS};
 use crate::records::{ObjectRecord, PartRecord, UploadRecord, WriteCondition};
@@ -135,15 +136,8 @@ impl Catalog {
                         continue;
                     }
                 }
-                let common = q
-                    .delimiter
-                    .as_deref()
-                    .filter(|d| !d.is_empty())
-                    .and_then(|d| {
-                        u.key[q.prefix.len()..]
-                            .find(d)
-                            .map(|pos| u.key[..q.prefix.len() + pos + d.len()].to_string())
-                    });
+                let common =
+                    common_prefix(&u.key, &q.prefix, q.delimiter.as_deref()).map(str::to_string);
                 if let Some(cp) = &common {
                     if out.common_prefixes.last() == Some(cp) {
                         continue;
