@@ -1,12 +1,16 @@
 //! The Cairn gateway: the S3 front end (protocol, auth, chunking, reading, checksums)
-//! and the HTTP server, plus the embedded single-node start-up. The `cairn` binary
+//! and the HTTP server, the start-ups of `cairn server`, `cairn gateway` and
+//! `cairn node`, and the operator commands. The `cairn` binary
 //! (`main.rs`) is a thin command-line layer over this library.
 
+pub mod admin;
 pub mod auth;
 pub mod bench;
 pub mod checksum;
 pub mod chunker;
 pub mod drain;
+pub mod metrics;
+pub mod node_process;
 pub mod policy;
 pub mod reader;
 pub mod s3;

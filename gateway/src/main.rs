@@ -1,6 +1,10 @@
-//! The `cairn` binary: `cairn server` runs the embedded single-node store.
+//! The `cairn` binary: `cairn server` runs the embedded single-node store; `cairn
+//! node` and `cairn gateway` run the processes of a cluster described by a cluster
+//! file; `cairn cluster status` shows a running cluster; `cairn bench` load-tests.
 
 use cairn::server;
+use cairn_node::cluster_config::ClusterConfig;
+use cairn_node::NodeOptions;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,8 +47,57 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         gc_interval: u64,
     },
+    /// Run storage node ID of the cluster described by the cluster file.
+    Node {
+        /// The cluster file.
+        #[arg(long, default_value = "cluster.toml")]
+        config: PathBuf,
+        /// This node's id in the cluster file.
+        #[arg(long)]
+        id: u64,
+        /// Seconds an unreferenced chunk is kept before it may be deleted.
+        #[arg(long, default_value_t = 3600)]
+        gc_grace: u64,
+        /// Seconds between garbage collection passes.
+        #[arg(long, default_value_t = 600)]
+        gc_interval: u64,
+    },
+    /// Run an S3 gateway of the cluster described by the cluster file.
+    Gateway {
+        /// The cluster file.
+        #[arg(long, default_value = "cluster.toml")]
+        config: PathBuf,
+        /// Address the S3 endpoint listens on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: SocketAddr,
+        /// Domain for virtual-hosted-style requests (BUCKET.DOMAIN).
+        #[arg(long)]
+        domain: Option<String>,
+        /// Chunk size in bytes.
+        #[arg(long, default_value_t = 4 * 1024 * 1024)]
+        chunk_size: usize,
+    },
+    /// Operate a running cluster.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Load-test an S3 endpoint (any store, path-style SigV4): ops/s, MiB/s, latency.
     Bench(cairn::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Show every node, every Raft group and the usable capacity.
+    Status {
+        /// The cluster file.
+        #[arg(long, default_value = "cluster.toml")]
+        config: PathBuf,
+    },
+}
+
+fn load(path: &std::path::Path) -> Result<ClusterConfig, String> {
+    ClusterConfig::load(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn main() -> std::process::ExitCode {
@@ -88,6 +141,47 @@ fn main() -> std::process::ExitCode {
                 })
                 .await
                 .map_err(|e| e.to_string())
+            }
+            Command::Node {
+                config,
+                id,
+                gc_grace,
+                gc_interval,
+            } => {
+                let cfg = load(&config)?;
+                let opts = NodeOptions {
+                    gc_grace: Duration::from_secs(gc_grace),
+                    gc_interval: Duration::from_secs(gc_interval),
+                };
+                cairn::node_process::run_node(cfg, id, opts).await
+            }
+            Command::Gateway {
+                config,
+                listen,
+                domain,
+                chunk_size,
+            } => {
+                if chunk_size == 0 {
+                    return Err("--chunk-size must be positive".to_string());
+                }
+                let cfg = load(&config)?;
+                let opts = server::GatewayOptions {
+                    listen,
+                    region: cfg.region.clone(),
+                    domain,
+                    chunk_size,
+                };
+                server::run_cluster_gateway(cfg, opts)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Command::Cluster {
+                command: ClusterCommand::Status { config },
+            } => {
+                let cfg = load(&config)?;
+                let statuses = cairn::admin::status::collect(&cfg).await?;
+                print!("{}", cairn::admin::status::render(&cfg, &statuses));
+                Ok(())
             }
             Command::Bench(args) => cairn::bench::run_cli(args).await,
         }

@@ -1,12 +1,15 @@
 //! The HTTP server of a gateway: accepts connections (TCP_NODELAY), answers
-//! `GET /health`, gives every request an id and a tracing span, and hands the rest to
-//! the s3s service. Also the embedded `cairn server` start-up: one node and one
-//! gateway in one process on a local data directory.
+//! `GET /health` and `GET /metrics`, gives every request an id and a tracing span,
+//! and hands the rest to the s3s service. Also the two start-ups: the embedded
+//! `cairn server` (a one-node cluster and a gateway in one process, the node reached
+//! in-process) and `cairn gateway` (a gateway of a cluster, nodes reached by RPC).
 
 use crate::auth::{KeyAuth, PublicReadAccess};
+use crate::metrics::METRICS;
 use crate::s3::S3Api;
 use crate::state::{Gateway, GatewayConfig};
-use cairn_node::{NodeClient, NodeConfig};
+use cairn_node::cluster_config::ClusterConfig;
+use cairn_node::{Node, NodeClient, NodeOptions};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::service::{S3Service, S3ServiceBuilder};
@@ -39,18 +42,69 @@ pub enum ServerError {
     },
     #[error("invalid --domain: {0}")]
     Domain(String),
+    #[error("cluster file: {0}")]
+    Config(#[from] cairn_node::cluster_config::ConfigError),
+}
+
+/// What a gateway serves besides its storage: where, which region and host names,
+/// which chunk size.
+#[derive(Clone, Debug)]
+pub struct GatewayOptions {
+    pub listen: SocketAddr,
+    pub region: String,
+    pub domain: Option<String>,
+    pub chunk_size: usize,
 }
 
 /// Runs the embedded single-node store until the process is stopped.
 pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
-    let node = NodeClient::open(&NodeConfig {
-        data_dir: opts.data_dir.clone(),
-        gc_grace: opts.gc_grace,
-        gc_interval: opts.gc_interval,
-    })?;
-    let (access, secret) = bootstrap_key(&node).await?;
+    let cfg = ClusterConfig::single_node(opts.data_dir.clone());
+    let node = Node::start(
+        cfg,
+        1,
+        NodeOptions {
+            gc_grace: opts.gc_grace,
+            gc_interval: opts.gc_interval,
+        },
+    )
+    .await?;
+    node.wait_for_catalog_leader(Duration::from_secs(60)).await?;
+    let client = NodeClient::local(node);
+    let gateway_opts = GatewayOptions {
+        listen: opts.listen,
+        region: opts.region.clone(),
+        domain: opts.domain.clone(),
+        chunk_size: opts.chunk_size,
+    };
+    let where_ = format!("data in {}", opts.data_dir.display());
+    run_gateway_with(client, &gateway_opts, None, &where_).await
+}
+
+/// Runs a gateway of the cluster described by `cfg` until the process is stopped.
+pub async fn run_cluster_gateway(cfg: ClusterConfig, opts: GatewayOptions) -> Result<(), ServerError> {
+    let client = NodeClient::remote(&cfg)?;
+    let mut waited = 0u32;
+    while !client.ready().await {
+        if waited % 10 == 0 {
+            tracing::info!("waiting for the catalog group to elect a leader");
+        }
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let configured = cfg.access_key.clone().zip(cfg.secret_key.clone());
+    let where_ = format!("cluster {} ({} nodes)", cfg.name, cfg.nodes.len());
+    run_gateway_with(client, &opts, configured, &where_).await
+}
+
+async fn run_gateway_with(
+    client: NodeClient,
+    opts: &GatewayOptions,
+    configured_key: Option<(String, String)>,
+    where_: &str,
+) -> Result<(), ServerError> {
+    let (access, secret) = bootstrap_key(&client, configured_key).await?;
     let gateway = Gateway {
-        node,
+        node: client,
         cfg: GatewayConfig::new(opts.region.clone(), opts.chunk_size),
     };
     let service = build_service(gateway, opts.domain.as_deref())?;
@@ -62,9 +116,8 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
         })?;
     let endpoint = format!("http://{}", opts.listen);
     println!(
-        "Cairn is serving S3 at {endpoint} (region {}), data in {}",
-        opts.region,
-        opts.data_dir.display()
+        "Cairn is serving S3 at {endpoint} (region {}), {where_}",
+        opts.region
     );
     println!("  access key: {access}");
     println!("  secret key: {secret}");
@@ -77,16 +130,21 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
 }
 
 /// The S3 root key: from `CAIRN_ACCESS_KEY`/`CAIRN_SECRET_KEY` when set, else the one
-/// kept in the catalog, else a new one generated and kept there.
-async fn bootstrap_key(node: &NodeClient) -> Result<(String, String), ServerError> {
-    if let (Ok(access), Ok(secret)) = (
-        std::env::var("CAIRN_ACCESS_KEY"),
-        std::env::var("CAIRN_SECRET_KEY"),
-    ) {
-        if !access.is_empty() && !secret.is_empty() {
+/// kept in the catalog, else one from the cluster file, else a new one generated and
+/// kept there.
+async fn bootstrap_key(
+    node: &NodeClient,
+    configured: Option<(String, String)>,
+) -> Result<(String, String), ServerError> {
+    let from_env = std::env::var("CAIRN_ACCESS_KEY")
+        .ok()
+        .zip(std::env::var("CAIRN_SECRET_KEY").ok())
+        .filter(|(a, s)| !a.is_empty() && !s.is_empty());
+    if let Some((access, secret)) = from_env.or(configured) {
+        if node.get_secret(access.clone()).await?.as_deref() != Some(secret.as_str()) {
             node.put_key(access.clone(), secret.clone()).await?;
-            return Ok((access, secret));
         }
+        return Ok((access, secret));
     }
     if let Some(first) = node.list_keys().await?.into_iter().next() {
         return Ok(first);
@@ -156,6 +214,11 @@ async fn handle(
     if is_health_check(&req) {
         return Ok(http::Response::new(Body::from("ok".to_string())));
     }
+    if is_metrics(&req) {
+        return Ok(http::Response::new(Body::from(METRICS.render())));
+    }
+    let method = req.method().as_str().to_string();
+    let bytes_in = content_length(req.headers());
     let span = tracing::info_span!(
         "request",
         id = %request_id,
@@ -183,6 +246,13 @@ async fn handle(
     if let Ok(v) = http::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }
+    METRICS.record(
+        &method,
+        resp.status().as_u16(),
+        bytes_in,
+        content_length(resp.headers()),
+        started.elapsed(),
+    );
     span.in_scope(|| {
         tracing::debug!(
             status = resp.status().as_u16(),
@@ -237,6 +307,22 @@ fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
     if let Ok(joined) = http::HeaderValue::from_str(&values.join(",")) {
         headers.insert(name, joined);
     }
+}
+
+/// `GET /metrics` without credentials or query.
+fn is_metrics<B>(req: &http::Request<B>) -> bool {
+    req.method() == http::Method::GET
+        && req.uri().path() == "/metrics"
+        && req.uri().query().is_none()
+        && !req.headers().contains_key(http::header::AUTHORIZATION)
+}
+
+fn content_length(headers: &http::HeaderMap) -> u64 {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `GET /health` without credentials or query (an anonymous list of a bucket named

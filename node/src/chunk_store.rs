@@ -108,6 +108,14 @@ impl ChunkStore {
         Ok(out)
     }
 
+    /// Total bytes of the listed chunk files (those still present).
+    pub fn total_bytes(&self, list: &[(ChunkId, SystemTime)]) -> u64 {
+        list.iter()
+            .filter_map(|(id, _)| fs::metadata(self.path_of(id)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
     /// Deletes each chunk of `ids` whose file is still older than `cutoff`, checked
     /// under the store's exclusive lock so a concurrent `put` that reuses the chunk
     /// either refreshes it first (and it stays) or finds it gone (and rewrites it).

@@ -1,6 +1,8 @@
-//! The node crate's error type: every failure the gateway may have to map to S3.
+//! The node crate's error type: every failure the gateway may have to map to S3, and
+//! `WireError`, its form on the internal RPC wire.
 
 use crate::ChunkId;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,6 +24,17 @@ pub enum Error {
     ChunkCorrupt(ChunkId),
     #[error("chunk {0} is missing")]
     ChunkMissing(ChunkId),
+    /// This node does not lead the group; the leader, if known.
+    #[error("not the leader (leader: {leader:?})")]
+    NotLeader { leader: Option<u64> },
+    /// The cluster cannot serve this now (no quorum, nodes unreachable); retryable.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A failure reported by another node.
+    #[error("remote: {0}")]
+    Remote(String),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
     #[error("catalog database: {0}")]
@@ -32,7 +45,69 @@ pub enum Error {
     Task(String),
 }
 
+impl Error {
+    /// Worth retrying elsewhere or later: the request was not carried out.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::NotLeader { .. } | Error::Unavailable(_))
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An `Error` as it crosses the internal RPC wire.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum WireError {
+    NoSuchBucket,
+    BucketExists,
+    BucketNotEmpty,
+    NoSuchKey,
+    NoSuchUpload,
+    PreconditionFailed,
+    InvalidPart(String),
+    ChunkCorrupt(ChunkId),
+    ChunkMissing(ChunkId),
+    NotLeader(Option<u64>),
+    Unavailable(String),
+    Other(String),
+}
+
+impl From<Error> for WireError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NoSuchBucket => WireError::NoSuchBucket,
+            Error::BucketExists => WireError::BucketExists,
+            Error::BucketNotEmpty => WireError::BucketNotEmpty,
+            Error::NoSuchKey => WireError::NoSuchKey,
+            Error::NoSuchUpload => WireError::NoSuchUpload,
+            Error::PreconditionFailed => WireError::PreconditionFailed,
+            Error::InvalidPart(s) => WireError::InvalidPart(s),
+            Error::ChunkCorrupt(id) => WireError::ChunkCorrupt(id),
+            Error::ChunkMissing(id) => WireError::ChunkMissing(id),
+            Error::NotLeader { leader } => WireError::NotLeader(leader),
+            Error::Unavailable(s) => WireError::Unavailable(s),
+            other => WireError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<WireError> for Error {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::NoSuchBucket => Error::NoSuchBucket,
+            WireError::BucketExists => Error::BucketExists,
+            WireError::BucketNotEmpty => Error::BucketNotEmpty,
+            WireError::NoSuchKey => Error::NoSuchKey,
+            WireError::NoSuchUpload => Error::NoSuchUpload,
+            WireError::PreconditionFailed => Error::PreconditionFailed,
+            WireError::InvalidPart(s) => Error::InvalidPart(s),
+            WireError::ChunkCorrupt(id) => Error::ChunkCorrupt(id),
+            WireError::ChunkMissing(id) => Error::ChunkMissing(id),
+            WireError::NotLeader(leader) => Error::NotLeader { leader },
+            WireError::Unavailable(s) => Error::Unavailable(s),
+            WireError::Other(s) => Error::Remote(s),
+        }
+    }
+}
 
 macro_rules! db_error_from {
     ($($t:ty),*) => {

@@ -1,17 +1,28 @@
 //! Cairn storage node: content-addressed chunk files, the redb catalog of buckets,
-//! objects, uploads and keys, chunk garbage collection, and the client interface the
-//! gateway uses to reach all of it. Knows nothing of S3's wire protocol.
+//! objects, uploads and keys, the Raft groups that replicate them (openraft), the
+//! internal RPC, chunk garbage collection, and the client interface the gateway
+//! uses to reach all of it. Knows nothing of S3's wire protocol.
 
 pub mod catalog;
 pub mod chunk_id;
 pub mod chunk_store;
 pub mod client;
+pub mod cluster_config;
 pub mod error;
+pub mod frames;
 pub mod gc;
+pub mod group_commit;
+pub mod metrics;
+pub mod node;
+pub mod placement;
+pub mod raft;
 pub mod records;
+pub mod rpc;
+pub mod stores;
 
 pub use chunk_id::ChunkId;
-pub use client::{NodeClient, NodeConfig};
+pub use client::NodeClient;
+pub use node::{Node, NodeOptions};
 pub use error::{Error, Result};
 
 /// Milliseconds since the Unix epoch, the timestamp unit of every record.

@@ -121,7 +121,7 @@ pub struct PartRecord {
 }
 
 /// What must hold about the current object for a write to go ahead.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WriteCondition {
     #[default]
     Always,
@@ -129,6 +129,38 @@ pub enum WriteCondition {
     IfAbsent,
     /// `If-Match: etag`: only replace this version.
     IfEtag(String),
+}
+
+/// An in-place change to a bucket's record (its settings, not its objects).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BucketChange {
+    SetTags(Vec<(String, String)>),
+    SetPublicRead(bool),
+    SetPolicy(Option<String>),
+}
+
+impl BucketChange {
+    pub fn apply(&self, record: &mut BucketRecord) {
+        match self {
+            BucketChange::SetTags(tags) => record.tags = tags.clone(),
+            BucketChange::SetPublicRead(public) => record.public_read_acl = *public,
+            BucketChange::SetPolicy(policy) => record.policy = policy.clone(),
+        }
+    }
+}
+
+/// An in-place change to an object's record (not its data).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectChange {
+    SetTags(Vec<(String, String)>),
+}
+
+impl ObjectChange {
+    pub fn apply(&self, record: &mut ObjectRecord) {
+        match self {
+            ObjectChange::SetTags(tags) => record.meta.tags = tags.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use super::bucket::owner;
 use super::error::OrS3;
 use crate::state::Gateway;
+use cairn_node::records::BucketChange;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -50,7 +51,7 @@ pub async fn put_bucket_acl(
             .is_some_and(|g| g.contains(ALL_USERS)),
     };
     gw.node
-        .update_bucket(input.bucket, move |b| b.public_read_acl = public)
+        .update_bucket(input.bucket, BucketChange::SetPublicRead(public))
         .await
         .or_s3()?;
     Ok(S3Response::new(PutBucketAclOutput {}))
@@ -88,7 +89,7 @@ pub async fn put_bucket_policy(
     crate::policy::parse(&input.policy).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
     let text = input.policy;
     gw.node
-        .update_bucket(input.bucket, move |b| b.policy = Some(text))
+        .update_bucket(input.bucket, BucketChange::SetPolicy(Some(text)))
         .await
         .or_s3()?;
     Ok(S3Response::new(PutBucketPolicyOutput {}))
@@ -112,7 +113,7 @@ pub async fn delete_bucket_policy(
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
     gw.node
-        .update_bucket(req.input.bucket, |b| b.policy = None)
+        .update_bucket(req.input.bucket, BucketChange::SetPolicy(None))
         .await
         .or_s3()?;
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))

@@ -13,6 +13,13 @@ pub fn from_node(e: Error) -> S3Error {
         Error::NoSuchUpload => s3_error!(NoSuchUpload),
         Error::PreconditionFailed => s3_error!(PreconditionFailed),
         Error::InvalidPart(msg) => S3Error::with_message(S3ErrorCode::InvalidPart, msg),
+        busy @ (Error::NotLeader { .. } | Error::Unavailable(_)) => {
+            tracing::warn!(error = %busy, "cluster unavailable");
+            S3Error::with_message(
+                S3ErrorCode::ServiceUnavailable,
+                "The storage cluster cannot serve this request now; retry.",
+            )
+        }
         other => {
             tracing::error!(error = %other, "storage failure");
             S3Error::with_message(S3ErrorCode::InternalError, other.to_string())

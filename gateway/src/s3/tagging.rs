@@ -3,6 +3,7 @@
 use super::error::OrS3;
 use super::meta::{tags_from_dto, tags_to_dto};
 use crate::state::Gateway;
+use cairn_node::records::{BucketChange, ObjectChange};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -13,7 +14,7 @@ pub async fn put_bucket_tagging(
     let input = req.input;
     let tags = tags_from_dto(input.tagging.tag_set)?;
     gw.node
-        .update_bucket(input.bucket, move |b| b.tags = tags)
+        .update_bucket(input.bucket, BucketChange::SetTags(tags))
         .await
         .or_s3()?;
     Ok(S3Response::new(PutBucketTaggingOutput {}))
@@ -37,7 +38,7 @@ pub async fn delete_bucket_tagging(
     req: S3Request<DeleteBucketTaggingInput>,
 ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
     gw.node
-        .update_bucket(req.input.bucket, |b| b.tags.clear())
+        .update_bucket(req.input.bucket, BucketChange::SetTags(Vec::new()))
         .await
         .or_s3()?;
     Ok(S3Response::new(DeleteBucketTaggingOutput {}))
@@ -50,7 +51,7 @@ pub async fn put_object_tagging(
     let input = req.input;
     let tags = tags_from_dto(input.tagging.tag_set)?;
     gw.node
-        .update_object(input.bucket, input.key, move |o| o.meta.tags = tags)
+        .update_object(input.bucket, input.key, ObjectChange::SetTags(tags))
         .await
         .or_s3()?;
     Ok(S3Response::new(PutObjectTaggingOutput::default()))
@@ -74,7 +75,7 @@ pub async fn delete_object_tagging(
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
     let input = req.input;
     gw.node
-        .update_object(input.bucket, input.key, |o| o.meta.tags.clear())
+        .update_object(input.bucket, input.key, ObjectChange::SetTags(Vec::new()))
         .await
         .or_s3()?;
     Ok(S3Response::new(DeleteObjectTaggingOutput::default()))

@@ -1,7 +1,7 @@
 //! Bucket records: create, look up, list, update, delete (only when empty).
 
 use super::{decode, encode, Catalog, BUCKETS, OBJECTS, UPLOADS};
-use crate::records::{BucketRecord, UploadRecord};
+use crate::records::{BucketChange, BucketRecord, UploadRecord};
 use crate::{Error, Result};
 use redb::ReadableTable;
 
@@ -36,14 +36,14 @@ impl Catalog {
     }
 
     /// Applies `change` to the bucket's record and stores the result.
-    pub fn update_bucket(&self, name: &str, change: impl FnOnce(&mut BucketRecord)) -> Result<()> {
+    pub fn update_bucket(&self, name: &str, change: &BucketChange) -> Result<()> {
         self.write(|txn| {
             let mut t = txn.open_table(BUCKETS)?;
             let mut record: BucketRecord = match t.get(name)? {
                 Some(v) => decode(v.value())?,
                 None => return Err(Error::NoSuchBucket),
             };
-            change(&mut record);
+            change.apply(&mut record);
             t.insert(name, encode(&record)?.as_slice())?;
             Ok(())
         })

@@ -5,8 +5,9 @@
 use super::{Catalog, BUCKETS, OBJECTS};
 use crate::records::ObjectHead;
 use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ListQuery {
     pub prefix: String,
     pub delimiter: Option<String>,
@@ -15,7 +16,7 @@ pub struct ListQuery {
     pub max: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectSummary {
     pub key: String,
     pub size: u64,
@@ -23,7 +24,7 @@ pub struct ObjectSummary {
     pub last_modified_ms: i64,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ListPage {
     pub objects: Vec<ObjectSummary>,
     pub common_prefixes: Vec<String>,

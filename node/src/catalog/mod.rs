@@ -1,21 +1,23 @@
 //! The catalog: buckets, current object versions, multipart uploads and parts, and
-//! access keys, in one redb database. Every write is one transaction, durable
-//! (fsynced) before it returns. Writes are group-committed: each transaction commits
-//! without syncing, then waits until one syncing commit covers it; concurrent writers
-//! share that fsync (see `group_commit`).
+//! access keys, in one redb database — the state machine of the catalog Raft group.
+//! Every change is one transaction committed without fsync: the Raft log is the
+//! durable record, and a crash replays the entries after the last synced commit.
+//! `sync` makes everything durable (before a snapshot lets the log be purged).
 
 mod buckets;
-mod group_commit;
+mod command;
 mod keys;
 mod listing;
 mod objects;
+mod snapshot;
 mod uploads;
+
+pub use command::{CatalogCommand, CatalogQuery, CatalogReply};
 
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};
 
 use crate::{Error, Result};
-use group_commit::GroupCommit;
 use redb::{
     Database, Durability, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction,
 };
@@ -32,45 +34,61 @@ const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
 /// access key id → secret key
 const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
+/// State-machine bookkeeping of the Raft group (last applied entry, membership).
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 pub struct Catalog {
     db: Database,
-    sync: GroupCommit,
 }
 
 impl Catalog {
     pub fn open(path: &Path) -> Result<Self> {
         let db = Database::create(path)?;
-        let catalog = Catalog {
-            db,
-            sync: GroupCommit::default(),
-        };
+        let catalog = Catalog { db };
         catalog.write(|txn| {
             txn.open_table(BUCKETS)?;
             txn.open_table(OBJECTS)?;
             txn.open_table(UPLOADS)?;
             txn.open_table(PARTS)?;
             txn.open_table(KEYS)?;
+            txn.open_table(META)?;
             Ok(())
         })?;
+        catalog.sync()?;
         Ok(catalog)
     }
 
-    /// Runs `f` in a write transaction, committing only if it succeeds, and returns
-    /// once the commit is durable.
+    /// Runs `f` in a write transaction, committing (without fsync) only if it
+    /// succeeds.
     fn write<R>(&self, f: impl FnOnce(&WriteTransaction) -> Result<R>) -> Result<R> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::None)?;
         let out = f(&txn)?;
         txn.commit()?;
-        let seq = self.sync.committed();
-        self.sync.wait_durable(seq, || {
-            let mut txn = self.db.begin_write()?;
-            txn.set_durability(Durability::Immediate)?;
-            txn.commit()?;
-            Ok(())
-        })?;
         Ok(out)
+    }
+
+    /// Makes every earlier commit durable.
+    pub fn sync(&self) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A bookkeeping value of the Raft state machine.
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|txn| Ok(txn.open_table(META)?.get(name)?.map(|v| v.value().to_vec())))
+    }
+
+    pub fn set_meta(&self, entries: &[(&str, Vec<u8>)]) -> Result<()> {
+        self.write(|txn| {
+            let mut t = txn.open_table(META)?;
+            for (name, value) in entries {
+                t.insert(*name, value.as_slice())?;
+            }
+            Ok(())
+        })
     }
 
     fn read<R>(&self, f: impl FnOnce(&ReadTransaction) -> Result<R>) -> Result<R> {

@@ -2,7 +2,7 @@
 //! condition), get, update in place (tags), delete.
 
 use super::{decode, encode, Catalog, BUCKETS, OBJECTS};
-use crate::records::{ObjectRecord, WriteCondition};
+use crate::records::{ObjectChange, ObjectRecord, WriteCondition};
 use crate::{Error, Result};
 use redb::{ReadableTable, WriteTransaction};
 
@@ -35,7 +35,7 @@ impl Catalog {
         &self,
         bucket: &str,
         key: &str,
-        change: impl FnOnce(&mut ObjectRecord),
+        change: &ObjectChange,
     ) -> Result<()> {
         self.write(|txn| {
             let mut t = txn.open_table(OBJECTS)?;
@@ -43,7 +43,7 @@ impl Catalog {
                 Some(v) => decode(v.value())?,
                 None => return Err(missing(txn, bucket)?),
             };
-            change(&mut record);
+            change.apply(&mut record);
             t.insert((bucket, key), encode(&record)?.as_slice())?;
             Ok(())
         })

@@ -7,8 +7,9 @@ use super::{decode, encode, Catalog, BUCKETS, PARTS, UPLOADS};
 use crate::records::{ObjectRecord, PartRecord, UploadRecord, WriteCondition};
 use crate::{Error, Result};
 use redb::{ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct UploadListQuery {
     pub prefix: String,
     pub delimiter: Option<String>,
@@ -17,14 +18,14 @@ pub struct UploadListQuery {
     pub max: usize,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UploadSummary {
     pub upload_id: String,
     pub key: String,
     pub initiated_ms: i64,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct UploadList {
     pub uploads: Vec<UploadSummary>,
     pub common_prefixes: Vec<String>,

@@ -1,4 +1,4 @@
-//! Group commit for the catalog. Writers commit without fsync and take a sequence
+//! Group commit for a redb database (the Raft log). Writers commit without fsync and take a sequence
 //! number; a writer whose commit is not yet durable either waits for the sync in
 //! progress or, if none is, runs one itself. One syncing commit makes every earlier
 //! commit durable, so N concurrent writers pay for about one fsync, not N.

@@ -1,0 +1,3 @@
+//! Operator commands that talk to a running cluster (`cairn cluster ...`).
+
+pub mod status;

@@ -1,0 +1,29 @@
+//! `cairn node`: runs one storage node of a cluster — its Raft groups and its
+//! internal RPC server on the address its entry in the cluster file gives.
+
+use cairn_node::cluster_config::ClusterConfig;
+use cairn_node::raft::NodeId;
+use cairn_node::rpc::server;
+use cairn_node::{Node, NodeOptions};
+use tokio::net::TcpListener;
+
+pub async fn run_node(cfg: ClusterConfig, id: NodeId, opts: NodeOptions) -> Result<(), String> {
+    let address = cfg
+        .node(id)
+        .map(|n| n.address.clone())
+        .ok_or_else(|| format!("node {id} is not in the cluster file"))?;
+    // Listen first: peers that start at the same time can reach us at once.
+    let listener = TcpListener::bind(&address)
+        .await
+        .map_err(|e| format!("listening on {address}: {e}"))?;
+    let data_dir = cfg.node(id).map(|n| n.data_dir.display().to_string());
+    let node = Node::start(cfg, id, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "Cairn node {id} is serving on {address}, data in {}",
+        data_dir.unwrap_or_default()
+    );
+    server::serve(node, listener).await;
+    Ok(())
+}

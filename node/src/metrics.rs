@@ -1,0 +1,31 @@
+//! A node's Prometheus metrics page: Raft state of every group, chunk store usage.
+
+use crate::node::Node;
+use std::fmt::Write;
+
+pub async fn render_node_metrics(node: &Node) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# TYPE cairn_raft_term gauge");
+    for (group, m) in node.group_metrics() {
+        let leader = u8::from(m.current_leader == Some(node.id));
+        let _ = writeln!(out, "cairn_raft_term{{group=\"{group}\"}} {}", m.current_term);
+        let _ = writeln!(out, "cairn_raft_is_leader{{group=\"{group}\"}} {leader}");
+        let _ = writeln!(
+            out,
+            "cairn_raft_last_log_index{{group=\"{group}\"}} {}",
+            m.last_log_index.unwrap_or(0)
+        );
+        let _ = writeln!(
+            out,
+            "cairn_raft_applied_index{{group=\"{group}\"}} {}",
+            m.last_applied.map(|l| l.index).unwrap_or(0)
+        );
+    }
+    if let Ok(status) = node.status().await {
+        let _ = writeln!(out, "cairn_chunk_store_bytes {}", status.used);
+        let _ = writeln!(out, "cairn_chunk_store_chunks {}", status.chunks);
+        let _ = writeln!(out, "cairn_node_capacity_bytes {}", status.capacity);
+        let _ = writeln!(out, "cairn_raft_log_file_bytes {}", status.log_file_bytes);
+    }
+    out
+}

@@ -1,0 +1,274 @@
+//! The state machines. The catalog group applies `CatalogCommand`s to the catalog;
+//! a placement group's state is its chunk set — the chunk files whose id falls in
+//! the PG, written when their log entry was appended — so applying only records
+//! progress. Snapshots: the catalog dumps its tables; a PG lists its chunk ids (the
+//! receiver fetches the chunks it lacks before installing, see `node`).
+
+use super::snapshot::{write_synced, SnapshotDir, SnapshotFile};
+use super::{
+    storage_error, Command, Entry, GroupId, LogId, Reply, SnapshotMeta, StorageError,
+    StoredMembership, TypeConfig,
+};
+use crate::error::WireError;
+use crate::frames::{read_frame, write_frame};
+use crate::placement::{pg_of, PgId};
+use crate::stores::Stores;
+use crate::{ChunkId, Error, Result};
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, RaftSnapshotBuilder};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Catalog,
+    Pg(PgId),
+}
+
+#[derive(Clone)]
+pub struct StateMachine {
+    group: GroupId,
+    kind: Kind,
+    stores: Arc<Stores>,
+    snaps: Arc<SnapshotDir>,
+}
+
+const APPLIED: &str = "sm_applied";
+const MEMBERSHIP: &str = "sm_membership";
+
+impl StateMachine {
+    pub fn new(group: GroupId, kind: Kind, stores: Arc<Stores>) -> Result<Self> {
+        let snaps = Arc::new(SnapshotDir::open(&stores.snapshot_root(), group)?);
+        Ok(StateMachine {
+            group,
+            kind,
+            stores,
+            snaps,
+        })
+    }
+
+    async fn blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&StateMachine) -> Result<R> + Send + 'static,
+    ) -> Result<R, StorageError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || f(&this))
+            .await
+            .map_err(storage_error)?
+            .map_err(storage_error)
+    }
+
+    fn load_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        match self.kind {
+            Kind::Catalog => self.stores.catalog.meta(name),
+            Kind::Pg(_) => self.stores.log.get_state(self.group, name),
+        }
+    }
+
+    fn save_progress(&self, applied: &Option<LogId>, membership: &StoredMembership) -> Result<()> {
+        let values = [
+            (APPLIED, postcard::to_allocvec(applied)?),
+            (MEMBERSHIP, postcard::to_allocvec(membership)?),
+        ];
+        match self.kind {
+            Kind::Catalog => self.stores.catalog.set_meta(&values),
+            Kind::Pg(_) => self.stores.log.set_state(self.group, &values, false),
+        }
+    }
+
+    fn progress(&self) -> Result<(Option<LogId>, StoredMembership)> {
+        let applied = match self.load_meta(APPLIED)? {
+            Some(b) => postcard::from_bytes(&b)?,
+            None => None,
+        };
+        let membership = match self.load_meta(MEMBERSHIP)? {
+            Some(b) => postcard::from_bytes(&b)?,
+            None => StoredMembership::default(),
+        };
+        Ok((applied, membership))
+    }
+
+    fn apply_blocking(&self, entries: Vec<Entry>) -> Result<Vec<Reply>> {
+        let (mut applied, mut membership) = self.progress()?;
+        let mut replies = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let reply = match &entry.payload {
+                EntryPayload::Blank => Reply::None,
+                EntryPayload::Membership(m) => {
+                    membership = StoredMembership::new(Some(entry.log_id), m.clone());
+                    Reply::None
+                }
+                EntryPayload::Normal(Command::Catalog(cmd)) => {
+                    match self.stores.catalog.apply(cmd) {
+                        Ok(r) => Reply::Catalog(Ok(r)),
+                        Err(e @ (Error::Io(_) | Error::Db(_) | Error::Codec(_))) => return Err(e),
+                        Err(e) => Reply::Catalog(Err(WireError::from(e))),
+                    }
+                }
+                EntryPayload::Normal(Command::PutChunk { id, data }) => {
+                    if !data.is_empty() && !self.stores.chunks.contains(id) {
+                        self.stores.chunks.put(id, data)?;
+                    }
+                    Reply::Chunk
+                }
+            };
+            applied = Some(entry.log_id);
+            replies.push(reply);
+        }
+        self.save_progress(&applied, &membership)?;
+        Ok(replies)
+    }
+
+    /// Writes the snapshot file; returns its metadata.
+    fn build_blocking(&self) -> Result<(SnapshotMeta, SnapshotFile)> {
+        let path = self.snaps.temp_path();
+        let (applied, membership) = match self.kind {
+            Kind::Catalog => {
+                let mut progress = None;
+                write_synced(&path, |out| {
+                    let meta = self.stores.catalog.dump(out)?;
+                    progress = Some(meta);
+                    Ok(())
+                })?;
+                let meta = progress.unwrap_or_default();
+                let find = |name: &str| meta.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+                let applied: Option<LogId> = match find(APPLIED) {
+                    Some(b) => postcard::from_bytes(b)?,
+                    None => None,
+                };
+                let membership: StoredMembership = match find(MEMBERSHIP) {
+                    Some(b) => postcard::from_bytes(b)?,
+                    None => StoredMembership::default(),
+                };
+                (applied, membership)
+            }
+            Kind::Pg(pg) => {
+                let progress = self.progress()?;
+                // Chunk files are durable when written; make the progress durable too.
+                self.stores.log.sync_now()?;
+                let ids = self.pg_chunks(pg)?;
+                write_synced(&path, |out| {
+                    ids.iter().try_for_each(|id| write_frame(out, &id.0))
+                })?;
+                progress
+            }
+        };
+        let meta = SnapshotMeta {
+            last_log_id: applied,
+            last_membership: membership,
+            snapshot_id: format!(
+                "{}-{}-{:08x}",
+                self.group,
+                applied.map(|l| l.index).unwrap_or(0),
+                rand::random::<u32>()
+            ),
+        };
+        let file = self.snaps.set_current(&meta, &path)?;
+        Ok((meta, file))
+    }
+
+    /// The chunk ids of a placement group held here.
+    pub fn pg_chunks(&self, pg: PgId) -> Result<Vec<ChunkId>> {
+        let pg_count = self.stores.pg_count;
+        Ok(self
+            .stores
+            .chunks
+            .list()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| pg_of(id, pg_count) == pg)
+            .collect())
+    }
+
+    fn install_blocking(&self, meta: &SnapshotMeta, file: &SnapshotFile) -> Result<()> {
+        match self.kind {
+            Kind::Catalog => {
+                let mut input = std::io::BufReader::new(std::fs::File::open(&file.path)?);
+                self.stores.catalog.load(&mut input)?;
+            }
+            Kind::Pg(_) => {
+                // The chunks were fetched before installation; check they are here.
+                if let Some(id) = read_chunk_list(&file.path)?
+                    .into_iter()
+                    .find(|id| !self.stores.chunks.contains(id))
+                {
+                    return Err(Error::ChunkMissing(id));
+                }
+            }
+        }
+        self.save_progress(&meta.last_log_id, &meta.last_membership)?;
+        match self.kind {
+            Kind::Catalog => self.stores.catalog.sync()?,
+            Kind::Pg(_) => self.stores.log.sync_now()?,
+        }
+        self.snaps.set_current(meta, &file.path)?;
+        Ok(())
+    }
+}
+
+/// The ids listed in a placement group's snapshot file.
+pub fn read_chunk_list(path: &std::path::Path) -> Result<Vec<ChunkId>> {
+    let mut input = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut out = Vec::new();
+    while let Some(frame) = read_frame(&mut input)? {
+        out.push(ChunkId(frame.as_slice().try_into().map_err(|_| {
+            Error::Io(std::io::ErrorKind::InvalidData.into())
+        })?));
+    }
+    Ok(out)
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let (meta, file) = self.blocking(|sm| sm.build_blocking()).await?;
+        tracing::info!(group = self.group, snapshot = %meta.snapshot_id, "snapshot built");
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(file),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = StateMachine;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        self.blocking(|sm| sm.progress()).await
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Reply>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        self.blocking(move |sm| sm.apply_blocking(entries)).await
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotFile>, StorageError> {
+        Ok(Box::new(SnapshotFile {
+            path: self.snaps.temp_path(),
+        }))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<SnapshotFile>,
+    ) -> Result<(), StorageError> {
+        let meta = meta.clone();
+        self.blocking(move |sm| sm.install_blocking(&meta, &snapshot))
+            .await
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let current = self.blocking(|sm| sm.snaps.current()).await?;
+        Ok(current.map(|(meta, file)| Snapshot {
+            meta,
+            snapshot: Box::new(file),
+        }))
+    }
+}

@@ -1,0 +1,122 @@
+//! `RpcClient`: sends internal requests to nodes by id over pooled HTTP connections
+//! (reqwest), with the cluster secret. Transport failures become
+//! `Error::Unavailable` so callers can retry another replica or the new leader.
+
+use super::messages::{Request, Response, SnapshotHeader};
+use super::SECRET_HEADER;
+use crate::error::WireError;
+use crate::frames::write_frame;
+use crate::raft::{NodeId, SnapshotFile};
+use crate::{Error, Result};
+use openraft::raft::SnapshotResponse;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub struct RpcClient {
+    http: reqwest::Client,
+    secret: String,
+    addrs: HashMap<NodeId, String>,
+}
+
+impl RpcClient {
+    pub fn new(secret: &str, addrs: HashMap<NodeId, String>) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        Ok(RpcClient {
+            http,
+            secret: secret.to_string(),
+            addrs,
+        })
+    }
+
+    fn url(&self, node: NodeId, path: &str) -> Result<String> {
+        let addr = self
+            .addrs
+            .get(&node)
+            .ok_or_else(|| Error::Config(format!("unknown node {node}")))?;
+        Ok(format!("http://{addr}{path}"))
+    }
+
+    /// Sends `req` to `node` and waits at most `timeout` for its response.
+    pub async fn call(&self, node: NodeId, req: &Request, timeout: Duration) -> Result<Response> {
+        let body = postcard::to_allocvec(req)?;
+        let resp = self
+            .http
+            .post(self.url(node, "/rpc")?)
+            .header(SECRET_HEADER, &self.secret)
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| unreachable(node, &e))?;
+        decode_response(node, resp).await
+    }
+
+    /// Streams a snapshot file to `node`, which installs it before answering.
+    pub async fn send_snapshot(
+        &self,
+        node: NodeId,
+        header: &SnapshotHeader,
+        file: &SnapshotFile,
+        timeout: Duration,
+    ) -> Result<SnapshotResponse<NodeId>> {
+        let mut head = Vec::new();
+        write_frame(&mut head, &postcard::to_allocvec(header)?)?;
+        let data = tokio::fs::File::open(&file.path).await?;
+        let stream = futures::StreamExt::chain(
+            futures::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(head)) }),
+            tokio_util::io::ReaderStream::new(data),
+        );
+        let resp = self
+            .http
+            .post(self.url(node, "/raft/snapshot")?)
+            .header(SECRET_HEADER, &self.secret)
+            .timeout(timeout)
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+            .await
+            .map_err(|e| unreachable(node, &e))?;
+        let bytes = read_ok_body(node, resp).await?;
+        let result: Result<SnapshotResponse<NodeId>, WireError> = postcard::from_bytes(&bytes)?;
+        result.map_err(Error::from)
+    }
+
+    /// GETs a plain-text page (e.g. `/metrics`) without the secret.
+    pub async fn get_text(&self, node: NodeId, path: &str, timeout: Duration) -> Result<String> {
+        let resp = self
+            .http
+            .get(self.url(node, path)?)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| unreachable(node, &e))?;
+        let bytes = read_ok_body(node, resp).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+fn unreachable(node: NodeId, e: &reqwest::Error) -> Error {
+    Error::Unavailable(format!("node {node}: {e}"))
+}
+
+async fn read_ok_body(node: NodeId, resp: reqwest::Response) -> Result<bytes::Bytes> {
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| unreachable(node, &e))?;
+    if !status.is_success() {
+        return Err(Error::Remote(format!(
+            "node {node} answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        )));
+    }
+    Ok(bytes)
+}
+
+async fn decode_response(node: NodeId, resp: reqwest::Response) -> Result<Response> {
+    let bytes = read_ok_body(node, resp).await?;
+    let result: Result<Response, WireError> = postcard::from_bytes(&bytes)?;
+    result.map_err(Error::from)
+}

@@ -1,0 +1,86 @@
+//! The internal RPC vocabulary: requests a node serves, their responses, the header
+//! of a streamed snapshot, and the status a node reports.
+
+use crate::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
+use crate::placement::PgId;
+use crate::raft::{GroupId, NodeId, SnapshotMeta, TypeConfig, Vote};
+use crate::records::ChunkRef;
+use crate::ChunkId;
+use bytes::Bytes;
+use openraft::error::RaftError;
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Commit a catalog change (catalog leader only).
+    CatalogWrite(CatalogCommand),
+    /// A linearizable catalog read (catalog leader only).
+    CatalogRead(CatalogQuery),
+    /// The log index a follower must have applied to read its local catalog
+    /// linearizably (catalog leader only).
+    CatalogReadIndex,
+    /// Commit a chunk in its placement group (PG leader only).
+    PutChunk { pg: PgId, id: ChunkId, data: Bytes },
+    /// Read a chunk held here, verified.
+    GetChunk { id: ChunkId },
+    /// Refresh chunks' times so collection spares them while a copy commits.
+    TouchChunks { ids: Vec<ChunkId> },
+    AppendEntries {
+        group: GroupId,
+        rpc: AppendEntriesRequest<TypeConfig>,
+    },
+    Vote {
+        group: GroupId,
+        rpc: VoteRequest<NodeId>,
+    },
+    Status,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    Done,
+    Catalog(CatalogReply),
+    ReadIndex(u64),
+    Chunk(ChunkRef),
+    Data(Bytes),
+    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    Status(NodeStatus),
+}
+
+/// Precedes the bytes of a snapshot file on the wire.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SnapshotHeader {
+    pub group: GroupId,
+    pub vote: Vote,
+    pub meta: SnapshotMeta,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub id: NodeId,
+    pub capacity: u64,
+    /// Bytes of chunk files held.
+    pub used: u64,
+    pub chunks: u64,
+    /// Size of the shared Raft log file.
+    pub log_file_bytes: u64,
+    pub groups: Vec<GroupStatus>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GroupStatus {
+    pub group: GroupId,
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    pub state: String,
+    pub voters: Vec<NodeId>,
+    pub last_log_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    /// Entries held in the log (after purging).
+    pub log_entries: u64,
+    /// On the leader: each follower's lag in entries.
+    pub lag: Vec<(NodeId, u64)>,
+}

@@ -1,0 +1,41 @@
+//! A node's local storage, opened once and shared by its Raft groups and RPC
+//! handlers: the chunk store, the catalog (the catalog group's state machine) and
+//! the shared Raft log.
+
+use crate::catalog::Catalog;
+use crate::chunk_store::ChunkStore;
+use crate::raft::log_store::LogDb;
+use crate::Result;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct Stores {
+    pub data_dir: PathBuf,
+    pub chunks: Arc<ChunkStore>,
+    pub catalog: Catalog,
+    pub log: Arc<LogDb>,
+    pub pg_count: u32,
+}
+
+impl Stores {
+    pub fn open(data_dir: &Path, pg_count: u32) -> Result<Arc<Self>> {
+        std::fs::create_dir_all(data_dir)?;
+        let chunks = Arc::new(ChunkStore::open(&data_dir.join("chunks"))?);
+        let log = LogDb::open(&data_dir.join("raft.redb"), chunks.clone())?;
+        Ok(Arc::new(Stores {
+            data_dir: data_dir.to_path_buf(),
+            catalog: Catalog::open(&data_dir.join("catalog.redb"))?,
+            chunks,
+            log,
+            pg_count,
+        }))
+    }
+
+    pub fn snapshot_root(&self) -> PathBuf {
+        self.data_dir.join("snapshots")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.data_dir.join("raft.redb")
+    }
+}
