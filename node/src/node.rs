@@ -99,8 +99,10 @@ impl Node {
             table,
             groups,
         });
+        // A group's first member initializes it: the lowest voter for the catalog,
+        // the preferred replica for a placement group, so PG leaders spread out.
         for (group, _, ids) in &members {
-            if ids.iter().min() == Some(&id) {
+            if ids.first() == Some(&id) {
                 node.initialize(*group, ids).await?;
             }
         }

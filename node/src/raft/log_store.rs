@@ -4,10 +4,16 @@
 //! and the log row keeps only the id; reading the entry back reattaches the bytes.
 //! The same database holds each group's vote, committed id and (for placement
 //! groups) state-machine bookkeeping.
+//!
+//! An append commits its rows at once without fsync (so they are readable), writes
+//! them to the write-ahead file (`wal`) and returns; a per-group flusher reports
+//! them flushed, in order, once a shared fdatasync of that file covers them. So the
+//! Raft core keeps taking new entries while an fsync is in flight, and those batch
+//! into the next one.
 
 use super::{storage_error, Command, Entry, GroupId, LogId, StorageError, TypeConfig, Vote};
 use crate::chunk_store::ChunkStore;
-use crate::group_commit::GroupCommit;
+use super::wal::{Mutation, Wal};
 use crate::{Error, Result};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{EntryPayload, RaftLogReader};
@@ -22,45 +28,74 @@ const LOG: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("log");
 /// (group, name) → value (postcard)
 const STATE: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("state");
 
+/// The write-ahead file is emptied into the database once it grows past this.
+const CHECKPOINT_BYTES: u64 = 32 << 20;
+
 pub struct LogDb {
     db: Database,
-    sync: GroupCommit,
+    wal: Wal,
     chunks: Arc<ChunkStore>,
 }
 
 impl LogDb {
+    /// Opens the database at `path` (and its write-ahead files in `path` + ".wal"),
+    /// replaying what the write-ahead files hold.
     pub fn open(path: &Path, chunks: Arc<ChunkStore>) -> Result<Arc<Self>> {
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOG)?;
         txn.open_table(STATE)?;
         txn.commit()?;
-        Ok(Arc::new(LogDb {
-            db,
-            sync: GroupCommit::default(),
-            chunks,
-        }))
+        let (wal, replay) = Wal::open(&path.with_extension("wal"))?;
+        let log = LogDb { db, wal, chunks };
+        if !replay.is_empty() {
+            tracing::info!(changes = replay.len(), "replaying the raft write-ahead file");
+            log.commit(&replay)?;
+        }
+        log.wal.checkpoint(|| log.sync_now())?;
+        Ok(Arc::new(log))
     }
 
-    /// Runs `f` in a write transaction; when `durable`, returns only once a syncing
-    /// commit (shared with concurrent writers) covers it.
-    fn write<R>(
-        &self,
-        durable: bool,
-        f: impl FnOnce(&redb::WriteTransaction) -> Result<R>,
-    ) -> Result<R> {
+    /// Applies changes in one non-syncing transaction.
+    fn commit(&self, changes: &[Mutation]) -> Result<()> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::None)?;
-        let out = f(&txn)?;
-        txn.commit()?;
-        if durable {
-            let seq = self.sync.committed();
-            self.sync.wait_durable(seq, || self.sync_now())?;
+        {
+            let mut log = txn.open_table(LOG)?;
+            let mut state = txn.open_table(STATE)?;
+            for m in changes {
+                match m {
+                    Mutation::Insert { group, index, row } => {
+                        log.insert((*group, *index), row.as_slice())?;
+                    }
+                    Mutation::Remove { group, from, to } => {
+                        log.retain_in((*group, *from)..=(*group, *to), |_, _| false)?;
+                    }
+                    Mutation::State { group, name, value } => {
+                        state.insert((*group, name.as_str()), value.as_slice())?;
+                    }
+                }
+            }
         }
-        Ok(out)
+        txn.commit()?;
+        Ok(())
     }
 
-    /// Makes every earlier commit durable now.
+    /// Commits changes and logs them in the write-ahead file; returns the sequence
+    /// number that `wait_durable` takes. Checkpoints when the file has grown.
+    fn mutate(&self, changes: &[Mutation]) -> Result<u64> {
+        let (seq, wal_bytes) = self.wal.append(changes, || self.commit(changes))?;
+        if wal_bytes > CHECKPOINT_BYTES {
+            self.wal.checkpoint(|| self.sync_now())?;
+        }
+        Ok(seq)
+    }
+
+    fn wait_durable(&self, seq: u64) -> Result<()> {
+        self.wal.wait_durable(seq)
+    }
+
+    /// Makes every earlier commit durable in the database itself.
     pub fn sync_now(&self) -> Result<()> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
@@ -75,13 +110,19 @@ impl LogDb {
     }
 
     pub fn set_state(&self, group: GroupId, values: &[(&str, Vec<u8>)], durable: bool) -> Result<()> {
-        self.write(durable, |txn| {
-            let mut t = txn.open_table(STATE)?;
-            for (name, value) in values {
-                t.insert((group, *name), value.as_slice())?;
-            }
-            Ok(())
-        })
+        let changes: Vec<Mutation> = values
+            .iter()
+            .map(|(name, value)| Mutation::State {
+                group,
+                name: name.to_string(),
+                value: value.clone(),
+            })
+            .collect();
+        let seq = self.mutate(&changes)?;
+        if durable {
+            self.wait_durable(seq)?;
+        }
+        Ok(())
     }
 
     /// First and last index present in a group's log.
@@ -111,11 +152,27 @@ impl LogDb {
 pub struct LogStore {
     group: GroupId,
     db: Arc<LogDb>,
+    /// Appends waiting to be reported flushed, in order.
+    flusher: tokio::sync::mpsc::UnboundedSender<(u64, LogFlushed<TypeConfig>)>,
 }
 
 impl LogStore {
+    /// Must be called within a tokio runtime (it starts the group's flusher).
     pub fn new(group: GroupId, db: Arc<LogDb>) -> Self {
-        LogStore { group, db }
+        let (flusher, mut pending) =
+            tokio::sync::mpsc::unbounded_channel::<(u64, LogFlushed<TypeConfig>)>();
+        let sync_db = db.clone();
+        tokio::spawn(async move {
+            while let Some((seq, callback)) = pending.recv().await {
+                let db = sync_db.clone();
+                let result = tokio::task::spawn_blocking(move || db.wait_durable(seq))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))
+                .and_then(|r| r);
+                callback.log_io_completed(result.map_err(|e| std::io::Error::other(e.to_string())));
+            }
+        });
+        LogStore { group, db, flusher }
     }
 
     async fn blocking<R: Send + 'static>(
@@ -266,35 +323,35 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        let result = self
+        // Chunk bytes are written (and fsynced) now; the rows commit without fsync.
+        let seq = self
             .blocking(move |db, g| {
                 let rows = entries
                     .iter()
-                    .map(|e| Ok((e.log_id.index, stripped(&db.chunks, e)?)))
+                    .map(|e| {
+                        Ok(Mutation::Insert {
+                            group: g,
+                            index: e.log_id.index,
+                            row: stripped(&db.chunks, e)?,
+                        })
+                    })
                     .collect::<Result<Vec<_>>>()?;
-                db.write(true, |txn| {
-                    let mut t = txn.open_table(LOG)?;
-                    for (index, row) in &rows {
-                        t.insert((g, *index), row.as_slice())?;
-                    }
-                    Ok(())
-                })
+                db.mutate(&rows)
             })
-            .await;
-        match &result {
-            Ok(()) => callback.log_io_completed(Ok(())),
-            Err(e) => callback.log_io_completed(Err(std::io::Error::other(e.to_string()))),
-        }
-        result
+            .await?;
+        self.flusher
+            .send((seq, callback))
+            .map_err(|_| storage_error("log flusher stopped"))
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         self.blocking(move |db, g| {
-            db.write(true, |txn| {
-                let mut t = txn.open_table(LOG)?;
-                t.retain_in((g, log_id.index)..=(g, u64::MAX), |_, _| false)?;
-                Ok(())
-            })
+            let seq = db.mutate(&[Mutation::Remove {
+                group: g,
+                from: log_id.index,
+                to: u64::MAX,
+            }])?;
+            db.wait_durable(seq)
         })
         .await
     }
@@ -302,12 +359,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let purged = postcard::to_allocvec(&log_id).map_err(storage_error)?;
         self.blocking(move |db, g| {
-            db.write(false, |txn| {
-                txn.open_table(STATE)?.insert((g, "purged"), purged.as_slice())?;
-                let mut t = txn.open_table(LOG)?;
-                t.retain_in((g, 0)..=(g, log_id.index), |_, _| false)?;
-                Ok(())
-            })
+            db.mutate(&[
+                Mutation::State {
+                    group: g,
+                    name: "purged".into(),
+                    value: purged,
+                },
+                Mutation::Remove {
+                    group: g,
+                    from: 0,
+                    to: log_id.index,
+                },
+            ])
+            .map(drop)
         })
         .await
     }

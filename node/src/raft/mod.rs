@@ -7,6 +7,7 @@ pub mod log_store;
 pub mod network;
 pub mod snapshot;
 pub mod state_machine;
+pub mod wal;
 
 pub use snapshot::SnapshotFile;
 

@@ -1,0 +1,169 @@
+//! The write-ahead file that makes the shared Raft log durable without holding the
+//! log database's write lock through an fsync. Every change to the log database is
+//! committed to redb without fsync and appended here (in the same order, under one
+//! lock); durability is one `fdatasync` of this file, group-committed, which runs
+//! while new changes keep coming. A checkpoint (a syncing redb commit) empties it;
+//! on open, whatever it holds is replayed into the database.
+
+use crate::frames::{read_frame, write_frame};
+use crate::group_commit::GroupCommit;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File};
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// One change to the log database.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Mutation {
+    Insert { group: u64, index: u64, row: Vec<u8> },
+    /// Removes the group's rows `from..=to`.
+    Remove { group: u64, from: u64, to: u64 },
+    State { group: u64, name: String, value: Vec<u8> },
+}
+
+struct Current {
+    file: Arc<File>,
+    path: PathBuf,
+    generation: u64,
+    bytes: u64,
+}
+
+pub struct Wal {
+    dir: PathBuf,
+    current: Mutex<Current>,
+    sync: GroupCommit,
+}
+
+/// A frame: 8 bytes of BLAKE3 over the record, then the record (postcard).
+fn encode(m: &Mutation) -> Result<Vec<u8>> {
+    let body = postcard::to_allocvec(m)?;
+    let mut frame = blake3::hash(&body).as_bytes()[..8].to_vec();
+    frame.extend_from_slice(&body);
+    Ok(frame)
+}
+
+fn decode(frame: &[u8]) -> Option<Mutation> {
+    let (sum, body) = frame.split_at_checked(8)?;
+    if blake3::hash(body).as_bytes()[..8] != *sum {
+        return None;
+    }
+    postcard::from_bytes(body).ok()
+}
+
+fn wal_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("{generation:016}.wal"))
+}
+
+fn generations(dir: &Path) -> Result<Vec<u64>> {
+    let mut out: Vec<u64> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".wal")?.parse().ok()
+        })
+        .collect();
+    out.sort_unstable();
+    Ok(out)
+}
+
+impl Wal {
+    /// Opens the directory; returns the file and every intact change it holds, to
+    /// be replayed (a torn or corrupt tail ends the replay: it was never
+    /// acknowledged).
+    pub fn open(dir: &Path) -> Result<(Wal, Vec<Mutation>)> {
+        fs::create_dir_all(dir)?;
+        let mut replay = Vec::new();
+        let gens = generations(dir)?;
+        'files: for g in &gens {
+            let mut input = BufReader::new(File::open(wal_path(dir, *g))?);
+            loop {
+                match read_frame(&mut input) {
+                    Ok(Some(frame)) => match decode(&frame) {
+                        Some(m) => replay.push(m),
+                        None => break 'files,
+                    },
+                    Ok(None) => break,
+                    Err(_) => break 'files,
+                }
+            }
+        }
+        let generation = gens.last().map_or(1, |g| g + 1);
+        let path = wal_path(dir, generation);
+        let file = File::create(&path)?;
+        File::open(dir)?.sync_all()?;
+        let wal = Wal {
+            dir: dir.to_path_buf(),
+            current: Mutex::new(Current {
+                file: Arc::new(file),
+                path,
+                generation,
+                bytes: 0,
+            }),
+            sync: GroupCommit::default(),
+        };
+        Ok((wal, replay))
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Current>> {
+        self.current
+            .lock()
+            .map_err(|_| Error::Task("wal lock poisoned".into()))
+    }
+
+    /// Runs `commit` (the non-syncing database commit of `changes`) and appends
+    /// `changes`, both under the lock so the file's order is the database's.
+    /// Returns the sequence number to wait on and the file's size.
+    pub fn append(&self, changes: &[Mutation], commit: impl FnOnce() -> Result<()>) -> Result<(u64, u64)> {
+        let mut buf = Vec::new();
+        for m in changes {
+            write_frame(&mut buf, &encode(m)?)?;
+        }
+        let mut cur = self.lock()?;
+        commit()?;
+        (&*cur.file).write_all(&buf)?;
+        cur.bytes += buf.len() as u64;
+        let seq = self.sync.committed();
+        Ok((seq, cur.bytes))
+    }
+
+    /// Returns once change `seq` is on disk (one fdatasync shared by all waiters).
+    pub fn wait_durable(&self, seq: u64) -> Result<()> {
+        self.sync.wait_durable(seq, || {
+            let file = self.lock()?.file.clone();
+            file.sync_data()?;
+            Ok(())
+        })
+    }
+
+    /// Empties the file: syncs it, starts a new one, runs `durable_commit` (a
+    /// syncing database commit, which covers every change in the old file), then
+    /// deletes the old one.
+    pub fn checkpoint(&self, durable_commit: impl FnOnce() -> Result<()>) -> Result<()> {
+        let old = {
+            let mut cur = self.lock()?;
+            cur.file.sync_data()?;
+            let generation = cur.generation + 1;
+            let path = wal_path(&self.dir, generation);
+            let file = File::create(&path)?;
+            File::open(&self.dir)?.sync_all()?;
+            let old = cur.path.clone();
+            *cur = Current {
+                file: Arc::new(file),
+                path,
+                generation,
+                bytes: 0,
+            };
+            old
+        };
+        durable_commit()?;
+        for g in generations(&self.dir)? {
+            let path = wal_path(&self.dir, g);
+            if path <= old {
+                fs::remove_file(path)?;
+            }
+        }
+        Ok(())
+    }
+}
