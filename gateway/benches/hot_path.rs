@@ -13,7 +13,8 @@ use cairn::checksum::{BodyHasher, Expected};
 use cairn::state::{Gateway, GatewayConfig};
 use cairn_node::records::WriteCondition;
 use cairn_node::records::{BucketRecord, Checksums, ObjectData, ObjectMeta, ObjectRecord};
-use cairn_node::{ChunkId, NodeClient, NodeConfig};
+use cairn_node::cluster_config::ClusterConfig;
+use cairn_node::{ChunkId, Node, NodeClient, NodeOptions};
 use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::BodyExt;
 use std::hint::black_box;
@@ -162,12 +163,21 @@ fn bench_sigv4() {
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     runtime.block_on(async {
-        let node = NodeClient::open(&NodeConfig {
-            data_dir: dir.path().join("data"),
-            gc_grace: Duration::from_secs(3600),
-            gc_interval: Duration::from_secs(3600),
-        })
-        .expect("open node");
+        let local = Node::start(
+            ClusterConfig::single_node(dir.path().join("data")),
+            1,
+            NodeOptions {
+                gc_grace: Duration::from_secs(3600),
+                gc_interval: Duration::from_secs(3600),
+            },
+        )
+        .await
+        .expect("start node");
+        local
+            .wait_for_catalog_leader(Duration::from_secs(30))
+            .await
+            .expect("catalog leader");
+        let node = NodeClient::local(local);
         node.put_key(AK.into(), SK.into()).await.expect("put key");
         node.create_bucket(
             "bench".into(),

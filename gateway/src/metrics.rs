@@ -64,17 +64,31 @@ impl Metrics {
             }
         }
         let _ = writeln!(out, "# TYPE cairn_s3_received_bytes_total counter");
-        let _ = writeln!(out, "cairn_s3_received_bytes_total {}", self.bytes_in.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "cairn_s3_received_bytes_total {}",
+            self.bytes_in.load(Relaxed)
+        );
         let _ = writeln!(out, "# TYPE cairn_s3_sent_bytes_total counter");
-        let _ = writeln!(out, "cairn_s3_sent_bytes_total {}", self.bytes_out.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "cairn_s3_sent_bytes_total {}",
+            self.bytes_out.load(Relaxed)
+        );
         let _ = writeln!(out, "# TYPE cairn_s3_request_seconds histogram");
         let mut cumulative = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
             cumulative += self.latency[i].load(Relaxed);
-            let _ = writeln!(out, "cairn_s3_request_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "cairn_s3_request_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
         }
         cumulative += self.latency[BUCKETS.len()].load(Relaxed);
-        let _ = writeln!(out, "cairn_s3_request_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "cairn_s3_request_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        );
         let sum = self.latency_sum_micros.load(Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "cairn_s3_request_seconds_sum {sum}");
         let _ = writeln!(out, "cairn_s3_request_seconds_count {cumulative}");

@@ -68,7 +68,8 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
         },
     )
     .await?;
-    node.wait_for_catalog_leader(Duration::from_secs(60)).await?;
+    node.wait_for_catalog_leader(Duration::from_secs(60))
+        .await?;
     let client = NodeClient::local(node);
     let gateway_opts = GatewayOptions {
         listen: opts.listen,
@@ -81,11 +82,14 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
 }
 
 /// Runs a gateway of the cluster described by `cfg` until the process is stopped.
-pub async fn run_cluster_gateway(cfg: ClusterConfig, opts: GatewayOptions) -> Result<(), ServerError> {
+pub async fn run_cluster_gateway(
+    cfg: ClusterConfig,
+    opts: GatewayOptions,
+) -> Result<(), ServerError> {
     let client = NodeClient::remote(&cfg)?;
     let mut waited = 0u32;
     while !client.ready().await {
-        if waited % 10 == 0 {
+        if waited.is_multiple_of(10) {
             tracing::info!("waiting for the catalog group to elect a leader");
         }
         waited += 1;

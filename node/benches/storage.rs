@@ -1,6 +1,7 @@
 //! Storage micro-benchmarks (`cargo bench -p cairn-node`), plain `std::time`:
-//! BLAKE3 chunk ids, the chunk store (fsync'd put, verified get), catalog commits
-//! (single writer and 8 writers sharing group commits), and record encode/decode.
+//! BLAKE3 chunk ids, the chunk store (fsync'd put, verified get), catalog state-machine
+//! applies (non-syncing commits; durability is the Raft log's), and record
+//! encode/decode.
 //!
 //! Each case prints: name, bytes or ops per iteration, throughput, iterations.
 //! `CAIRN_BENCH_SCALE=N` multiplies the work (default 1: a few seconds in all).
@@ -182,7 +183,7 @@ fn bench_catalog() {
             )
             .expect("put_object");
     }
-    report_ops("Catalog::put_object 1 thread", 1, n, t.elapsed());
+    report_ops("Catalog::put_object (Raft apply, no fsync) 1 thread", 1, n, t.elapsed());
 
     let threads = 8u64;
     let per = 100 * scale();
@@ -205,7 +206,7 @@ fn bench_catalog() {
         }
     });
     report_ops(
-        "Catalog::put_object 8 threads (group)",
+        "Catalog::put_object (Raft apply, no fsync) 8 threads",
         1,
         threads * per,
         t.elapsed(),

@@ -86,7 +86,12 @@ impl NodeClient {
         ))
     }
 
-    fn with(transport: Transport, pg_count: u32, table: Vec<Vec<NodeId>>, catalog: Vec<NodeId>) -> Self {
+    fn with(
+        transport: Transport,
+        pg_count: u32,
+        table: Vec<Vec<NodeId>>,
+        catalog: Vec<NodeId>,
+    ) -> Self {
         NodeClient {
             inner: Arc::new(Inner {
                 transport,
@@ -113,7 +118,12 @@ impl NodeClient {
 
     /// Sends `req` to the leader of `group` (whose members are `members`), following
     /// redirects and retrying retryable failures until the retry window closes.
-    async fn to_leader(&self, group: GroupId, members: &[NodeId], req: Request) -> Result<Response> {
+    async fn to_leader(
+        &self,
+        group: GroupId,
+        members: &[NodeId],
+        req: Request,
+    ) -> Result<Response> {
         if members.is_empty() {
             return Err(Error::Unavailable(format!("group {group} has no members")));
         }
@@ -158,7 +168,11 @@ impl NodeClient {
     async fn catalog_write(&self, cmd: CatalogCommand) -> Result<CatalogReply> {
         let members = self.inner.catalog.clone();
         match self
-            .to_leader(CATALOG_GROUP, &members, Request::CatalogWrite(cmd))
+            .to_leader(
+                CATALOG_GROUP,
+                &members,
+                Request::CatalogWrite(Box::new(cmd)),
+            )
             .await?
         {
             Response::Catalog(r) => Ok(r),
@@ -198,9 +212,18 @@ impl NodeClient {
         )
     }
 
-    async fn to_leader_once(&self, group: GroupId, members: &[NodeId], req: Request) -> Result<Response> {
+    async fn to_leader_once(
+        &self,
+        group: GroupId,
+        members: &[NodeId],
+        req: Request,
+    ) -> Result<Response> {
         let mut last = Error::Unavailable("no members".into());
-        for node in self.leader(group).into_iter().chain(members.iter().copied()) {
+        for node in self
+            .leader(group)
+            .into_iter()
+            .chain(members.iter().copied())
+        {
             match self
                 .inner
                 .transport
@@ -265,7 +288,7 @@ impl NodeClient {
             };
             attempt += 1;
             tracing::debug!(chunk = %id, node, error = %err, "chunk read failed");
-            let round_done = attempt % members.len() == 0;
+            let round_done = attempt.is_multiple_of(members.len());
             if round_done && Instant::now() >= deadline {
                 return Err(err);
             }
@@ -363,7 +386,12 @@ impl NodeClient {
         }
     }
 
-    pub async fn update_object(&self, bucket: String, key: String, change: ObjectChange) -> Result<()> {
+    pub async fn update_object(
+        &self,
+        bucket: String,
+        key: String,
+        change: ObjectChange,
+    ) -> Result<()> {
         self.catalog_write(CatalogCommand::UpdateObject {
             bucket,
             key,

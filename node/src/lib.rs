@@ -22,8 +22,8 @@ pub mod stores;
 
 pub use chunk_id::ChunkId;
 pub use client::NodeClient;
-pub use node::{Node, NodeOptions};
 pub use error::{Error, Result};
+pub use node::{Node, NodeOptions};
 
 /// Milliseconds since the Unix epoch, the timestamp unit of every record.
 pub fn now_ms() -> i64 {

@@ -8,7 +8,11 @@ pub async fn render_node_metrics(node: &Node) -> String {
     let _ = writeln!(out, "# TYPE cairn_raft_term gauge");
     for (group, m) in node.group_metrics() {
         let leader = u8::from(m.current_leader == Some(node.id));
-        let _ = writeln!(out, "cairn_raft_term{{group=\"{group}\"}} {}", m.current_term);
+        let _ = writeln!(
+            out,
+            "cairn_raft_term{{group=\"{group}\"}} {}",
+            m.current_term
+        );
         let _ = writeln!(out, "cairn_raft_is_leader{{group=\"{group}\"}} {leader}");
         let _ = writeln!(
             out,

@@ -12,9 +12,9 @@ use crate::raft::state_machine::{read_chunk_list, Kind, StateMachine};
 use crate::raft::{
     config, group_pg, pg_group, Command, GroupId, NodeId, Raft, Reply, CATALOG_GROUP,
 };
+use crate::records::ChunkRef;
 use crate::rpc::client::RpcClient;
 use crate::rpc::messages::{GroupStatus, NodeStatus, Request, Response, SnapshotHeader};
-use crate::records::ChunkRef;
 use crate::stores::Stores;
 use crate::{gc, ChunkId, Error, Result};
 use bytes::Bytes;
@@ -139,7 +139,7 @@ impl Node {
         match req {
             Request::CatalogWrite(cmd) => {
                 match self.write(CATALOG_GROUP, Command::Catalog(cmd)).await? {
-                    Reply::Catalog(r) => r.map(Response::Catalog).map_err(Error::from),
+                    Reply::Catalog(r) => (*r).map(Response::Catalog).map_err(Error::from),
                     other => Err(Error::Remote(format!("unexpected reply {other:?}"))),
                 }
             }
@@ -220,7 +220,12 @@ impl Node {
             .map_err(unavailable)
     }
 
-    async fn fetch_missing(&self, pg: PgId, list: &std::path::Path, from: Option<NodeId>) -> Result<()> {
+    async fn fetch_missing(
+        &self,
+        pg: PgId,
+        list: &std::path::Path,
+        from: Option<NodeId>,
+    ) -> Result<()> {
         let list = list.to_path_buf();
         let ids = blocking(move || read_chunk_list(&list)).await?;
         let mut sources: Vec<NodeId> = from.into_iter().collect();
@@ -247,7 +252,11 @@ impl Node {
     async fn fetch_chunk(&self, id: ChunkId, sources: &[NodeId]) -> Result<Bytes> {
         let mut last = Error::ChunkMissing(id);
         for node in sources {
-            match self.rpc.call(*node, &Request::GetChunk { id }, RPC_TIMEOUT).await {
+            match self
+                .rpc
+                .call(*node, &Request::GetChunk { id }, RPC_TIMEOUT)
+                .await
+            {
                 Ok(Response::Data(data)) if ChunkId::of(&data) == id => return Ok(data),
                 Ok(_) => last = Error::ChunkCorrupt(id),
                 Err(e) => last = e,
@@ -280,7 +289,10 @@ impl Node {
                 .map(|r| {
                     r.iter()
                         .map(|(n, matched)| {
-                            (*n, last.saturating_sub(matched.map(|l| l.index).unwrap_or(0)))
+                            (
+                                *n,
+                                last.saturating_sub(matched.map(|l| l.index).unwrap_or(0)),
+                            )
                         })
                         .collect()
                 })
@@ -359,7 +371,11 @@ impl Node {
         let index = match self.handle(Request::CatalogReadIndex).await {
             Ok(Response::ReadIndex(i)) => i,
             Err(Error::NotLeader { leader: Some(l) }) => {
-                match self.rpc.call(l, &Request::CatalogReadIndex, RPC_TIMEOUT).await? {
+                match self
+                    .rpc
+                    .call(l, &Request::CatalogReadIndex, RPC_TIMEOUT)
+                    .await?
+                {
                     Response::ReadIndex(i) => i,
                     other => return Err(Error::Remote(format!("unexpected {other:?}"))),
                 }
@@ -378,7 +394,9 @@ impl Node {
 }
 
 /// Runs blocking storage work off the async threads.
-pub async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
+pub async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Task(e.to_string()))?

@@ -65,14 +65,31 @@ pub enum CatalogCommand {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum CatalogQuery {
-    GetBucket { name: String },
+    GetBucket {
+        name: String,
+    },
     ListBuckets,
-    GetObject { bucket: String, key: String },
-    ListObjects { bucket: String, query: ListQuery },
-    GetUpload { upload_id: String },
-    ListParts { upload_id: String },
-    ListUploads { bucket: String, query: UploadListQuery },
-    GetSecret { access_key: String },
+    GetObject {
+        bucket: String,
+        key: String,
+    },
+    ListObjects {
+        bucket: String,
+        query: ListQuery,
+    },
+    GetUpload {
+        upload_id: String,
+    },
+    ListParts {
+        upload_id: String,
+    },
+    ListUploads {
+        bucket: String,
+        query: UploadListQuery,
+    },
+    GetSecret {
+        access_key: String,
+    },
     ListKeys,
 }
 

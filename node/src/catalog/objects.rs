@@ -31,12 +31,7 @@ impl Catalog {
     }
 
     /// Applies `change` to the current version's record (not its data).
-    pub fn update_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        change: &ObjectChange,
-    ) -> Result<()> {
+    pub fn update_object(&self, bucket: &str, key: &str, change: &ObjectChange) -> Result<()> {
         self.write(|txn| {
             let mut t = txn.open_table(OBJECTS)?;
             let mut record: ObjectRecord = match t.get((bucket, key))? {

@@ -11,9 +11,9 @@
 //! Raft core keeps taking new entries while an fsync is in flight, and those batch
 //! into the next one.
 
+use super::wal::{Mutation, Wal};
 use super::{storage_error, Command, Entry, GroupId, LogId, StorageError, TypeConfig, Vote};
 use crate::chunk_store::ChunkStore;
-use super::wal::{Mutation, Wal};
 use crate::{Error, Result};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{EntryPayload, RaftLogReader};
@@ -49,7 +49,10 @@ impl LogDb {
         let (wal, replay) = Wal::open(&path.with_extension("wal"))?;
         let log = LogDb { db, wal, chunks };
         if !replay.is_empty() {
-            tracing::info!(changes = replay.len(), "replaying the raft write-ahead file");
+            tracing::info!(
+                changes = replay.len(),
+                "replaying the raft write-ahead file"
+            );
             log.commit(&replay)?;
         }
         log.wal.checkpoint(|| log.sync_now())?;
@@ -109,7 +112,12 @@ impl LogDb {
         Ok(t.get((group, name))?.map(|v| v.value().to_vec()))
     }
 
-    pub fn set_state(&self, group: GroupId, values: &[(&str, Vec<u8>)], durable: bool) -> Result<()> {
+    pub fn set_state(
+        &self,
+        group: GroupId,
+        values: &[(&str, Vec<u8>)],
+        durable: bool,
+    ) -> Result<()> {
         let changes: Vec<Mutation> = values
             .iter()
             .map(|(name, value)| Mutation::State {
@@ -166,9 +174,9 @@ impl LogStore {
             while let Some((seq, callback)) = pending.recv().await {
                 let db = sync_db.clone();
                 let result = tokio::task::spawn_blocking(move || db.wait_durable(seq))
-                .await
-                .map_err(|e| Error::Task(e.to_string()))
-                .and_then(|r| r);
+                    .await
+                    .map_err(|e| Error::Task(e.to_string()))
+                    .and_then(|r| r);
                 callback.log_io_completed(result.map_err(|e| std::io::Error::other(e.to_string())));
             }
         });
@@ -317,7 +325,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.load::<Option<LogId>>("committed").await?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,

@@ -3,6 +3,9 @@
 //! two kinds of state machine, snapshots as files, and the network that carries all
 //! groups' messages over the internal RPC connections.
 
+// openraft's `StorageError` is large by design; results carrying it are fine here.
+#![allow(clippy::result_large_err)]
+
 pub mod log_store;
 pub mod network;
 pub mod snapshot;
@@ -39,17 +42,20 @@ pub fn group_pg(group: GroupId) -> Option<PgId> {
 /// A log entry's command.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Command {
-    Catalog(CatalogCommand),
+    Catalog(Box<CatalogCommand>),
     /// A chunk joins its placement group. The log store keeps `data` in the chunk
     /// store, not in the log rows.
-    PutChunk { id: ChunkId, data: Bytes },
+    PutChunk {
+        id: ChunkId,
+        data: Bytes,
+    },
 }
 
 /// What applying an entry returned.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Reply {
     None,
-    Catalog(Result<CatalogReply, WireError>),
+    Catalog(Box<Result<CatalogReply, WireError>>),
     Chunk,
 }
 

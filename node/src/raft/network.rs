@@ -75,7 +75,9 @@ impl RaftNetwork<TypeConfig> for Connection {
         };
         match self.call(req, &option).await.map_err(transport_error)? {
             Response::AppendEntries(r) => r.map_err(|e| RemoteError::new(self.target, e).into()),
-            other => Err(transport_error(Error::Remote(format!("unexpected {other:?}")))),
+            other => Err(transport_error(Error::Remote(format!(
+                "unexpected {other:?}"
+            )))),
         }
     }
 
@@ -90,7 +92,9 @@ impl RaftNetwork<TypeConfig> for Connection {
         };
         match self.call(req, &option).await.map_err(transport_error)? {
             Response::Vote(r) => r.map_err(|e| RemoteError::new(self.target, e).into()),
-            other => Err(transport_error(Error::Remote(format!("unexpected {other:?}")))),
+            other => Err(transport_error(Error::Remote(format!(
+                "unexpected {other:?}"
+            )))),
         }
     }
 

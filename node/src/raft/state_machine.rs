@@ -99,9 +99,9 @@ impl StateMachine {
                 }
                 EntryPayload::Normal(Command::Catalog(cmd)) => {
                     match self.stores.catalog.apply(cmd) {
-                        Ok(r) => Reply::Catalog(Ok(r)),
+                        Ok(r) => Reply::Catalog(Box::new(Ok(r))),
                         Err(e @ (Error::Io(_) | Error::Db(_) | Error::Codec(_))) => return Err(e),
-                        Err(e) => Reply::Catalog(Err(WireError::from(e))),
+                        Err(e) => Reply::Catalog(Box::new(Err(WireError::from(e)))),
                     }
                 }
                 EntryPayload::Normal(Command::PutChunk { id, data }) => {

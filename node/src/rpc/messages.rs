@@ -14,18 +14,26 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
     /// Commit a catalog change (catalog leader only).
-    CatalogWrite(CatalogCommand),
+    CatalogWrite(Box<CatalogCommand>),
     /// A linearizable catalog read (catalog leader only).
     CatalogRead(CatalogQuery),
     /// The log index a follower must have applied to read its local catalog
     /// linearizably (catalog leader only).
     CatalogReadIndex,
     /// Commit a chunk in its placement group (PG leader only).
-    PutChunk { pg: PgId, id: ChunkId, data: Bytes },
+    PutChunk {
+        pg: PgId,
+        id: ChunkId,
+        data: Bytes,
+    },
     /// Read a chunk held here, verified.
-    GetChunk { id: ChunkId },
+    GetChunk {
+        id: ChunkId,
+    },
     /// Refresh chunks' times so collection spares them while a copy commits.
-    TouchChunks { ids: Vec<ChunkId> },
+    TouchChunks {
+        ids: Vec<ChunkId>,
+    },
     AppendEntries {
         group: GroupId,
         rpc: AppendEntriesRequest<TypeConfig>,
