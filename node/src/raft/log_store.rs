@@ -232,15 +232,20 @@ fn stripped(chunks: &ChunkStore, entry: &Entry) -> Result<Vec<u8>> {
     Ok(postcard::to_allocvec(entry)?)
 }
 
-/// A stored entry with its chunk bytes reattached.
+/// A stored entry with its chunk bytes reattached. A chunk that is gone (collected
+/// as garbage since: nothing refers to it) or damaged travels without bytes, and
+/// a replica receiving it stores nothing; reads verify and fall back anyway.
 fn restored(chunks: &ChunkStore, bytes: &[u8]) -> Result<Entry> {
     let mut entry: Entry = postcard::from_bytes(bytes)?;
     if let EntryPayload::Normal(Command::PutChunk { id, data }) = &mut entry.payload {
         if data.is_empty() && *id != crate::ChunkId::of(b"") {
-            *data = bytes::Bytes::from(chunks.get(id).map_err(|e| match e {
-                Error::ChunkMissing(id) => Error::ChunkMissing(id),
-                other => other,
-            })?);
+            match chunks.get(id) {
+                Ok(bytes) => *data = bytes::Bytes::from(bytes),
+                Err(e @ (Error::ChunkMissing(_) | Error::ChunkCorrupt(_))) => {
+                    tracing::warn!(chunk = %id, error = %e, "log entry's chunk unavailable");
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(entry)
