@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Runs every Cairn test: builds the server, runs the Rust tests (cargo test) and
+# Runs every Cairn test: builds the server, runs the Rust tests (cargo test), the
+# e2e suite a second time against a 3-node cluster (CAIRN_TEST_CLUSTER=3), and
 # the real-tool end-to-end tests (pytest tests/tools: AWS CLI, boto3, rclone,
 # restic, s3cmd, raw-HTTP bad input). Installs the tools it needs if missing.
 #
 # Usage: bash tests/run.sh            (from any directory; exit status 0 only if all passed)
-# Logs:  target/test-logs/ (build.log, cargo-test.log, pytest.xml, pytest-tmp/ with the
-#        cairn server logs of the pytest session)
+# Logs:  target/test-logs/ (build.log, cargo-test.log, cargo-test-cluster.log, pytest.xml,
+#        pytest-tmp/ with the cairn server logs of the pytest session)
 # Env:   SKIP_INSTALL=1  don't install anything
-#        SKIP_RUST=1     skip cargo test
+#        SKIP_RUST=1     skip cargo test (both runs)
+#        SKIP_CLUSTER=1  skip the second e2e run against a 3-node cluster
 #        SKIP_TOOLS=1    skip the pytest suite
 #        PYTEST_ARGS=".."  extra pytest arguments (e.g. "-k boto3 -x")
 #        PYTHON=python3  interpreter for pytest and the pip installs
@@ -103,25 +105,52 @@ fi
 # --------------------------------------------------------------------------
 # 3. Rust tests
 # --------------------------------------------------------------------------
+# Sum of the "test result:" lines of a cargo test log: "passed failed ignored".
+cargo_counts() {
+  awk '/^test result:/ {
+      for (n = 1; n <= NF; n++) {
+        if ($(n+1) ~ /^passed/) p += $n; if ($(n+1) ~ /^failed/) f += $n; if ($(n+1) ~ /^ignored/) i += $n
+      } } END { print p+0, f+0, i+0 }' "$1"
+}
+
+# run_cargo_tests NAME LOG TIMEOUT ENV CARGO-TEST-ARGS...: runs cargo test with ENV (one
+# VAR=VALUE, or "" for none; CAIRN_TEST_CLUSTER is unset otherwise), adds its counts to
+# the totals and records the stage.
+run_cargo_tests() {
+  local name="$1" log="$2" limit="$3" envset="$4" p f i rc st
+  shift 4
+  say "${envset:+$envset }cargo test $*"
+  t0=$SECONDS
+  set +e
+  # shellcheck disable=SC2086
+  env -u CAIRN_TEST_CLUSTER $envset timeout "$limit" cargo test "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  read -r p f i < <(cargo_counts "$log")
+  if [ "$rc" = 0 ]; then st=ok; else st=FAILED; [ "$f" = 0 ] && f=1; fi
+  TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + i))
+  record "$name" "$st" $((SECONDS - t0)) "$p passed, $f failed, $i ignored (exit $rc)"
+}
+
 if [ "${SKIP_RUST:-0}" = 1 ]; then
   record "rust tests (cargo test --release)" skipped 0 "SKIP_RUST=1"
 elif [ "$BUILD_OK" = 0 ]; then
   record "rust tests (cargo test --release)" FAILED 0 "not run: build failed"
 else
-  say "cargo test --release --workspace --no-fail-fast -- --test-threads=2"
-  t0=$SECONDS
-  set +e
   # --no-fail-fast: a failing test binary must not hide the results of the others.
-  timeout 50m cargo test --release --workspace --no-fail-fast -- --test-threads=2 2>&1 | tee "$LOGDIR/cargo-test.log"
-  rc=${PIPESTATUS[0]}
-  set -e
-  read -r p f i < <(awk '/^test result:/ {
-      for (n = 1; n <= NF; n++) {
-        if ($(n+1) ~ /^passed/) p += $n; if ($(n+1) ~ /^failed/) f += $n; if ($(n+1) ~ /^ignored/) i += $n
-      } } END { print p+0, f+0, i+0 }' "$LOGDIR/cargo-test.log")
-  if [ "$rc" = 0 ]; then st=ok; else st=FAILED; [ "$f" = 0 ] && f=1; fi
-  TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + i))
-  record "rust tests (cargo test --release)" "$st" $((SECONDS - t0)) "$p passed, $f failed, $i ignored (exit $rc)"
+  run_cargo_tests "rust tests (cargo test --release)" "$LOGDIR/cargo-test.log" 50m "" \
+    --release --workspace --no-fail-fast -- --test-threads=2
+fi
+
+# The same e2e test binary against a cluster: 3 `cairn node` processes and a
+# `cairn gateway` per test (see tests/src/cluster.rs).
+if [ "${SKIP_RUST:-0}" = 1 ] || [ "${SKIP_CLUSTER:-0}" = 1 ]; then
+  record "e2e against a 3-node cluster" skipped 0 "SKIP_RUST=1 or SKIP_CLUSTER=1"
+elif [ "$BUILD_OK" = 0 ]; then
+  record "e2e against a 3-node cluster" FAILED 0 "not run: build failed"
+else
+  run_cargo_tests "e2e against a 3-node cluster" "$LOGDIR/cargo-test-cluster.log" 30m \
+    CAIRN_TEST_CLUSTER=3 --release -p cairn-tests --test e2e -- --test-threads=2
 fi
 
 # --------------------------------------------------------------------------

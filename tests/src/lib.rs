@@ -3,17 +3,22 @@
 //! Every test starts its own `cairn server` process on a free loopback port
 //! with its own temporary data directory, talks to it with `aws-sdk-s3` (or
 //! raw `reqwest` for anonymous / presigned / virtual-hosted requests), and
-//! kills it when the [`Server`] is dropped.
+//! kills it when the [`Server`] is dropped. With `CAIRN_TEST_CLUSTER=N` every
+//! [`Server`] is instead a cluster of N `cairn node` processes behind a `cairn
+//! gateway` (see [`cluster`]); fault tests use [`Cluster`] directly.
 #![allow(clippy::unwrap_used)]
 #![allow(clippy::expect_used)]
 #![allow(clippy::panic)]
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+mod process;
+
+pub mod cluster;
+
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -28,6 +33,9 @@ use rand::{RngCore, SeedableRng};
 
 pub use aws_sdk_s3;
 pub use bytes::Bytes;
+pub use cluster::{parse_status_groups, Cluster, ClusterOpts, GroupRow, Metrics, RaftTuning};
+
+use process::{wait_health, Proc};
 
 /// Access key the test servers are started with.
 pub const ACCESS_KEY: &str = "CAIRNTESTACCESSKEY01";
@@ -99,20 +107,64 @@ pub fn cairn_bin() -> PathBuf {
     );
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+/// Ports handed out by [`free_port`]: below Linux's ephemeral range (32768-60999),
+/// so the kernel never gives them to another socket bound to port 0 or to an
+/// outgoing connection.
+const PORT_RANGE: std::ops::Range<u32> = 20_000..32_000;
+
+/// A loopback port nobody listens on now, never the same twice in this test
+/// process. Servers keep their ports across restarts, and a cluster needs several:
+/// ports from `bind(":0")` would be reused by the kernel for other tests' processes
+/// while a server is down, or between picking a port and the server binding it.
+pub(crate) fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = PORT_RANGE.end - PORT_RANGE.start;
+    // Concurrent test processes start at different offsets.
+    let _ = NEXT.compare_exchange(
+        0,
+        1 + (std::process::id() * 97) % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = (PORT_RANGE.start + n % span) as u16;
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {PORT_RANGE:?}");
 }
 
-/// A running (or stopped) `cairn server` process.
+/// A running (or stopped) Cairn under test, reached over S3 at `addr`.
+///
+/// By default this is one `cairn server` process (the embedded store). With
+/// `CAIRN_TEST_CLUSTER=N` in the environment it is a [`Cluster`] of N `cairn node`
+/// processes (replication min(3, N)) behind one `cairn gateway` listening on `addr`;
+/// every method then acts on the whole cluster, and `data_dir` / `chunk_files` refer
+/// to node 1.
 pub struct Server {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub opts: ServerOpts,
-    log_path: PathBuf,
-    child: Option<Child>,
-    // Declared last so the directory outlives the child process.
+    backend: Backend,
+    // Declared last so the directory outlives the child processes.
     _root: tempfile::TempDir,
+}
+
+enum Backend {
+    /// `cairn server`
+    Embedded(Proc),
+    Cluster(Box<Cluster>),
+}
+
+/// `CAIRN_TEST_CLUSTER=N` (N >= 1): run [`Server`]s as N-node clusters.
+pub fn test_cluster_size() -> Option<u64> {
+    std::env::var("CAIRN_TEST_CLUSTER")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&n| n >= 1)
 }
 
 impl Server {
@@ -128,20 +180,38 @@ impl Server {
             .prefix("cairn-e2e-")
             .tempdir()
             .expect("create temp dir");
-        let data_dir = root.path().join("data");
-        std::fs::create_dir_all(&data_dir).expect("create data dir");
-        let log_path = root.path().join("server.log");
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port());
+        let (backend, data_dir) = match test_cluster_size() {
+            None => {
+                let data_dir = root.path().join("data");
+                std::fs::create_dir_all(&data_dir).expect("create data dir");
+                let proc = Proc::new("cairn server", root.path().join("server.log"));
+                (Backend::Embedded(proc), data_dir)
+            }
+            Some(nodes) => {
+                let copts = ClusterOpts::new().nodes(nodes).server(opts.clone());
+                let cluster = Cluster::create(root.path(), addr, copts);
+                let data_dir = cluster.node_data_dir(1);
+                (Backend::Cluster(Box::new(cluster)), data_dir)
+            }
+        };
         let mut s = Server {
             addr,
             data_dir,
             opts,
-            log_path,
-            child: None,
+            backend,
             _root: root,
         };
         s.spawn().await;
         s
+    }
+
+    /// The cluster behind this server, when running with `CAIRN_TEST_CLUSTER`.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        match &self.backend {
+            Backend::Cluster(c) => Some(c),
+            Backend::Embedded(_) => None,
+        }
     }
 
     fn command(&self) -> Command {
@@ -171,62 +241,27 @@ impl Server {
         cmd
     }
 
+    /// Start the process(es) with the current options and wait until ready.
     async fn spawn(&mut self) {
-        assert!(self.child.is_none(), "server already running");
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .expect("open server log");
-        let _ = writeln!(
-            log,
-            "===== starting cairn on {} (data {}) opts {:?} =====",
+        let cmd = self.command();
+        let banner = format!(
+            "{} (data {}) opts {:?}",
             self.addr,
             self.data_dir.display(),
             self.opts
         );
-        let log2 = log.try_clone().expect("clone log fd");
-        let mut cmd = self.command();
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2));
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("failed to spawn {:?}: {e}", cairn_bin()));
-        self.child = Some(child);
-        self.wait_ready().await;
-    }
-
-    async fn wait_ready(&mut self) {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("reqwest client");
-        let url = format!("http://{}/health", self.addr);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    panic!(
-                        "cairn server exited during startup with {status}\n--- server log ---\n{}",
-                        self.log_tail(64 * 1024)
-                    );
+        let addr = self.addr.to_string();
+        match &mut self.backend {
+            Backend::Embedded(proc) => {
+                proc.spawn(cmd, &banner);
+                if let Err(e) = wait_health(&addr, Duration::from_secs(20), &mut [proc]).await {
+                    panic!("{e}\n--- server log ---\n{}", self.log_tail(64 * 1024));
                 }
             }
-            if let Ok(resp) = http.get(&url).send().await {
-                if resp.status().as_u16() == 200 {
-                    return;
-                }
+            Backend::Cluster(c) => {
+                c.opts.server = self.opts.clone();
+                c.start_all().await;
             }
-            if Instant::now() > deadline {
-                panic!(
-                    "cairn server at {} not ready after 20 s\n--- server log ---\n{}",
-                    self.addr,
-                    self.log_tail(64 * 1024)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -266,24 +301,7 @@ impl Server {
         access_key: &str,
         secret_key: &str,
     ) -> aws_sdk_s3::config::Builder {
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(Credentials::new(
-                access_key,
-                secret_key,
-                None,
-                None,
-                "cairn-tests",
-            ))
-            .force_path_style(true)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(120))
-                    .build(),
-            )
+        s3_config_builder(&self.endpoint(), access_key, secret_key)
     }
 
     /// Plain HTTP client (no auth).
@@ -294,45 +312,36 @@ impl Server {
             .expect("reqwest client")
     }
 
+    /// Whether the S3 endpoint's process (server or gateway) is running.
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    /// SIGKILL the server and reap it.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        match &self.backend {
+            Backend::Embedded(p) => p.is_running(),
+            Backend::Cluster(c) => c.gateway_is_running(),
         }
     }
 
-    /// SIGTERM the server, wait up to 10 s for it to exit, then SIGKILL.
+    /// Pid of the S3 endpoint's process (server or gateway).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.backend {
+            Backend::Embedded(p) => p.pid(),
+            Backend::Cluster(c) => c.gateway_pid(),
+        }
+    }
+
+    /// SIGKILL the server (every process of a cluster) and reap it.
+    pub fn kill9(&mut self) {
+        match &mut self.backend {
+            Backend::Embedded(p) => p.kill9(),
+            Backend::Cluster(c) => c.kill9_all(),
+        }
+    }
+
+    /// SIGTERM the server (every process of a cluster), wait up to 10 s for it to
+    /// exit, then SIGKILL.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) => return,
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(20))
-                    }
-                    _ => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return;
-                    }
-                }
-            }
+        match &mut self.backend {
+            Backend::Embedded(p) => p.stop(),
+            Backend::Cluster(c) => c.stop_all(),
         }
     }
 
@@ -351,24 +360,25 @@ impl Server {
 
     /// Start again after [`Server::kill9`] (same data dir and port).
     pub async fn start_again(&mut self) {
-        assert!(self.child.is_none(), "server still running");
+        assert!(!self.is_running(), "server still running");
         self.spawn().await;
     }
 
+    /// Log of the S3 endpoint's process (server or gateway).
     pub fn log_path(&self) -> &Path {
-        &self.log_path
+        match &self.backend {
+            Backend::Embedded(p) => &p.log_path,
+            Backend::Cluster(c) => c.gateway_log_path(),
+        }
     }
 
-    /// The last `max` bytes of the server log.
+    /// The last `max` bytes of the server log (of a cluster: the tails of every
+    /// process's log, labelled, `max` bytes in all).
     pub fn log_tail(&self, max: u64) -> String {
-        let Ok(mut f) = File::open(&self.log_path) else {
-            return String::from("<no log>");
-        };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
-        let mut buf = Vec::new();
-        let _ = f.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
+        match &self.backend {
+            Backend::Embedded(p) => p.log_tail(max),
+            Backend::Cluster(c) => c.log_tail(max),
+        }
     }
 
     /// `(count, total bytes)` of chunk files (64-hex names) under `DATA/chunks`.
@@ -379,21 +389,50 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.kill9();
         if std::thread::panicking() {
+            let states = match &mut self.backend {
+                Backend::Embedded(p) => process::states([p]),
+                Backend::Cluster(c) => c.process_states(),
+            };
             eprintln!(
-                "----- cairn server log ({}) -----\n{}\n----- end of server log -----",
-                self.log_path.display(),
+                "----- cairn server processes -----\n{states}----- cairn server log ({}) -----\n{}\n----- end of server log -----",
+                self.log_path().display(),
                 self.log_tail(32 * 1024)
             );
         }
+        self.kill9();
     }
 }
 
-/// `(count, total bytes)` of files named by 64 hex chars anywhere under `dir`.
-pub fn chunk_files(dir: &Path) -> (usize, u64) {
-    let mut count = 0;
-    let mut bytes = 0;
+/// SDK config builder for `endpoint` (path-style, static credentials, us-east-1,
+/// default retries, 120 s per attempt).
+pub fn s3_config_builder(
+    endpoint: &str,
+    access_key: &str,
+    secret_key: &str,
+) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            access_key,
+            secret_key,
+            None,
+            None,
+            "cairn-tests",
+        ))
+        .force_path_style(true)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(120))
+                .build(),
+        )
+}
+
+/// Visit every file named by 64 hex chars (a chunk id) anywhere under `dir`.
+fn walk_chunks(dir: &Path, mut f: impl FnMut(&str, &std::fs::DirEntry)) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&d) else {
@@ -407,13 +446,31 @@ pub fn chunk_files(dir: &Path) -> (usize, u64) {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
                 if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    count += 1;
-                    bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                    f(&name, &entry);
                 }
             }
         }
     }
+}
+
+/// `(count, total bytes)` of files named by 64 hex chars anywhere under `dir`.
+pub fn chunk_files(dir: &Path) -> (usize, u64) {
+    let mut count = 0;
+    let mut bytes = 0;
+    walk_chunks(dir, |_, entry| {
+        count += 1;
+        bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+    });
     (count, bytes)
+}
+
+/// Names (chunk ids) of the files named by 64 hex chars anywhere under `dir`.
+pub fn chunk_ids(dir: &Path) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    walk_chunks(dir, |name, _| {
+        ids.insert(name.to_string());
+    });
+    ids
 }
 
 // ---------------------------------------------------------------------------

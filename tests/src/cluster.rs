@@ -1,0 +1,660 @@
+//! A Cairn cluster on loopback for tests: a generated `cluster.toml`, N `cairn node`
+//! processes and one `cairn gateway`, each with its own log file.
+//!
+//! [`crate::Server`] delegates to a [`Cluster`] when `CAIRN_TEST_CLUSTER=N` is set,
+//! so the e2e suite runs unchanged against a cluster; fault tests use [`Cluster`]
+//! directly (kill and restart single nodes, find leaders, read metrics and status).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+
+use crate::process::{labelled_tails, states, wait_health, Proc};
+use crate::{
+    cairn_bin, chunk_ids, free_port, s3_config_builder, ServerOpts, ACCESS_KEY, REGION, SECRET_KEY,
+};
+
+/// How long nodes and the gateway may take to answer `/health` after a start.
+const NODE_READY: Duration = Duration::from_secs(20);
+const GATEWAY_READY: Duration = Duration::from_secs(30);
+
+/// The optional `[raft]` table of the cluster file; `None` keeps the product default.
+#[derive(Clone, Debug, Default)]
+pub struct RaftTuning {
+    pub heartbeat_ms: Option<u64>,
+    pub election_min_ms: Option<u64>,
+    pub election_max_ms: Option<u64>,
+    pub snapshot_logs: Option<u64>,
+    pub keep_logs: Option<u64>,
+}
+
+/// Shape of a test cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterOpts {
+    /// Number of storage nodes (ids 1..=nodes).
+    pub nodes: u64,
+    /// Replication factor R.
+    pub replication: u64,
+    /// Number of placement groups (a power of two).
+    pub placement_groups: u32,
+    pub raft: RaftTuning,
+    /// Chunk size, domain and extra arguments go to the gateway; GC options to the nodes.
+    pub server: ServerOpts,
+}
+
+impl Default for ClusterOpts {
+    fn default() -> Self {
+        ClusterOpts {
+            nodes: 3,
+            replication: 3,
+            placement_groups: 8,
+            raft: RaftTuning::default(),
+            server: ServerOpts::default(),
+        }
+    }
+}
+
+impl ClusterOpts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// `nodes` nodes with R = min(3, nodes).
+    pub fn nodes(mut self, nodes: u64) -> Self {
+        self.nodes = nodes;
+        self.replication = nodes.min(3);
+        self
+    }
+    pub fn replication(mut self, r: u64) -> Self {
+        self.replication = r;
+        self
+    }
+    pub fn placement_groups(mut self, pgs: u32) -> Self {
+        self.placement_groups = pgs;
+        self
+    }
+    pub fn raft(mut self, raft: RaftTuning) -> Self {
+        self.raft = raft;
+        self
+    }
+    pub fn server(mut self, server: ServerOpts) -> Self {
+        self.server = server;
+        self
+    }
+}
+
+/// One line of the RAFT GROUPS table of `cairn cluster status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRow {
+    /// "catalog", "pg 0", "pg 1", ...
+    pub name: String,
+    pub leader: Option<u64>,
+    pub term: u64,
+    pub voters: Vec<u64>,
+    pub last_log: u64,
+    pub applied: u64,
+    pub log_len: u64,
+}
+
+/// Parse the RAFT GROUPS table of `cairn cluster status` output.
+pub fn parse_status_groups(status: &str) -> Vec<GroupRow> {
+    let mut rows = Vec::new();
+    let mut in_groups = false;
+    for line in status.lines() {
+        if line.starts_with("RAFT GROUPS") {
+            in_groups = true;
+            continue;
+        }
+        if !in_groups || line.starts_with("group") {
+            continue;
+        }
+        if line.trim().is_empty() {
+            break;
+        }
+        // The name is one word ("catalog") or two ("pg 3").
+        let mut words = line.split_whitespace();
+        let mut name = words.next().unwrap_or_default().to_string();
+        if name == "pg" {
+            name = format!("pg {}", words.next().unwrap_or_default());
+        }
+        let f: Vec<&str> = words.collect();
+        if f.len() < 6 {
+            continue;
+        }
+        let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+        rows.push(GroupRow {
+            name,
+            leader: f[0].parse().ok(),
+            term: num(f[1]),
+            voters: f[2].split(',').filter_map(|v| v.parse().ok()).collect(),
+            last_log: num(f[3]),
+            applied: num(f[4]),
+            log_len: num(f[5]),
+        });
+    }
+    rows
+}
+
+/// A node's `/metrics` page: `series -> value`, where series is the metric name with
+/// its labels as printed, e.g. `cairn_raft_is_leader{group="0"}`.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics(pub BTreeMap<String, f64>);
+
+impl Metrics {
+    pub fn parse(text: &str) -> Metrics {
+        let mut m = BTreeMap::new();
+        for line in text.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            if let Some((series, value)) = line.rsplit_once(' ') {
+                if let Ok(v) = value.trim().parse::<f64>() {
+                    m.insert(series.trim().to_string(), v);
+                }
+            }
+        }
+        Metrics(m)
+    }
+    /// An unlabelled metric.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0.get(name).copied()
+    }
+    /// A per-Raft-group metric (group 0 is the catalog, group g >= 1 is PG g-1).
+    pub fn group(&self, name: &str, group: u64) -> Option<f64> {
+        self.0.get(&format!("{name}{{group=\"{group}\"}}")).copied()
+    }
+    /// Every group this node reports `name` for.
+    pub fn groups(&self, name: &str) -> BTreeMap<u64, f64> {
+        let prefix = format!("{name}{{group=\"");
+        self.0
+            .iter()
+            .filter_map(|(k, v)| {
+                let g = k.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+                Some((g.parse().ok()?, *v))
+            })
+            .collect()
+    }
+}
+
+struct NodeProc {
+    id: u64,
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    proc: Proc,
+}
+
+/// A cluster of `cairn node` processes and one `cairn gateway`.
+pub struct Cluster {
+    pub opts: ClusterOpts,
+    config_path: PathBuf,
+    gateway_addr: SocketAddr,
+    nodes: Vec<NodeProc>,
+    gateway: Proc,
+    // Declared last so the directory outlives the processes.
+    _root: Option<tempfile::TempDir>,
+}
+
+impl Cluster {
+    /// Start a cluster in a fresh temporary directory; returns once the gateway
+    /// answers `/health`.
+    pub async fn start(opts: ClusterOpts) -> Cluster {
+        let root = tempfile::Builder::new()
+            .prefix("cairn-cluster-")
+            .tempdir()
+            .expect("create temp dir");
+        let gateway_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port());
+        let mut c = Cluster::create(root.path(), gateway_addr, opts);
+        c._root = Some(root);
+        c.start_all().await;
+        c
+    }
+
+    /// Write the cluster file under `root` (node data in `root/nID`, logs in
+    /// `root/*.log`); starts nothing.
+    pub(crate) fn create(root: &Path, gateway_addr: SocketAddr, opts: ClusterOpts) -> Cluster {
+        assert!(opts.nodes >= 1, "a cluster needs a node");
+        let nodes: Vec<NodeProc> = (1..=opts.nodes)
+            .map(|id| {
+                let data_dir = root.join(format!("n{id}"));
+                std::fs::create_dir_all(&data_dir).expect("create node data dir");
+                NodeProc {
+                    id,
+                    addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
+                    data_dir,
+                    proc: Proc::new(format!("node {id}"), root.join(format!("node{id}.log"))),
+                }
+            })
+            .collect();
+        let config_path = root.join("cluster.toml");
+        std::fs::write(&config_path, cluster_toml(&opts, &nodes)).expect("write cluster.toml");
+        Cluster {
+            opts,
+            config_path,
+            gateway_addr,
+            nodes,
+            gateway: Proc::new("gateway", root.join("gateway.log")),
+            _root: None,
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Whole-cluster lifecycle
+    // ------------------------------------------------------------------
+
+    /// Start every process that is not running: nodes first (waiting for their
+    /// `/health`), then the gateway (waiting for its `/health`).
+    pub async fn start_all(&mut self) {
+        for id in self.node_ids() {
+            if !self.node(id).proc.is_running() {
+                self.spawn_node(id);
+            }
+        }
+        for id in self.node_ids() {
+            self.wait_node_ready(id).await;
+        }
+        if !self.gateway.is_running() {
+            self.start_gateway().await;
+        }
+    }
+
+    /// SIGKILL every process.
+    pub fn kill9_all(&mut self) {
+        self.gateway.kill9();
+        for n in &mut self.nodes {
+            n.proc.kill9();
+        }
+    }
+
+    /// SIGTERM the gateway, then every node; wait up to 10 s each, then SIGKILL.
+    pub fn stop_all(&mut self) {
+        self.gateway.stop();
+        for n in &self.nodes {
+            n.proc.term();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for n in &mut self.nodes {
+            n.proc.wait_or_kill(deadline);
+        }
+    }
+
+    /// Stop everything and start it again on the same data and ports.
+    pub async fn restart_all(&mut self) {
+        self.stop_all();
+        self.start_all().await;
+    }
+
+    /// Stop everything and start it again with other gateway/GC options.
+    pub async fn restart_with(&mut self, server: ServerOpts) {
+        self.stop_all();
+        self.opts.server = server;
+        self.start_all().await;
+    }
+
+    // ------------------------------------------------------------------
+    // Single processes
+    // ------------------------------------------------------------------
+
+    pub fn node_ids(&self) -> Vec<u64> {
+        self.nodes.iter().map(|n| n.id).collect()
+    }
+
+    fn node(&self, id: u64) -> &NodeProc {
+        self.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("no node {id} in this cluster"))
+    }
+
+    fn node_mut(&mut self, id: u64) -> &mut NodeProc {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("no node {id} in this cluster"))
+    }
+
+    pub fn node_addr(&self, id: u64) -> SocketAddr {
+        self.node(id).addr
+    }
+
+    pub fn node_data_dir(&self, id: u64) -> PathBuf {
+        self.node(id).data_dir.clone()
+    }
+
+    pub fn node_is_running(&self, id: u64) -> bool {
+        self.node(id).proc.is_running()
+    }
+
+    pub fn node_pid(&self, id: u64) -> Option<u32> {
+        self.node(id).proc.pid()
+    }
+
+    /// SIGKILL node `id`.
+    pub fn kill9_node(&mut self, id: u64) {
+        self.node_mut(id).proc.kill9();
+    }
+
+    /// SIGTERM node `id` (SIGKILL after 10 s).
+    pub fn stop_node(&mut self, id: u64) {
+        self.node_mut(id).proc.stop();
+    }
+
+    /// Start node `id` again and wait for its `/health`.
+    pub async fn start_node(&mut self, id: u64) {
+        self.spawn_node(id);
+        self.wait_node_ready(id).await;
+    }
+
+    fn spawn_node(&mut self, id: u64) {
+        let mut cmd = Command::new(cairn_bin());
+        cmd.arg("node")
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("--id")
+            .arg(id.to_string());
+        if let Some(g) = self.opts.server.gc_grace {
+            cmd.arg("--gc-grace").arg(g.to_string());
+        }
+        if let Some(i) = self.opts.server.gc_interval {
+            cmd.arg("--gc-interval").arg(i.to_string());
+        }
+        let banner = format!("{} opts {:?}", self.node(id).addr, self.opts.server);
+        self.node_mut(id).proc.spawn(cmd, &banner);
+    }
+
+    async fn wait_node_ready(&mut self, id: u64) {
+        let addr = self.node(id).addr.to_string();
+        let res = wait_health(&addr, NODE_READY, &mut [&mut self.node_mut(id).proc]).await;
+        if let Err(e) = res {
+            panic!("node {id}: {e}\n{}", self.log_tail(64 * 1024));
+        }
+    }
+
+    pub fn gateway_is_running(&self) -> bool {
+        self.gateway.is_running()
+    }
+
+    pub fn gateway_pid(&self) -> Option<u32> {
+        self.gateway.pid()
+    }
+
+    pub fn gateway_log_path(&self) -> &Path {
+        &self.gateway.log_path
+    }
+
+    pub fn kill9_gateway(&mut self) {
+        self.gateway.kill9();
+    }
+
+    /// Start the gateway and wait for its `/health` (it answers once the catalog
+    /// group has a leader).
+    pub async fn start_gateway(&mut self) {
+        let s = &self.opts.server;
+        let mut cmd = Command::new(cairn_bin());
+        cmd.arg("gateway")
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("--listen")
+            .arg(self.gateway_addr.to_string());
+        if let Some(c) = s.chunk_size {
+            cmd.arg("--chunk-size").arg(c.to_string());
+        }
+        if let Some(d) = &s.domain {
+            cmd.arg("--domain").arg(d);
+        }
+        cmd.args(&s.extra_args);
+        cmd.env("CAIRN_ACCESS_KEY", ACCESS_KEY)
+            .env("CAIRN_SECRET_KEY", SECRET_KEY);
+        let banner = format!("{} opts {:?}", self.gateway_addr, self.opts.server);
+        self.gateway.spawn(cmd, &banner);
+        let addr = self.gateway_addr.to_string();
+        let res = {
+            let mut watched: Vec<&mut Proc> = vec![&mut self.gateway];
+            watched.extend(self.nodes.iter_mut().map(|n| &mut n.proc));
+            wait_health(&addr, GATEWAY_READY, &mut watched).await
+        };
+        if let Err(e) = res {
+            panic!("{e}\n{}", self.log_tail(64 * 1024));
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // S3 access
+    // ------------------------------------------------------------------
+
+    pub fn gateway_addr(&self) -> SocketAddr {
+        self.gateway_addr
+    }
+
+    /// `http://GATEWAY`
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.gateway_addr)
+    }
+
+    /// Path-style SDK client of the gateway (default retries, 120 s attempt timeout).
+    pub fn client(&self) -> Client {
+        Client::from_conf(s3_config_builder(&self.endpoint(), ACCESS_KEY, SECRET_KEY).build())
+    }
+
+    pub fn config_builder(&self) -> aws_sdk_s3::config::Builder {
+        s3_config_builder(&self.endpoint(), ACCESS_KEY, SECRET_KEY)
+    }
+
+    // ------------------------------------------------------------------
+    // Observation
+    // ------------------------------------------------------------------
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// Chunk ids (file names) in node `id`'s chunk store.
+    pub fn node_chunk_ids(&self, id: u64) -> BTreeSet<String> {
+        chunk_ids(&self.node(id).data_dir.join("chunks"))
+    }
+
+    /// Size of node `id`'s `raft.redb`, 0 if missing.
+    pub fn node_raft_log_bytes(&self, id: u64) -> u64 {
+        std::fs::metadata(self.node(id).data_dir.join("raft.redb"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    /// Node `id`'s `/metrics`, `None` if it does not answer.
+    pub async fn node_metrics(&self, id: u64) -> Option<Metrics> {
+        let url = format!("http://{}/metrics", self.node(id).addr);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .expect("reqwest client");
+        let resp = http.get(&url).send().await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        Some(Metrics::parse(&resp.text().await.ok()?))
+    }
+
+    /// The node whose metrics say it leads the catalog group (group 0), if exactly
+    /// one running node says so.
+    pub async fn catalog_leader(&self) -> Option<u64> {
+        let mut leaders = Vec::new();
+        for n in &self.nodes {
+            if !n.proc.is_running() {
+                continue;
+            }
+            if let Some(m) = self.node_metrics(n.id).await {
+                if m.group("cairn_raft_is_leader", 0) == Some(1.0) {
+                    leaders.push(n.id);
+                }
+            }
+        }
+        match leaders.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    /// Poll [`Cluster::catalog_leader`] until there is one.
+    pub async fn wait_catalog_leader(&self, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.catalog_leader().await {
+                return l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no catalog leader after {timeout:?}\n{}",
+                self.log_tail(32 * 1024)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until node `id` has applied, in every group it is in, as far as the most
+    /// advanced running member of that group (call it when writes have stopped).
+    /// Returns the time it took; panics after `timeout` with the last metrics.
+    pub async fn wait_caught_up(&self, id: u64, timeout: Duration) -> Duration {
+        let start = Instant::now();
+        let mut last = String::new();
+        loop {
+            if let Some(mine) = self.node_metrics(id).await {
+                let mine = mine.groups("cairn_raft_applied_index");
+                let mut best: BTreeMap<u64, f64> = BTreeMap::new();
+                for other in self.node_ids() {
+                    if other == id || !self.node_is_running(other) {
+                        continue;
+                    }
+                    if let Some(m) = self.node_metrics(other).await {
+                        for (g, v) in m.groups("cairn_raft_applied_index") {
+                            let e = best.entry(g).or_insert(0.0);
+                            *e = e.max(v);
+                        }
+                    }
+                }
+                let behind: Vec<String> = mine
+                    .iter()
+                    .filter_map(|(g, v)| {
+                        let b = best.get(g).copied().unwrap_or(0.0);
+                        (*v < b).then(|| format!("group {g}: {v} < {b}"))
+                    })
+                    .collect();
+                if !mine.is_empty() && behind.is_empty() {
+                    return start.elapsed();
+                }
+                last = behind.join(", ");
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "node {id} not caught up after {timeout:?}: {last}\n{}",
+                self.status().await
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Output of `cairn cluster status` (stdout, plus stderr if it failed).
+    pub async fn status(&self) -> String {
+        let config = self.config_path.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(cairn_bin())
+                .arg("cluster")
+                .arg("status")
+                .arg("--config")
+                .arg(&config)
+                .output()
+                .expect("run cairn cluster status");
+            let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+            if !out.status.success() {
+                let _ = write!(
+                    s,
+                    "\n[cairn cluster status exited with {}]\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            s
+        })
+        .await
+        .expect("status task")
+    }
+
+    /// The RAFT GROUPS table of [`Cluster::status`].
+    pub async fn status_groups(&self) -> Vec<GroupRow> {
+        parse_status_groups(&self.status().await)
+    }
+
+    /// The tails of every process's log (gateway, then nodes), labelled, `max` bytes
+    /// in all.
+    pub fn log_tail(&self, max: u64) -> String {
+        labelled_tails(
+            std::iter::once(&self.gateway).chain(self.nodes.iter().map(|n| &n.proc)),
+            max,
+        )
+    }
+
+    /// One line per process (gateway, nodes): running, not running, or how it
+    /// exited on its own.
+    pub fn process_states(&mut self) -> String {
+        states(std::iter::once(&mut self.gateway).chain(self.nodes.iter_mut().map(|n| &mut n.proc)))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self._root.is_some() {
+            eprintln!(
+                "----- cairn cluster processes -----\n{}----- cairn cluster logs -----\n{}----- end of cluster logs -----",
+                self.process_states(),
+                self.log_tail(48 * 1024)
+            );
+        }
+        self.kill9_all();
+    }
+}
+
+/// The cluster file for `opts` and `nodes` (absolute data dirs).
+fn cluster_toml(opts: &ClusterOpts, nodes: &[NodeProc]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "name = \"e2e\"");
+    let _ = writeln!(t, "replication = {}", opts.replication);
+    let _ = writeln!(t, "placement_groups = {}", opts.placement_groups);
+    let _ = writeln!(
+        t,
+        "secret = \"cairn-test-secret-{:016x}\"",
+        rand::random::<u64>()
+    );
+    let _ = writeln!(t, "\n[s3]\nregion = \"{REGION}\"");
+    let r = &opts.raft;
+    let raft: Vec<(&str, Option<u64>)> = vec![
+        ("heartbeat_ms", r.heartbeat_ms),
+        ("election_min_ms", r.election_min_ms),
+        ("election_max_ms", r.election_max_ms),
+        ("snapshot_logs", r.snapshot_logs),
+        ("keep_logs", r.keep_logs),
+    ];
+    if raft.iter().any(|(_, v)| v.is_some()) {
+        let _ = writeln!(t, "\n[raft]");
+        for (k, v) in raft {
+            if let Some(v) = v {
+                let _ = writeln!(t, "{k} = {v}");
+            }
+        }
+    }
+    for n in nodes {
+        let _ = writeln!(
+            t,
+            "\n[[node]]\nid = {}\naddress = \"{}\"\ndata_dir = \"{}\"\ncapacity = \"10GiB\"",
+            n.id,
+            n.addr,
+            toml_escape(&n.data_dir.display().to_string())
+        );
+    }
+    t
+}
+
+fn toml_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
