@@ -183,7 +183,12 @@ fn bench_catalog() {
             )
             .expect("put_object");
     }
-    report_ops("Catalog::put_object (Raft apply, no fsync) 1 thread", 1, n, t.elapsed());
+    report_ops(
+        "Catalog::put_object (Raft apply, no fsync) 1 thread",
+        1,
+        n,
+        t.elapsed(),
+    );
 
     let threads = 8u64;
     let per = 100 * scale();
