@@ -518,34 +518,18 @@ impl Cluster {
     /// Returns the time it took; panics after `timeout` with the last metrics.
     pub async fn wait_caught_up(&self, id: u64, timeout: Duration) -> Duration {
         let start = Instant::now();
-        let mut last = String::new();
         loop {
-            if let Some(mine) = self.node_metrics(id).await {
-                let mine = mine.groups("cairn_raft_applied_index");
-                let mut best: BTreeMap<u64, f64> = BTreeMap::new();
-                for other in self.node_ids() {
-                    if other == id || !self.node_is_running(other) {
-                        continue;
-                    }
-                    if let Some(m) = self.node_metrics(other).await {
-                        for (g, v) in m.groups("cairn_raft_applied_index") {
-                            let e = best.entry(g).or_insert(0.0);
-                            *e = e.max(v);
-                        }
-                    }
+            let mut all = BTreeMap::new();
+            for n in self.running_node_ids() {
+                if let Some(m) = self.node_metrics(n).await {
+                    all.insert(n, m);
                 }
-                let behind: Vec<String> = mine
-                    .iter()
-                    .filter_map(|(g, v)| {
-                        let b = best.get(g).copied().unwrap_or(0.0);
-                        (*v < b).then(|| format!("group {g}: {v} < {b}"))
-                    })
-                    .collect();
-                if !mine.is_empty() && behind.is_empty() {
-                    return start.elapsed();
-                }
-                last = behind.join(", ");
             }
+            let last = match behind(id, &all) {
+                Some(b) if b.is_empty() => return start.elapsed(),
+                Some(b) => b.join(", "),
+                None => format!("node {id} does not answer /metrics"),
+            };
             assert!(
                 start.elapsed() < timeout,
                 "node {id} not caught up after {timeout:?}: {last}\n{}",
@@ -553,6 +537,40 @@ impl Cluster {
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Block (no async: usable from sync helpers) until every running node has
+    /// applied every group it is in as far as the group's most advanced member, so
+    /// each replica holds every acknowledged chunk; false if that takes longer than
+    /// `timeout`.
+    pub fn settle_blocking(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let ids = self.running_node_ids();
+            let all: BTreeMap<u64, Metrics> = ids
+                .iter()
+                .filter_map(|&n| Some((n, metrics_blocking(self.node(n).addr)?)))
+                .collect();
+            let settled = all.len() == ids.len()
+                && ids
+                    .iter()
+                    .all(|&n| behind(n, &all).is_some_and(|b| b.is_empty()));
+            if settled {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn running_node_ids(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|n| n.proc.is_running())
+            .map(|n| n.id)
+            .collect()
     }
 
     /// Output of `cairn cluster status` (stdout, plus stderr if it failed).
@@ -613,6 +631,48 @@ impl Drop for Cluster {
         }
         self.kill9_all();
     }
+}
+
+/// The groups in which node `id` has applied less than the most advanced other node
+/// in `all` (node -> metrics), as "group G: mine < best"; `None` without `id`'s
+/// metrics.
+fn behind(id: u64, all: &BTreeMap<u64, Metrics>) -> Option<Vec<String>> {
+    const APPLIED: &str = "cairn_raft_applied_index";
+    let mine = all.get(&id)?.groups(APPLIED);
+    if mine.is_empty() {
+        return Some(vec![format!("node {id} reports no groups")]);
+    }
+    let mut best: BTreeMap<u64, f64> = BTreeMap::new();
+    for (n, m) in all {
+        if *n != id {
+            for (g, v) in m.groups(APPLIED) {
+                let e = best.entry(g).or_insert(0.0);
+                *e = e.max(v);
+            }
+        }
+    }
+    Some(
+        mine.iter()
+            .filter_map(|(g, v)| {
+                let b = best.get(g).copied().unwrap_or(0.0);
+                (*v < b).then(|| format!("group {g}: {v} < {b}"))
+            })
+            .collect(),
+    )
+}
+
+/// `GET /metrics` of a node with a plain blocking HTTP/1.0 request.
+fn metrics_blocking(addr: SocketAddr) -> Option<Metrics> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?;
+    (status == "200").then(|| Metrics::parse(body))
 }
 
 /// The cluster file for `opts` and `nodes` (absolute data dirs).

@@ -382,7 +382,16 @@ impl Server {
     }
 
     /// `(count, total bytes)` of chunk files (64-hex names) under `DATA/chunks`.
+    ///
+    /// Of a cluster: node 1's, once every node has applied what the leaders have
+    /// (a write is acknowledged when a majority has it, so node 1 may briefly lack
+    /// the chunks of the last PUT; with R = 3 on 3 nodes it then has every chunk).
     pub fn chunk_files(&self) -> (usize, u64) {
+        if let Backend::Cluster(c) = &self.backend {
+            if !c.settle_blocking(Duration::from_secs(10)) {
+                eprintln!("chunk_files: cluster replicas not in step after 10 s; counting anyway");
+            }
+        }
         chunk_files(&self.data_dir.join("chunks"))
     }
 }
