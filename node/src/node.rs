@@ -4,7 +4,6 @@
 //! (the embedded server) both end in `Node::handle`.
 
 use crate::cluster_config::{ClusterConfig, NodeEntry};
-use crate::error::WireError;
 use crate::placement::{pg_of, pgs_of_node, placement_table, PgId};
 use crate::raft::log_store::LogStore;
 use crate::raft::network::Network;
@@ -156,10 +155,10 @@ impl Node {
                 Ok(Response::ReadIndex(read.map(|l| l.index).unwrap_or(0)))
             }
             Request::PutChunk { pg, id, data } => {
+                // The id was computed by the caller (and checked against the bytes
+                // by the RPC server when they crossed the network).
                 let len = data.len() as u64;
-                let check = data.clone();
-                let ok = blocking(move || Ok(ChunkId::of(&check) == id)).await?;
-                if !ok || pg_of(&id, self.cfg.placement_groups) != pg {
+                if pg_of(&id, self.cfg.placement_groups) != pg {
                     return Err(Error::ChunkCorrupt(id));
                 }
                 self.write(pg_group(pg), Command::PutChunk { id, data })
@@ -413,9 +412,4 @@ fn read_error(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> Er
         },
         other => unavailable(other),
     }
-}
-
-/// The wire form of a handler's outcome.
-pub fn to_wire(result: Result<Response>) -> Result<Response, WireError> {
-    result.map_err(WireError::from)
 }

@@ -148,11 +148,6 @@ impl LogDb {
         };
         Ok(Some((first, last)))
     }
-
-    /// Size of the log database file.
-    pub fn file_size(&self, path: &Path) -> u64 {
-        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-    }
 }
 
 /// One group's view of the shared log.

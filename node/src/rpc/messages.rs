@@ -45,6 +45,17 @@ pub enum Request {
     Status,
 }
 
+impl Request {
+    /// Whether the chunk bytes a request carries match its id (checked when a
+    /// request arrives over the network; in-process callers hashed them already).
+    pub fn chunk_intact(&self) -> bool {
+        match self {
+            Request::PutChunk { id, data, .. } => ChunkId::of(data) == *id,
+            _ => true,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Response {
     Done,

@@ -7,7 +7,7 @@ use super::SECRET_HEADER;
 use crate::error::WireError;
 use crate::frames::read_frame;
 use crate::metrics::render_node_metrics;
-use crate::node::{to_wire, Node};
+use crate::node::Node;
 use crate::{Error, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -92,7 +92,20 @@ async fn route(node: Arc<Node>, req: hyper::Request<Incoming>) -> Resp {
                 Ok(r) => r,
                 Err(e) => return reply(StatusCode::BAD_REQUEST, e.to_string()),
             };
-            encoded(&to_wire(node.handle(request).await))
+            let (request, intact) = match tokio::task::spawn_blocking(move || {
+                let intact = request.chunk_intact();
+                (request, intact)
+            })
+            .await
+            {
+                Ok(checked) => checked,
+                Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            };
+            let result = match request {
+                Request::PutChunk { id, .. } if !intact => Err(Error::ChunkCorrupt(id)),
+                request => node.handle(request).await,
+            };
+            encoded(&result.map_err(WireError::from))
         }
         (&Method::POST, "/raft/snapshot") => {
             let result = receive_snapshot(&node, req.into_body()).await;
