@@ -8,9 +8,15 @@ use crate::chunk_store::ChunkStore;
 use crate::Result;
 use std::time::{Duration, SystemTime};
 
+/// Extra age an unreferenced chunk must have beyond the grace period.
+const MTIME_SLACK: Duration = Duration::from_secs(1);
+
 /// One pass; returns how many chunk files were deleted.
 pub fn collect(catalog: &Catalog, store: &ChunkStore, grace: Duration) -> Result<u64> {
-    let cutoff = SystemTime::now() - grace;
+    // File times come from the kernel's coarse clock, which lags `now` by up to a
+    // few milliseconds: without the slack a chunk written just after this line could
+    // look older than the cutoff.
+    let cutoff = SystemTime::now() - grace - MTIME_SLACK;
     // List files first: a chunk written after this list is not a candidate at all.
     let files = store.list()?;
     let referenced = catalog.referenced_chunks()?;

@@ -161,9 +161,13 @@ impl Node {
                 if pg_of(&id, self.cfg.placement_groups) != pg {
                     return Err(Error::ChunkCorrupt(id));
                 }
-                self.write(pg_group(pg), Command::PutChunk { id, data })
-                    .await?;
-                Ok(Response::Chunk(ChunkRef { id, len }))
+                match self
+                    .write(pg_group(pg), Command::PutChunk { id, data })
+                    .await?
+                {
+                    Reply::Chunk => Ok(Response::Chunk(ChunkRef { id, len })),
+                    _ => Err(Error::Unavailable(format!("chunk {id} lost before commit"))),
+                }
             }
             Request::GetChunk { id } => {
                 let stores = self.stores.clone();

@@ -3,25 +3,34 @@
 //!
 //! [`crate::Server`] delegates to a [`Cluster`] when `CAIRN_TEST_CLUSTER=N` is set,
 //! so the e2e suite runs unchanged against a cluster; fault tests use [`Cluster`]
-//! directly (kill and restart single nodes, find leaders, read metrics and status).
+//! directly (kill and restart single nodes, find leaders, read metrics and status);
+//! reconfiguration tests grow and shrink it by rewriting the cluster file
+//! ([`Cluster::add_node`], [`Cluster::set_drain`], [`Cluster::forget_node`]) and
+//! driving `cairn cluster plan|apply|status --json`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::Client;
 
 use crate::process::{labelled_tails, states, wait_health, Proc};
+use crate::reconfig::{json_lines, parse_line, Applied, ClusterStatus, Plan};
 use crate::{
-    cairn_bin, chunk_ids, free_port, s3_config_builder, ServerOpts, ACCESS_KEY, REGION, SECRET_KEY,
+    cairn_bin, chunk_files, chunk_ids, free_port, s3_config_builder, ServerOpts, ACCESS_KEY,
+    REGION, SECRET_KEY,
 };
 
 /// How long nodes and the gateway may take to answer `/health` after a start.
 const NODE_READY: Duration = Duration::from_secs(20);
 const GATEWAY_READY: Duration = Duration::from_secs(30);
+/// How long `cairn cluster status` / `plan` may take.
+const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `cairn cluster apply --wait` may take.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The optional `[raft]` table of the cluster file; `None` keeps the product default.
 #[derive(Clone, Debug, Default)]
@@ -38,6 +47,8 @@ pub struct RaftTuning {
 pub struct ClusterOpts {
     /// Number of storage nodes (ids 1..=nodes).
     pub nodes: u64,
+    /// `capacity` of every node in the cluster file, e.g. "10GiB".
+    pub capacity: String,
     /// Replication factor R.
     pub replication: u64,
     /// Number of placement groups (a power of two).
@@ -51,6 +62,7 @@ impl Default for ClusterOpts {
     fn default() -> Self {
         ClusterOpts {
             nodes: 3,
+            capacity: "10GiB".to_string(),
             replication: 3,
             placement_groups: 8,
             raft: RaftTuning::default(),
@@ -67,6 +79,11 @@ impl ClusterOpts {
     pub fn nodes(mut self, nodes: u64) -> Self {
         self.nodes = nodes;
         self.replication = nodes.min(3);
+        self
+    }
+    /// Every node's `capacity` in the cluster file, e.g. "1GiB".
+    pub fn capacity(mut self, capacity: &str) -> Self {
+        self.capacity = capacity.to_string();
         self
     }
     pub fn replication(mut self, r: u64) -> Self {
@@ -184,13 +201,41 @@ struct NodeProc {
     id: u64,
     addr: SocketAddr,
     data_dir: PathBuf,
+    /// `capacity` of its `[[node]]` entry.
+    capacity: String,
+    /// `drain` of its `[[node]]` entry.
+    drain: bool,
+    /// Whether the cluster file has a `[[node]]` entry for it (false after
+    /// [`Cluster::forget_node`]; the process and data dir stay).
+    in_config: bool,
     proc: Proc,
+}
+
+impl NodeProc {
+    /// Node `id` with data in `root/nID` and its log in `root/nodeID.log`, on a free
+    /// port; not started.
+    fn new(root: &Path, id: u64, capacity: &str) -> NodeProc {
+        let data_dir = root.join(format!("n{id}"));
+        std::fs::create_dir_all(&data_dir).expect("create node data dir");
+        NodeProc {
+            id,
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
+            data_dir,
+            capacity: capacity.to_string(),
+            drain: false,
+            in_config: true,
+            proc: Proc::new(format!("node {id}"), root.join(format!("node{id}.log"))),
+        }
+    }
 }
 
 /// A cluster of `cairn node` processes and one `cairn gateway`.
 pub struct Cluster {
     pub opts: ClusterOpts,
+    root: PathBuf,
     config_path: PathBuf,
+    /// The cluster secret, the same in every rewrite of the cluster file.
+    secret: String,
     gateway_addr: SocketAddr,
     nodes: Vec<NodeProc>,
     gateway: Proc,
@@ -218,27 +263,26 @@ impl Cluster {
     pub(crate) fn create(root: &Path, gateway_addr: SocketAddr, opts: ClusterOpts) -> Cluster {
         assert!(opts.nodes >= 1, "a cluster needs a node");
         let nodes: Vec<NodeProc> = (1..=opts.nodes)
-            .map(|id| {
-                let data_dir = root.join(format!("n{id}"));
-                std::fs::create_dir_all(&data_dir).expect("create node data dir");
-                NodeProc {
-                    id,
-                    addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
-                    data_dir,
-                    proc: Proc::new(format!("node {id}"), root.join(format!("node{id}.log"))),
-                }
-            })
+            .map(|id| NodeProc::new(root, id, &opts.capacity))
             .collect();
-        let config_path = root.join("cluster.toml");
-        std::fs::write(&config_path, cluster_toml(&opts, &nodes)).expect("write cluster.toml");
-        Cluster {
+        let c = Cluster {
+            root: root.to_path_buf(),
+            config_path: root.join("cluster.toml"),
+            secret: format!("cairn-test-secret-{:016x}", rand::random::<u64>()),
             opts,
-            config_path,
             gateway_addr,
             nodes,
             gateway: Proc::new("gateway", root.join("gateway.log")),
             _root: None,
-        }
+        };
+        c.write_config();
+        c
+    }
+
+    /// Rewrite the cluster file from the options and the node entries.
+    pub fn write_config(&self) {
+        std::fs::write(&self.config_path, cluster_toml(&self.opts, &self.secret, &self.nodes))
+            .unwrap_or_else(|e| panic!("write {}: {e}", self.config_path.display()));
     }
 
     // ------------------------------------------------------------------
@@ -298,8 +342,14 @@ impl Cluster {
     // Single processes
     // ------------------------------------------------------------------
 
+    /// Ids of the nodes in the cluster file, ascending (not necessarily contiguous
+    /// once nodes were forgotten).
     pub fn node_ids(&self) -> Vec<u64> {
-        self.nodes.iter().map(|n| n.id).collect()
+        self.nodes
+            .iter()
+            .filter(|n| n.in_config)
+            .map(|n| n.id)
+            .collect()
     }
 
     fn node(&self, id: u64) -> &NodeProc {
@@ -346,6 +396,37 @@ impl Cluster {
     pub async fn start_node(&mut self, id: u64) {
         self.spawn_node(id);
         self.wait_node_ready(id).await;
+    }
+
+    // ------------------------------------------------------------------
+    // Membership (edits of the cluster file)
+    // ------------------------------------------------------------------
+
+    /// Add node `max id + 1` (ids are never reused) to the cluster file with the
+    /// options' capacity, a free port, data in `root/nID` and its log in
+    /// `root/nodeID.log`; start it and wait for its `/health`. Does not apply the
+    /// change (see [`Cluster::apply_wait_json`]).
+    pub async fn add_node(&mut self) -> u64 {
+        let id = self.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
+        self.nodes
+            .push(NodeProc::new(&self.root, id, &self.opts.capacity));
+        self.write_config();
+        self.start_node(id).await;
+        id
+    }
+
+    /// Set `drain` of node `id` in the cluster file.
+    pub fn set_drain(&mut self, id: u64, drain: bool) {
+        self.node_mut(id).drain = drain;
+        self.write_config();
+    }
+
+    /// Remove node `id`'s entry from the cluster file. Its process (if running) and
+    /// data dir stay: stop it with [`Cluster::stop_node`] / [`Cluster::kill9_node`];
+    /// [`Cluster::node_chunk_ids`] still inspects its data dir.
+    pub fn forget_node(&mut self, id: u64) {
+        self.node_mut(id).in_config = false;
+        self.write_config();
     }
 
     fn spawn_node(&mut self, id: u64) {
@@ -454,6 +535,32 @@ impl Cluster {
     /// Chunk ids (file names) in node `id`'s chunk store.
     pub fn node_chunk_ids(&self, id: u64) -> BTreeSet<String> {
         chunk_ids(&self.node(id).data_dir.join("chunks"))
+    }
+
+    /// `(count, total bytes)` of the chunk files in node `id`'s chunk store.
+    pub fn node_chunk_files(&self, id: u64) -> (usize, u64) {
+        chunk_files(&self.node(id).data_dir.join("chunks"))
+    }
+
+    /// Which nodes of the cluster file hold each chunk id.
+    pub fn chunk_holders(&self) -> BTreeMap<String, Vec<u64>> {
+        let mut holders: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for id in self.node_ids() {
+            for chunk in self.node_chunk_ids(id) {
+                holders.entry(chunk).or_default().push(id);
+            }
+        }
+        holders
+    }
+
+    /// Peak resident set size (VmHWM) of node `id`'s process in KiB, if it runs.
+    pub fn node_peak_rss_kib(&self, id: u64) -> Option<u64> {
+        peak_rss_kib(self.node(id).proc.pid()?)
+    }
+
+    /// Peak resident set size (VmHWM) of the gateway process in KiB, if it runs.
+    pub fn gateway_peak_rss_kib(&self) -> Option<u64> {
+        peak_rss_kib(self.gateway.pid()?)
     }
 
     /// Size of node `id`'s `raft.redb`, 0 if missing.
@@ -573,30 +680,117 @@ impl Cluster {
             .collect()
     }
 
+    // ------------------------------------------------------------------
+    // The cluster CLI
+    // ------------------------------------------------------------------
+
+    /// `cairn ARGS --config CLUSTER_FILE`
+    fn cli_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(cairn_bin());
+        cmd.args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// Run `cairn ARGS --config CLUSTER_FILE` to completion (blocking).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run cairn {args:?}: {e}"))
+    }
+
+    /// [`Cluster::cli`] without blocking the runtime; kills the command and panics
+    /// (with `cairn cluster status` and the logs) if it runs longer than `timeout`.
+    pub async fn cli_async(&self, args: &[&str], timeout: Duration) -> Output {
+        let mut cmd = tokio::process::Command::from(self.cli_command(args));
+        cmd.kill_on_drop(true);
+        match tokio::time::timeout(timeout, cmd.output()).await {
+            Ok(out) => out.unwrap_or_else(|e| panic!("run cairn {args:?}: {e}")),
+            Err(_) => {
+                let status = if args.first() == Some(&"cluster") && args.get(1) == Some(&"status")
+                {
+                    String::new()
+                } else {
+                    Box::pin(self.status()).await
+                };
+                panic!(
+                    "cairn {args:?} still running after {timeout:?}\n{status}\n{}",
+                    self.log_tail(48 * 1024)
+                )
+            }
+        }
+    }
+
+    /// [`Cluster::cli_async`]; panics with its output unless it exits 0.
+    async fn cli_ok(&self, args: &[&str], timeout: Duration) -> (String, String) {
+        let out = self.cli_async(args, timeout).await;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "cairn {args:?} exited with {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            out.status
+        );
+        (stdout, stderr)
+    }
+
     /// Output of `cairn cluster status` (stdout, plus stderr if it failed).
     pub async fn status(&self) -> String {
-        let config = self.config_path.clone();
-        tokio::task::spawn_blocking(move || {
-            let out = Command::new(cairn_bin())
-                .arg("cluster")
-                .arg("status")
-                .arg("--config")
-                .arg(&config)
-                .output()
-                .expect("run cairn cluster status");
-            let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-            if !out.status.success() {
-                let _ = write!(
-                    s,
-                    "\n[cairn cluster status exited with {}]\n{}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            s
-        })
-        .await
-        .expect("status task")
+        let out = self.cli_async(&["cluster", "status"], CLI_TIMEOUT).await;
+        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            let _ = write!(
+                s,
+                "\n[cairn cluster status exited with {}]\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        s
+    }
+
+    /// `cairn cluster status --json`; panics unless it succeeds with one JSON line.
+    pub async fn status_json(&self) -> ClusterStatus {
+        let args = ["cluster", "status", "--json"];
+        let (stdout, _) = self.cli_ok(&args, CLI_TIMEOUT).await;
+        let lines = json_lines(&stdout);
+        assert_eq!(lines.len(), 1, "cairn {args:?} printed:\n{stdout}");
+        parse_line("cairn cluster status --json", lines[0])
+    }
+
+    /// `cairn cluster plan --json` for the current cluster file; panics unless it
+    /// succeeds with one JSON line.
+    pub async fn plan_json(&self) -> Plan {
+        let args = ["cluster", "plan", "--json"];
+        let (stdout, _) = self.cli_ok(&args, CLI_TIMEOUT).await;
+        let lines = json_lines(&stdout);
+        assert_eq!(lines.len(), 1, "cairn {args:?} printed:\n{stdout}");
+        parse_line("cairn cluster plan --json", lines[0])
+    }
+
+    /// `cairn cluster apply --wait --json` for the current cluster file: the plan
+    /// line, the final status line and how long it took. Panics unless it exits 0.
+    pub async fn apply_wait_json(&self) -> Applied {
+        let args = ["cluster", "apply", "--wait", "--json"];
+        let start = Instant::now();
+        let (stdout, stderr) = self.cli_ok(&args, APPLY_TIMEOUT).await;
+        let elapsed = start.elapsed();
+        let lines = json_lines(&stdout);
+        assert!(
+            !lines.is_empty() && lines.len() <= 2,
+            "cairn {args:?} printed (expected the plan line and a final status line):\n{stdout}"
+        );
+        Applied {
+            plan: parse_line("cairn cluster apply --json (plan line)", lines[0]),
+            last: lines
+                .get(1)
+                .map(|l| parse_line("cairn cluster apply --wait --json (last line)", l)),
+            elapsed,
+            stdout,
+            stderr,
+        }
     }
 
     /// The RAFT GROUPS table of [`Cluster::status`].
@@ -675,17 +869,21 @@ fn metrics_blocking(addr: SocketAddr) -> Option<Metrics> {
     (status == "200").then(|| Metrics::parse(body))
 }
 
-/// The cluster file for `opts` and `nodes` (absolute data dirs).
-fn cluster_toml(opts: &ClusterOpts, nodes: &[NodeProc]) -> String {
+/// VmHWM of `/proc/PID/status` in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    line.trim().strip_suffix("kB")?.trim().parse().ok()
+}
+
+/// The cluster file for `opts`, `secret` and the entries of the nodes in it
+/// (absolute data dirs).
+fn cluster_toml(opts: &ClusterOpts, secret: &str, nodes: &[NodeProc]) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "name = \"e2e\"");
     let _ = writeln!(t, "replication = {}", opts.replication);
     let _ = writeln!(t, "placement_groups = {}", opts.placement_groups);
-    let _ = writeln!(
-        t,
-        "secret = \"cairn-test-secret-{:016x}\"",
-        rand::random::<u64>()
-    );
+    let _ = writeln!(t, "secret = \"{secret}\"");
     let _ = writeln!(t, "\n[s3]\nregion = \"{REGION}\"");
     let r = &opts.raft;
     let raft: Vec<(&str, Option<u64>)> = vec![
@@ -703,14 +901,18 @@ fn cluster_toml(opts: &ClusterOpts, nodes: &[NodeProc]) -> String {
             }
         }
     }
-    for n in nodes {
+    for n in nodes.iter().filter(|n| n.in_config) {
         let _ = writeln!(
             t,
-            "\n[[node]]\nid = {}\naddress = \"{}\"\ndata_dir = \"{}\"\ncapacity = \"10GiB\"",
+            "\n[[node]]\nid = {}\naddress = \"{}\"\ndata_dir = \"{}\"\ncapacity = \"{}\"",
             n.id,
             n.addr,
-            toml_escape(&n.data_dir.display().to_string())
+            toml_escape(&n.data_dir.display().to_string()),
+            toml_escape(&n.capacity)
         );
+        if n.drain {
+            let _ = writeln!(t, "drain = true");
+        }
     }
     t
 }

@@ -13,6 +13,8 @@
 mod process;
 
 pub mod cluster;
+pub mod reconfig;
+pub mod workload;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -34,6 +36,7 @@ use rand::{RngCore, SeedableRng};
 pub use aws_sdk_s3;
 pub use bytes::Bytes;
 pub use cluster::{parse_status_groups, Cluster, ClusterOpts, GroupRow, Metrics, RaftTuning};
+pub use workload::{Acked, Workload, WorkloadOpts};
 
 use process::{wait_health, Proc};
 
@@ -471,6 +474,21 @@ pub fn chunk_files(dir: &Path) -> (usize, u64) {
         bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
     });
     (count, bytes)
+}
+
+/// The chunk ids (hex BLAKE3 of each `chunk_size` piece) of an object's bytes, as the
+/// gateway stores a body larger than the inline limit.
+pub fn chunk_ids_of(data: &[u8], chunk_size: usize) -> Vec<String> {
+    data.chunks(chunk_size)
+        .map(|piece| blake3::hash(piece).to_hex().to_string())
+        .collect()
+}
+
+/// Placement group of a hex chunk id in a cluster of `pgs` placement groups.
+pub fn chunk_pg(id_hex: &str, pgs: u32) -> u32 {
+    let id = cairn_node::ChunkId::from_hex(id_hex)
+        .unwrap_or_else(|| panic!("not a chunk id: {id_hex:?}"));
+    cairn_node::placement::pg_of(&id, pgs)
 }
 
 /// Names (chunk ids) of the files named by 64 hex chars anywhere under `dir`.

@@ -57,6 +57,8 @@ pub enum Reply {
     None,
     Catalog(Box<Result<CatalogReply, WireError>>),
     Chunk,
+    /// The chunk of a `PutChunk` entry is not here (see the state machine).
+    ChunkLost,
 }
 
 openraft::declare_raft_types!(

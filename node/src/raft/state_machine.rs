@@ -108,7 +108,14 @@ impl StateMachine {
                     if !data.is_empty() && !self.stores.chunks.contains(id) {
                         self.stores.chunks.put(id, data)?;
                     }
-                    Reply::Chunk
+                    if self.stores.chunks.contains(id) || *id == ChunkId::of(b"") {
+                        Reply::Chunk
+                    } else {
+                        // The entry came without bytes (its chunk was collected on the
+                        // leader before it was replicated): the write must not be
+                        // acknowledged; the writer sends the bytes again.
+                        Reply::ChunkLost
+                    }
                 }
             };
             applied = Some(entry.log_id);
