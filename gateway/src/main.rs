@@ -88,11 +88,38 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ClusterCommand {
-    /// Show every node, every Raft group and the usable capacity.
+    /// Show every node, every Raft group, the usable capacity and moves in progress.
     Status {
-        /// The cluster file.
+        /// The cluster file (its nodes are asked where the cluster is).
         #[arg(long, default_value = "cluster.toml")]
         config: PathBuf,
+        /// One JSON line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what applying the cluster file would change (changes nothing).
+    Plan {
+        /// The edited cluster file.
+        #[arg(long, default_value = "cluster.toml")]
+        config: PathBuf,
+        /// One JSON line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Commit the cluster file as the next cluster map; the cluster moves itself.
+    Apply {
+        /// The edited cluster file.
+        #[arg(long, default_value = "cluster.toml")]
+        config: PathBuf,
+        /// Wait, showing progress, until every move has finished (exit 0) or failed.
+        #[arg(long)]
+        wait: bool,
+        /// Stop waiting after this many seconds (non-zero exit).
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Print the plan (and with --wait the final status) as JSON lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -175,14 +202,34 @@ fn main() -> std::process::ExitCode {
                     .await
                     .map_err(|e| e.to_string())
             }
-            Command::Cluster {
-                command: ClusterCommand::Status { config },
-            } => {
-                let cfg = load(&config)?;
-                let statuses = cairn::admin::status::collect(&cfg).await?;
-                print!("{}", cairn::admin::status::render(&cfg, &statuses));
-                Ok(())
-            }
+            Command::Cluster { command } => match command {
+                ClusterCommand::Status { config, json } => {
+                    let cfg = load(&config)?;
+                    let view = cairn::admin::view::collect(&cfg).await?;
+                    if json {
+                        println!("{}", serde_json::to_string(&view).map_err(|e| e.to_string())?);
+                    } else {
+                        print!("{}", cairn::admin::status::render(&view));
+                    }
+                    Ok(())
+                }
+                ClusterCommand::Plan { config, json } => {
+                    cairn::admin::apply::run_plan(&load(&config)?, json).await
+                }
+                ClusterCommand::Apply {
+                    config,
+                    wait,
+                    timeout,
+                    json,
+                } => {
+                    let opts = cairn::admin::apply::ApplyOptions {
+                        wait,
+                        json,
+                        timeout: timeout.map(Duration::from_secs),
+                    };
+                    cairn::admin::apply::run_apply(&load(&config)?, opts).await
+                }
+            },
             Command::Bench(args) => cairn::bench::run_cli(args).await,
         }
     });

@@ -9,6 +9,7 @@ use crate::{ChunkId, Error, Result};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::SystemTime;
 
@@ -17,6 +18,16 @@ pub struct ChunkStore {
     tmp: PathBuf,
     /// Writers (put, touch) share it; the collector takes it alone to check and delete.
     gc_lock: RwLock<()>,
+    /// Bytes of chunk files held (counted at open, then kept up to date).
+    used: AtomicU64,
+}
+
+/// A chunk file as listed.
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkFile {
+    pub id: ChunkId,
+    pub modified: SystemTime,
+    pub len: u64,
 }
 
 impl ChunkStore {
@@ -27,11 +38,20 @@ impl ChunkStore {
         for entry in fs::read_dir(&tmp)? {
             let _ = fs::remove_file(entry?.path());
         }
-        Ok(ChunkStore {
+        let store = ChunkStore {
             root: root.to_path_buf(),
             tmp,
             gc_lock: RwLock::new(()),
-        })
+            used: AtomicU64::new(0),
+        };
+        let used = store.list()?.iter().map(|f| f.len).sum();
+        store.used.store(used, Ordering::Relaxed);
+        Ok(store)
+    }
+
+    /// Bytes of chunk files held.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
     }
 
     fn path_of(&self, id: &ChunkId) -> PathBuf {
@@ -58,6 +78,7 @@ impl ChunkStore {
         fs::create_dir_all(dir)?;
         fs::rename(&tmp_path, &path)?;
         File::open(dir)?.sync_all()?;
+        self.used.fetch_add(data.len() as u64, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -90,8 +111,8 @@ impl ChunkStore {
         self.path_of(id).exists()
     }
 
-    /// Every chunk file with its modification time.
-    pub fn list(&self) -> Result<Vec<(ChunkId, SystemTime)>> {
+    /// Every chunk file.
+    pub fn list(&self) -> Result<Vec<ChunkFile>> {
         let mut out = Vec::new();
         for l1 in read_dirs(&self.root)? {
             for l2 in read_dirs(&l1)? {
@@ -101,19 +122,16 @@ impl ChunkStore {
                     let Some(id) = name.to_str().and_then(ChunkId::from_hex) else {
                         continue;
                     };
-                    out.push((id, entry.metadata()?.modified()?));
+                    let meta = entry.metadata()?;
+                    out.push(ChunkFile {
+                        id,
+                        modified: meta.modified()?,
+                        len: meta.len(),
+                    });
                 }
             }
         }
         Ok(out)
-    }
-
-    /// Total bytes of the listed chunk files (those still present).
-    pub fn total_bytes(&self, list: &[(ChunkId, SystemTime)]) -> u64 {
-        list.iter()
-            .filter_map(|(id, _)| fs::metadata(self.path_of(id)).ok())
-            .map(|m| m.len())
-            .sum()
     }
 
     /// Deletes each chunk of `ids` whose file is still older than `cutoff`, checked
@@ -129,10 +147,29 @@ impl ChunkStore {
             };
             if meta.modified()? < cutoff {
                 fs::remove_file(&path)?;
+                self.used.fetch_sub(meta.len(), Ordering::Relaxed);
                 deleted += 1;
             }
         }
         Ok(deleted)
+    }
+
+    /// Deletes every chunk whose id `doomed` selects (the chunks of a placement
+    /// group this node no longer holds); returns the bytes freed.
+    pub fn delete_where(&self, doomed: impl Fn(&ChunkId) -> bool) -> Result<u64> {
+        let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
+        let mut freed = 0;
+        for file in self.list()? {
+            if doomed(&file.id) {
+                match fs::remove_file(self.path_of(&file.id)) {
+                    Ok(()) => freed += file.len,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        self.used.fetch_sub(freed, Ordering::Relaxed);
+        Ok(freed)
     }
 }
 

@@ -10,8 +10,10 @@ use crate::catalog::{
     CatalogCommand, CatalogQuery, CatalogReply, ListPage, ListQuery, UploadList, UploadListQuery,
 };
 use crate::cluster_config::ClusterConfig;
+use crate::cluster_map::ClusterMap;
 use crate::node::Node;
-use crate::placement::{pg_of, placement_table};
+use crate::placement::pg_of;
+use crate::routing::Router;
 use crate::raft::{pg_group, GroupId, NodeId, CATALOG_GROUP};
 use crate::records::{
     BucketChange, BucketRecord, ChunkRef, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
@@ -21,8 +23,7 @@ use crate::rpc::client::RpcClient;
 use crate::rpc::messages::{Request, Response};
 use crate::{ChunkId, Error, Result};
 use bytes::Bytes;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// How long one call to a node may take.
@@ -31,6 +32,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request keeps being retried (leader elections take a few seconds).
 const RETRY_WINDOW: Duration = Duration::from_secs(30);
+/// How often a remote client reads the committed cluster map.
+const MAP_REFRESH: Duration = Duration::from_secs(2);
 
 enum Transport {
     Local(Arc<Node>),
@@ -46,12 +49,40 @@ impl Transport {
     }
 }
 
-struct Inner {
-    transport: Transport,
-    pg_count: u32,
+/// The placement derived from one cluster map.
+struct View {
+    map: Arc<ClusterMap>,
     table: Vec<Vec<NodeId>>,
     catalog: Vec<NodeId>,
-    leaders: Mutex<HashMap<GroupId, NodeId>>,
+}
+
+impl View {
+    fn of(map: Arc<ClusterMap>) -> Arc<View> {
+        Arc::new(View {
+            table: map.table(),
+            catalog: map.catalog_voters(),
+            map,
+        })
+    }
+
+    /// A PG's replicas, then every other node of the map (which may still hold
+    /// the PG's chunks while it moves).
+    fn chunk_sources(&self, pg: u32) -> (usize, Vec<NodeId>) {
+        let mut nodes = self.table.get(pg as usize).cloned().unwrap_or_default();
+        let replicas = nodes.len();
+        for n in &self.map.nodes {
+            if !nodes.contains(&n.id) {
+                nodes.push(n.id);
+            }
+        }
+        (replicas, nodes)
+    }
+}
+
+struct Inner {
+    transport: Transport,
+    view: RwLock<Arc<View>>,
+    router: Router,
 }
 
 #[derive(Clone)]
@@ -62,15 +93,12 @@ pub struct NodeClient {
 impl NodeClient {
     /// A client of the node running in this process (the embedded server).
     pub fn local(node: Arc<Node>) -> Self {
-        let (pg_count, table, catalog) = (
-            node.cfg.placement_groups,
-            node.table.clone(),
-            node.cfg.catalog_voters(),
-        );
-        Self::with(Transport::Local(node), pg_count, table, catalog)
+        let view = View::of(node.map());
+        Self::with(Transport::Local(node), view)
     }
 
-    /// A client of the cluster described by `cfg`, over the internal RPC.
+    /// A client of the cluster described by `cfg`, over the internal RPC. It starts
+    /// from the file's map and follows the committed map (refreshed every 2 s).
     pub fn remote(cfg: &ClusterConfig) -> Result<Self> {
         let addrs = cfg
             .nodes
@@ -78,100 +106,114 @@ impl NodeClient {
             .map(|n| (n.id, n.address.clone()))
             .collect();
         let rpc = Arc::new(RpcClient::new(&cfg.secret, addrs)?);
-        Ok(Self::with(
-            Transport::Remote(rpc),
-            cfg.placement_groups,
-            placement_table(cfg),
-            cfg.catalog_voters(),
-        ))
+        let client = Self::with(Transport::Remote(rpc), View::of(Arc::new(cfg.map())));
+        let weak = Arc::downgrade(&client.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(MAP_REFRESH).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let client = NodeClient { inner };
+                if let Err(error) = client.refresh_map().await {
+                    tracing::debug!(%error, "cluster map refresh failed");
+                }
+            }
+        });
+        Ok(client)
     }
 
-    fn with(
-        transport: Transport,
-        pg_count: u32,
-        table: Vec<Vec<NodeId>>,
-        catalog: Vec<NodeId>,
-    ) -> Self {
+    fn with(transport: Transport, view: Arc<View>) -> Self {
         NodeClient {
             inner: Arc::new(Inner {
                 transport,
-                pg_count,
-                table,
-                catalog,
-                leaders: Mutex::new(HashMap::new()),
+                view: RwLock::new(view),
+                router: Router::default(),
             }),
         }
     }
 
-    fn leader(&self, group: GroupId) -> Option<NodeId> {
-        self.inner.leaders.lock().ok()?.get(&group).copied()
+    /// The current view; in-process, rebuilt when the node learned a new map.
+    fn view(&self) -> Arc<View> {
+        let current = match self.inner.view.read() {
+            Ok(v) => v.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if let Transport::Local(node) = &self.inner.transport {
+            let map = node.map();
+            if map.epoch != current.map.epoch {
+                let view = View::of(map);
+                self.set_view(view.clone());
+                return view;
+            }
+        }
+        current
     }
 
-    fn set_leader(&self, group: GroupId, node: Option<NodeId>) {
-        if let Ok(mut l) = self.inner.leaders.lock() {
-            match node {
-                Some(n) => l.insert(group, n),
-                None => l.remove(&group),
-            };
+    fn set_view(&self, view: Arc<View>) {
+        if let Ok(mut v) = self.inner.view.write() {
+            *v = view;
         }
     }
 
-    /// Sends `req` to the leader of `group` (whose members are `members`), following
-    /// redirects and retrying retryable failures until the retry window closes.
+    /// The cluster map this client routes by.
+    pub fn map(&self) -> Arc<ClusterMap> {
+        self.view().map.clone()
+    }
+
+    /// Reads the committed cluster map and routes by it from now on if it is newer.
+    pub async fn refresh_map(&self) -> Result<Option<Arc<ClusterMap>>> {
+        let Some(map) = self.cluster_map().await? else {
+            return Ok(None);
+        };
+        let map = Arc::new(map);
+        if map.epoch > self.view().map.epoch {
+            if let Transport::Remote(rpc) = &self.inner.transport {
+                rpc.add_addrs(map.nodes.iter().map(|n| (n.id, n.address.as_str())));
+            }
+            self.set_view(View::of(map.clone()));
+        }
+        Ok(Some(map))
+    }
+
+    /// The committed cluster map (None before the first is committed).
+    pub async fn cluster_map(&self) -> Result<Option<ClusterMap>> {
+        match self.catalog_read(CatalogQuery::ClusterMap).await? {
+            CatalogReply::ClusterMap(m) => Ok(m.map(|m| *m)),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    /// Commits `map` as the next epoch (its epoch must be the committed one + 1).
+    pub async fn set_cluster_map(&self, map: ClusterMap) -> Result<()> {
+        self.catalog_write(CatalogCommand::SetClusterMap(Box::new(map)))
+            .await
+            .map(drop)
+    }
+
+    /// Sends `req` to the leader of `group` (candidates: `members`).
     async fn to_leader(
         &self,
         group: GroupId,
         members: &[NodeId],
         req: Request,
+        window: Duration,
     ) -> Result<Response> {
-        if members.is_empty() {
-            return Err(Error::Unavailable(format!("group {group} has no members")));
-        }
-        let deadline = Instant::now() + RETRY_WINDOW;
-        let mut attempt = 0usize;
-        let mut delay = Duration::from_millis(20);
-        loop {
-            let target = self
-                .leader(group)
-                .filter(|l| members.contains(l))
-                .unwrap_or(members[attempt % members.len()]);
-            let err = match self
-                .inner
-                .transport
-                .call(target, req.clone(), CALL_TIMEOUT)
-                .await
-            {
-                Ok(resp) => {
-                    self.set_leader(group, Some(target));
-                    return Ok(resp);
-                }
-                Err(e) => e,
-            };
-            if !err.is_retryable() || Instant::now() >= deadline {
-                return Err(err);
-            }
-            match err {
-                Error::NotLeader { leader: Some(l) } if l != target && members.contains(&l) => {
-                    self.set_leader(group, Some(l));
-                }
-                _ => {
-                    self.set_leader(group, None);
-                    attempt += 1;
-                }
-            }
-            tracing::debug!(group, target, error = %err, "retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(500));
-        }
+        let transport = &self.inner.transport;
+        self.inner
+            .router
+            .to_leader(group, members, window, |node| {
+                transport.call(node, req.clone(), CALL_TIMEOUT)
+            })
+            .await
     }
 
     async fn catalog_write(&self, cmd: CatalogCommand) -> Result<CatalogReply> {
-        let members = self.inner.catalog.clone();
+        let members = self.view().catalog.clone();
         match self
             .to_leader(
                 CATALOG_GROUP,
                 &members,
                 Request::CatalogWrite(Box::new(cmd)),
+                RETRY_WINDOW,
             )
             .await?
         {
@@ -181,9 +223,14 @@ impl NodeClient {
     }
 
     async fn catalog_read(&self, q: CatalogQuery) -> Result<CatalogReply> {
-        let members = self.inner.catalog.clone();
+        let members = self.view().catalog.clone();
         match self
-            .to_leader(CATALOG_GROUP, &members, Request::CatalogRead(q))
+            .to_leader(
+                CATALOG_GROUP,
+                &members,
+                Request::CatalogRead(q),
+                RETRY_WINDOW,
+            )
             .await?
         {
             Response::Catalog(r) => Ok(r),
@@ -191,53 +238,24 @@ impl NodeClient {
         }
     }
 
-    fn replicas(&self, id: &ChunkId) -> (u32, Vec<NodeId>) {
-        let pg = pg_of(id, self.inner.pg_count);
-        let nodes = self
-            .inner
-            .table
-            .get(pg as usize)
-            .cloned()
-            .unwrap_or_default();
-        (pg, nodes)
-    }
-
     /// True once the catalog group answers (it has a leader with a quorum).
     pub async fn ready(&self) -> bool {
-        let members = self.inner.catalog.clone();
+        let members = self.view().catalog.clone();
         matches!(
-            self.to_leader_once(CATALOG_GROUP, &members, Request::CatalogReadIndex)
-                .await,
+            self.to_leader(
+                CATALOG_GROUP,
+                &members,
+                Request::CatalogReadIndex,
+                Duration::from_secs(2)
+            )
+            .await,
             Ok(Response::ReadIndex(_))
         )
     }
 
-    async fn to_leader_once(
-        &self,
-        group: GroupId,
-        members: &[NodeId],
-        req: Request,
-    ) -> Result<Response> {
-        let mut last = Error::Unavailable("no members".into());
-        for node in self
-            .leader(group)
-            .into_iter()
-            .chain(members.iter().copied())
-        {
-            match self
-                .inner
-                .transport
-                .call(node, req.clone(), Duration::from_secs(2))
-                .await
-            {
-                Ok(r) => {
-                    self.set_leader(group, Some(node));
-                    return Ok(r);
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+    /// Sends a request to one node (status, admin).
+    pub async fn call(&self, node: NodeId, req: Request, timeout: Duration) -> Result<Response> {
+        self.inner.transport.call(node, req, timeout).await
     }
 
     // ---- chunks ----
@@ -248,9 +266,17 @@ impl NodeClient {
         let id = tokio::task::spawn_blocking(move || ChunkId::of(&hashed))
             .await
             .map_err(|e| Error::Task(e.to_string()))?;
-        let (pg, members) = self.replicas(&id);
+        let view = self.view();
+        let pg = pg_of(&id, view.map.placement_groups);
+        let (replicas, mut candidates) = view.chunk_sources(pg);
+        candidates.truncate(replicas);
         match self
-            .to_leader(pg_group(pg), &members, Request::PutChunk { pg, id, data })
+            .to_leader(
+                pg_group(pg),
+                &candidates,
+                Request::PutChunk { pg, id, data },
+                RETRY_WINDOW,
+            )
             .await?
         {
             Response::Chunk(r) => Ok(r),
@@ -261,16 +287,24 @@ impl NodeClient {
     /// Reads a chunk from a replica of its placement group, verified; tries the
     /// others (and again, within the retry window) when one fails.
     pub async fn get_chunk(&self, id: ChunkId) -> Result<Bytes> {
-        let (_, members) = self.replicas(&id);
+        let view = self.view();
+        let (replicas, members) = view.chunk_sources(pg_of(&id, view.map.placement_groups));
         if members.is_empty() {
             return Err(Error::ChunkMissing(id));
         }
-        let start = usize::from(id.0[31]) % members.len();
+        // Spread reads over the replicas; the other nodes only as fallbacks.
+        let start = usize::from(id.0[31]) % replicas.max(1);
+        let order: Vec<NodeId> = members[start..replicas.max(start)]
+            .iter()
+            .chain(&members[..start])
+            .chain(&members[replicas.max(start)..])
+            .copied()
+            .collect();
         let deadline = Instant::now() + RETRY_WINDOW;
         let remote = matches!(self.inner.transport, Transport::Remote(_));
         let mut attempt = 0usize;
         loop {
-            let node = members[(start + attempt) % members.len()];
+            let node = order[attempt % order.len()];
             let err = match self
                 .inner
                 .transport
@@ -288,7 +322,7 @@ impl NodeClient {
             };
             attempt += 1;
             tracing::debug!(chunk = %id, node, error = %err, "chunk read failed");
-            let round_done = attempt.is_multiple_of(members.len());
+            let round_done = attempt.is_multiple_of(order.len());
             if round_done && Instant::now() >= deadline {
                 return Err(err);
             }
@@ -299,13 +333,15 @@ impl NodeClient {
     }
 
     /// Keeps existing chunks from collection while a new record that shares them
-    /// commits (a copy); fails if a chunk is on no replica.
+    /// commits (a copy): touches them on every node of their PG that holds them;
+    /// fails if a chunk is on none.
     pub async fn retain_chunks(&self, ids: Vec<ChunkId>) -> Result<()> {
+        let view = self.view();
         for id in ids {
-            let (_, members) = self.replicas(&id);
+            let (_, nodes) = view.chunk_sources(pg_of(&id, view.map.placement_groups));
             let mut ok = false;
             let mut last = Error::ChunkMissing(id);
-            for node in members {
+            for node in nodes {
                 match self
                     .inner
                     .transport

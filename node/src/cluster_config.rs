@@ -1,7 +1,8 @@
 //! `cluster.toml`: parsing and validating the cluster description (name, replication,
 //! placement groups, cluster secret, S3 keys, Raft tuning, the node list).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use crate::cluster_map::ClusterMap;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -11,8 +12,6 @@ pub type NodeId = u64;
 pub const MAX_PLACEMENT_GROUPS: u32 = 65536;
 /// Shortest allowed cluster secret, in characters.
 pub const MIN_SECRET_CHARS: usize = 16;
-/// Largest number of voters in the catalog Raft group.
-pub const MAX_CATALOG_VOTERS: usize = 5;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterConfig {
@@ -30,6 +29,8 @@ pub struct ClusterConfig {
     /// `[s3] region`, default "us-east-1".
     pub region: String,
     pub raft: RaftTuning,
+    /// The `[moves]` table: limits of data moves after a map change.
+    pub moves: MoveLimits,
     /// Sorted by id.
     pub nodes: Vec<NodeEntry>,
     /// The file the config came from (None when built in code).
@@ -60,7 +61,25 @@ impl Default for RaftTuning {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// The `[moves]` table: how hard a node pulls data when placement groups move to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MoveLimits {
+    /// Placement-group moves a leader runs at once.
+    pub concurrency: u32,
+    /// Bytes per second a node fetches for moves (0: unlimited).
+    pub bandwidth: u64,
+}
+
+impl Default for MoveLimits {
+    fn default() -> Self {
+        MoveLimits {
+            concurrency: 2,
+            bandwidth: 100 << 20,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeEntry {
     /// >= 1, unique.
     pub id: NodeId,
@@ -107,6 +126,8 @@ struct RawConfig {
     #[serde(default)]
     raft: RawRaft,
     #[serde(default)]
+    moves: RawMoves,
+    #[serde(default)]
     node: Vec<RawNode>,
 }
 
@@ -126,6 +147,13 @@ struct RawRaft {
     election_max_ms: Option<u64>,
     snapshot_logs: Option<u64>,
     keep_logs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMoves {
+    concurrency: Option<u32>,
+    bandwidth: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +208,7 @@ impl ClusterConfig {
             secret_key: None,
             region: "us-east-1".to_string(),
             raft: RaftTuning::default(),
+            moves: MoveLimits::default(),
             nodes: vec![NodeEntry {
                 id: 1,
                 address: "local".to_string(),
@@ -197,24 +226,19 @@ impl ClusterConfig {
         self.nodes.iter().find(|n| n.id == id)
     }
 
-    /// Usable capacity: the summed capacity of the nodes not draining, divided by R.
-    pub fn usable_capacity(&self) -> u64 {
-        let total: u128 = self
-            .nodes
-            .iter()
-            .filter(|n| !n.drain)
-            .map(|n| u128::from(n.capacity))
-            .sum();
-        let r = u128::try_from(self.replication.max(1)).unwrap_or(1);
-        u64::try_from(total / r).unwrap_or(u64::MAX)
-    }
-
-    /// The catalog group's voters: the (at most 5) lowest node ids.
-    pub fn catalog_voters(&self) -> Vec<NodeId> {
-        let mut ids: Vec<NodeId> = self.nodes.iter().map(|n| n.id).collect();
-        ids.sort_unstable();
-        ids.truncate(MAX_CATALOG_VOTERS);
-        ids
+    /// The map this file describes (epoch 0: not committed).
+    pub fn map(&self) -> ClusterMap {
+        ClusterMap {
+            epoch: 0,
+            name: self.name.clone(),
+            replication: self.replication,
+            placement_groups: self.placement_groups,
+            nodes: self.nodes.clone(),
+            moves: self.moves.clone(),
+            applied_at_ms: 0,
+            planned_moves: 0,
+            planned_bytes: 0,
+        }
     }
 }
 
@@ -266,6 +290,7 @@ fn convert(raw: RawConfig, base_dir: &Path) -> Result<ClusterConfig, ConfigError
     }
 
     let raft = convert_raft(raw.raft)?;
+    let moves = convert_moves(raw.moves)?;
 
     let mut nodes = raw
         .node
@@ -325,8 +350,30 @@ fn convert(raw: RawConfig, base_dir: &Path) -> Result<ClusterConfig, ConfigError
         secret_key,
         region,
         raft,
+        moves,
         nodes,
         path: None,
+    })
+}
+
+fn convert_moves(raw: RawMoves) -> Result<MoveLimits, ConfigError> {
+    let d = MoveLimits::default();
+    let concurrency = raw.concurrency.unwrap_or(d.concurrency);
+    if concurrency == 0 {
+        return Err(invalid("`[moves] concurrency` must be >= 1"));
+    }
+    let bandwidth = match &raw.bandwidth {
+        None => Some(d.bandwidth),
+        Some(toml::Value::Integer(i)) => u64::try_from(*i).ok(),
+        Some(toml::Value::String(s)) => parse_capacity(s.trim_end_matches("/s")),
+        Some(_) => None,
+    }
+    .ok_or_else(|| {
+        invalid("`[moves] bandwidth` must be bytes per second, e.g. \"100MiB\" (0: unlimited)")
+    })?;
+    Ok(MoveLimits {
+        concurrency,
+        bandwidth,
     })
 }
 
@@ -523,8 +570,8 @@ capacity = 1073741824
         assert!(n3.drain);
         assert!(cfg.node(4).is_none());
         assert_eq!(cfg.path, None);
-        assert_eq!(cfg.usable_capacity(), 21 * GIB / 3);
-        assert_eq!(cfg.catalog_voters(), vec![1, 2, 3]);
+        assert_eq!(cfg.map().usable_capacity(), 21 * GIB / 3);
+        assert_eq!(cfg.map().catalog_voters(), vec![1, 2, 3]);
     }
 
     #[test]
@@ -756,8 +803,8 @@ capacity = 10
         assert_eq!(a.nodes[0].address, "local");
         assert_eq!(a.nodes[0].data_dir, PathBuf::from("/data"));
         assert_eq!(a.nodes[0].capacity, u64::MAX / 4);
-        assert_eq!(a.usable_capacity(), u64::MAX / 4);
-        assert_eq!(a.catalog_voters(), vec![1]);
+        assert_eq!(a.map().usable_capacity(), u64::MAX / 4);
+        assert_eq!(a.map().catalog_voters(), vec![1]);
         assert_eq!(a.path, None);
         let b = ClusterConfig::single_node(PathBuf::from("/data"));
         assert_ne!(a.secret, b.secret);
@@ -775,16 +822,16 @@ capacity = 10
                 ..template.clone()
             })
             .collect();
-        assert_eq!(cfg.catalog_voters(), vec![1, 2, 3, 4, 7]);
+        assert_eq!(cfg.map().catalog_voters(), vec![1, 2, 3, 4, 7]);
     }
 
     #[test]
     fn usable_capacity_skips_draining_nodes() {
         let mut cfg = parse(FULL).unwrap();
         cfg.replication = 2;
-        assert_eq!(cfg.usable_capacity(), 21 * GIB / 2);
+        assert_eq!(cfg.map().usable_capacity(), 21 * GIB / 2);
         cfg.nodes[0].drain = true;
-        assert_eq!(cfg.usable_capacity(), GIB / 2);
+        assert_eq!(cfg.map().usable_capacity(), GIB / 2);
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub enum Error {
     ChunkCorrupt(ChunkId),
     #[error("chunk {0} is missing")]
     ChunkMissing(ChunkId),
+    /// A cluster map change was based on an older epoch than the committed one.
+    #[error("the cluster map changed meanwhile (committed epoch {committed}); plan again")]
+    StaleMap { committed: u64 },
+    /// No room for a write on the nodes that must hold it.
+    #[error("insufficient capacity: {0}")]
+    InsufficientCapacity(String),
     /// This node does not lead the group; the leader, if known.
     #[error("not the leader (leader: {leader:?})")]
     NotLeader { leader: Option<u64> },
@@ -66,6 +72,8 @@ pub enum WireError {
     InvalidPart(String),
     ChunkCorrupt(ChunkId),
     ChunkMissing(ChunkId),
+    StaleMap(u64),
+    InsufficientCapacity(String),
     NotLeader(Option<u64>),
     Unavailable(String),
     Other(String),
@@ -83,6 +91,8 @@ impl From<Error> for WireError {
             Error::InvalidPart(s) => WireError::InvalidPart(s),
             Error::ChunkCorrupt(id) => WireError::ChunkCorrupt(id),
             Error::ChunkMissing(id) => WireError::ChunkMissing(id),
+            Error::StaleMap { committed } => WireError::StaleMap(committed),
+            Error::InsufficientCapacity(s) => WireError::InsufficientCapacity(s),
             Error::NotLeader { leader } => WireError::NotLeader(leader),
             Error::Unavailable(s) => WireError::Unavailable(s),
             other => WireError::Other(other.to_string()),
@@ -102,6 +112,8 @@ impl From<WireError> for Error {
             WireError::InvalidPart(s) => Error::InvalidPart(s),
             WireError::ChunkCorrupt(id) => Error::ChunkCorrupt(id),
             WireError::ChunkMissing(id) => Error::ChunkMissing(id),
+            WireError::StaleMap(committed) => Error::StaleMap { committed },
+            WireError::InsufficientCapacity(s) => Error::InsufficientCapacity(s),
             WireError::NotLeader(leader) => Error::NotLeader { leader },
             WireError::Unavailable(s) => Error::Unavailable(s),
             WireError::Other(s) => Error::Remote(s),

@@ -22,8 +22,8 @@ pub fn collect(catalog: &Catalog, store: &ChunkStore, grace: Duration) -> Result
     let referenced = catalog.referenced_chunks()?;
     let candidates: Vec<_> = files
         .into_iter()
-        .filter(|(id, mtime)| *mtime < cutoff && !referenced.contains(id))
-        .map(|(id, _)| id)
+        .filter(|f| f.modified < cutoff && !referenced.contains(&f.id))
+        .map(|f| f.id)
         .collect();
     if candidates.is_empty() {
         return Ok(0);

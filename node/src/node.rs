@@ -4,7 +4,12 @@
 //! (the embedded server) both end in `Node::handle`.
 
 use crate::cluster_config::{ClusterConfig, NodeEntry};
-use crate::placement::{pg_of, pgs_of_node, placement_table, PgId};
+use crate::cluster_map::ClusterMap;
+use crate::map_watch::placed_groups;
+use crate::moves::MoveState;
+use crate::placement::{pg_of, PgId};
+use crate::routing::Router;
+use crate::throttle::Throttle;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::Network;
 use crate::raft::state_machine::{read_chunk_list, Kind, StateMachine};
@@ -20,10 +25,10 @@ use bytes::Bytes;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::raft::SnapshotResponse;
 use openraft::storage::Snapshot;
-use openraft::BasicNode;
+use openraft::{BasicNode, EntryPayload, ServerState};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -36,88 +41,146 @@ pub struct NodeOptions {
 
 pub struct Node {
     pub id: NodeId,
+    /// This node's cluster file (its own entry, the secret, Raft tuning).
     pub cfg: ClusterConfig,
     pub stores: Arc<Stores>,
     pub rpc: Arc<RpcClient>,
-    /// Replica set of every placement group, index = PG.
-    pub table: Vec<Vec<NodeId>>,
-    groups: HashMap<GroupId, Raft>,
+    /// The newest committed cluster map known here (the file's, epoch 0, before).
+    pub(crate) map: RwLock<Arc<ClusterMap>>,
+    /// The Raft groups this node is a member of (or joining).
+    pub(crate) groups: RwLock<HashMap<GroupId, Raft>>,
+    /// Serializes creating and dropping groups.
+    pub(crate) group_changes: tokio::sync::Mutex<()>,
+    pub(crate) router: Router,
+    /// Membership changes this node leads, by group.
+    pub(crate) moves: Mutex<HashMap<GroupId, MoveState>>,
+    /// Bytes used on other nodes, as they last reported.
+    pub(crate) peer_usage: Mutex<HashMap<NodeId, u64>>,
+    /// Paces the data this node pulls for moves.
+    pub(crate) throttle: Throttle,
 }
 
 /// How long an RPC made on behalf of a node may take.
-const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Node {
-    /// Opens the node's stores and starts its Raft groups; the lowest-id member of
-    /// each group initializes it on first start.
+    /// Opens the node's stores, starts the Raft groups it holds or that the map
+    /// places on it, and the background loops that follow the committed map
+    /// (`map_watch`), move groups and drop those it left (`moves`), and collect
+    /// garbage.
     pub async fn start(cfg: ClusterConfig, id: NodeId, opts: NodeOptions) -> Result<Arc<Node>> {
         let entry = cfg
             .node(id)
             .ok_or_else(|| Error::Config(format!("node {id} is not in the cluster file")))?
             .clone();
         let stores = Stores::open(&entry.data_dir, cfg.placement_groups)?;
+        let stored_groups = stores.log.groups()?;
+        let map = match stores.catalog.cluster_map()? {
+            Some(m) => m,
+            None => cfg.map(),
+        };
         let addrs = cfg
             .nodes
             .iter()
+            .chain(&map.nodes)
             .map(|n| (n.id, n.address.clone()))
             .collect();
         let rpc = Arc::new(RpcClient::new(&cfg.secret, addrs)?);
-        let table = placement_table(&cfg);
-
-        let mut members: Vec<(GroupId, Kind, Vec<NodeId>)> = Vec::new();
-        let voters = cfg.catalog_voters();
-        if voters.contains(&id) {
-            members.push((CATALOG_GROUP, Kind::Catalog, voters));
-        }
-        for pg in pgs_of_node(&table, id) {
-            let replicas = table.get(pg as usize).cloned().unwrap_or_default();
-            members.push((pg_group(pg), Kind::Pg(pg), replicas));
-        }
-
-        let mut groups = HashMap::new();
-        for (group, kind, _) in &members {
-            let raft = Raft::new(
-                id,
-                config(&cfg.name, *group, &cfg.raft)?,
-                Network {
-                    group: *group,
-                    rpc: rpc.clone(),
-                },
-                LogStore::new(*group, stores.log.clone()),
-                StateMachine::new(*group, *kind, stores.clone())?,
-            )
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-            groups.insert(*group, raft);
-        }
         let node = Arc::new(Node {
             id,
             cfg,
             stores,
             rpc,
-            table,
-            groups,
+            map: RwLock::new(Arc::new(map)),
+            groups: RwLock::new(HashMap::new()),
+            group_changes: tokio::sync::Mutex::new(()),
+            router: Router::default(),
+            moves: Mutex::new(HashMap::new()),
+            peer_usage: Mutex::new(HashMap::new()),
+            throttle: Throttle::default(),
         });
-        // A group's first member initializes it: the lowest voter for the catalog,
-        // the preferred replica for a placement group, so PG leaders spread out.
-        for (group, _, ids) in &members {
-            if ids.first() == Some(&id) {
-                node.initialize(*group, ids).await?;
-            }
+        for group in &stored_groups {
+            node.ensure_group(*group).await?;
         }
-        node.clone().spawn_gc(opts);
-        tracing::info!(node = id, groups = node.groups.len(), "node started");
+        if stored_groups.is_empty() && node.map().epoch == 0 {
+            node.bootstrap().await?;
+        }
+        node.reconcile().await?;
+        node.clone().spawn_loops(opts);
+        tracing::info!(node = id, groups = node.group_ids().len(), "node started");
         Ok(node)
     }
 
-    async fn initialize(&self, group: GroupId, ids: &[NodeId]) -> Result<()> {
+    /// First start of a node with no committed map: if the cluster already has
+    /// one (this node joins a running cluster), adopt it; otherwise this is the
+    /// cluster's creation and the lowest catalog voter of the file initializes the
+    /// catalog group (whose leader then commits the file's map as epoch 1).
+    async fn bootstrap(self: &Arc<Self>) -> Result<()> {
+        if let Ok(Some(map)) = self.fetch_committed_map(Duration::from_secs(1)).await {
+            self.adopt_map(map);
+            return Ok(());
+        }
+        // Join the groups the file places here (uninitialized: the catalog's lowest
+        // voter initializes it; placement groups wait for the first map).
+        let file_map = self.cfg.map();
+        for (group, members) in placed_groups(&file_map) {
+            if members.contains(&self.id) {
+                self.ensure_group(group).await?;
+            }
+        }
+        let voters = file_map.catalog_voters();
+        if voters.first() == Some(&self.id) {
+            self.initialize(CATALOG_GROUP, &voters).await?;
+            if file_map.nodes.len() == 1 {
+                // A one-node cluster: commit the map now so the node serves at once.
+                self.wait_for_catalog_leader(Duration::from_secs(60)).await?;
+                self.map_tick().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the Raft instance of `group` here if it is not running.
+    pub(crate) async fn ensure_group(&self, group: GroupId) -> Result<Raft> {
+        if let Some(r) = self.raft_opt(group) {
+            return Ok(r);
+        }
+        let _serial = self.group_changes.lock().await;
+        if let Some(r) = self.raft_opt(group) {
+            return Ok(r);
+        }
+        let kind = match group_pg(group) {
+            Some(pg) => Kind::Pg(pg),
+            None => Kind::Catalog,
+        };
+        let raft = Raft::new(
+            self.id,
+            config(&self.cfg.name, group, &self.cfg.raft)?,
+            Network {
+                group,
+                rpc: self.rpc.clone(),
+            },
+            LogStore::new(group, self.stores.log.clone()),
+            StateMachine::new(group, kind, self.stores.clone())?,
+        )
+        .await
+        .map_err(unavailable)?;
+        if let Ok(mut groups) = self.groups.write() {
+            groups.insert(group, raft.clone());
+        }
+        tracing::info!(group, "group started");
+        Ok(raft)
+    }
+
+    pub(crate) async fn initialize(&self, group: GroupId, ids: &[NodeId]) -> Result<()> {
         let raft = self.raft(group)?;
         if raft.is_initialized().await.map_err(unavailable)? {
             return Ok(());
         }
+        let map = self.map();
         let members: BTreeMap<NodeId, BasicNode> = ids
             .iter()
-            .filter_map(|i| self.cfg.node(*i))
+            .filter_map(|i| map.node(*i).or_else(|| self.cfg.node(*i)))
             .map(|n: &NodeEntry| (n.id, BasicNode::new(&n.address)))
             .collect();
         if let Err(e) = raft.initialize(members).await {
@@ -126,10 +189,33 @@ impl Node {
         Ok(())
     }
 
-    fn raft(&self, group: GroupId) -> Result<&Raft> {
-        self.groups
-            .get(&group)
-            .ok_or_else(|| Error::Remote(format!("node {} holds no group {group}", self.id)))
+    /// The newest cluster map known here.
+    pub fn map(&self) -> Arc<ClusterMap> {
+        match self.map.read() {
+            Ok(m) => m.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn raft_opt(&self, group: GroupId) -> Option<Raft> {
+        self.groups.read().ok()?.get(&group).cloned()
+    }
+
+    /// The groups running here, ascending.
+    pub fn group_ids(&self) -> Vec<GroupId> {
+        let mut ids: Vec<GroupId> = match self.groups.read() {
+            Ok(g) => g.keys().copied().collect(),
+            Err(_) => Vec::new(),
+        };
+        ids.sort_unstable();
+        ids
+    }
+
+    pub(crate) fn raft(&self, group: GroupId) -> Result<Raft> {
+        self.raft_opt(group).ok_or_else(|| {
+            // Retryable: the group may be on its way here, or its leader elsewhere.
+            Error::NotLeader { leader: None }
+        })
     }
 
     /// Serves one internal request.
@@ -161,6 +247,9 @@ impl Node {
                 if pg_of(&id, self.cfg.placement_groups) != pg {
                     return Err(Error::ChunkCorrupt(id));
                 }
+                if !self.stores.chunks.contains(&id) {
+                    self.check_room(pg_group(pg), len)?;
+                }
                 match self
                     .write(pg_group(pg), Command::PutChunk { id, data })
                     .await?
@@ -180,15 +269,34 @@ impl Node {
                 Ok(Response::Done)
             }
             Request::AppendEntries { group, rpc } => {
-                let r = self.raft(group)?.append_entries(rpc).await;
-                Ok(Response::AppendEntries(r))
+                let raft = self.raft(group)?;
+                if self.is_learner(&raft) {
+                    // Data a move brings here is paced by the bandwidth limit.
+                    self.throttle.take(entry_bytes(&rpc.entries), self.map().moves.bandwidth).await;
+                }
+                Ok(Response::AppendEntries(raft.append_entries(rpc).await))
             }
             Request::Vote { group, rpc } => Ok(Response::Vote(self.raft(group)?.vote(rpc).await)),
             Request::Status => Ok(Response::Status(self.status().await?)),
+            Request::Usage => Ok(Response::Usage(self.stores.chunks.used())),
+            Request::GroupMembers { group } => {
+                let m = self.raft(group)?.metrics().borrow().clone();
+                if m.state != ServerState::Leader {
+                    return Err(Error::NotLeader {
+                        leader: m.current_leader,
+                    });
+                }
+                let membership = m.membership_config.membership();
+                Ok(Response::Members {
+                    voters: membership.voter_ids().collect(),
+                    learners: membership.learner_ids().collect(),
+                    joint: membership.get_joint_config().len() > 1,
+                })
+            }
         }
     }
 
-    async fn write(&self, group: GroupId, cmd: Command) -> Result<Reply> {
+    pub(crate) async fn write(&self, group: GroupId, cmd: Command) -> Result<Reply> {
         let raft = self.raft(group)?;
         match raft.client_write(cmd).await {
             Ok(resp) => Ok(resp.data),
@@ -231,10 +339,16 @@ impl Node {
     ) -> Result<()> {
         let list = list.to_path_buf();
         let ids = blocking(move || read_chunk_list(&list)).await?;
+        // The leader first, then the PG's replicas, then any node of the map.
+        let map = self.map();
         let mut sources: Vec<NodeId> = from.into_iter().collect();
-        for n in self.table.get(pg as usize).into_iter().flatten() {
-            if *n != self.id && !sources.contains(n) {
-                sources.push(*n);
+        for n in map
+            .replicas(pg)
+            .into_iter()
+            .chain(map.nodes.iter().map(|n| n.id))
+        {
+            if n != self.id && !sources.contains(&n) {
+                sources.push(n);
             }
         }
         let mut fetched = 0u64;
@@ -243,6 +357,7 @@ impl Node {
                 continue;
             }
             let data = self.fetch_chunk(id, &sources).await?;
+            self.throttle.take(data.len() as u64, map.moves.bandwidth).await;
             let stores = self.stores.clone();
             blocking(move || stores.chunks.put(&id, &data).map(drop)).await?;
             fetched += 1;
@@ -270,21 +385,21 @@ impl Node {
 
     pub async fn status(&self) -> Result<NodeStatus> {
         let stores = self.stores.clone();
-        let (chunks, used) = blocking(move || {
+        let pg_count = self.cfg.placement_groups;
+        let (chunks, used, pg_bytes) = blocking(move || {
+            let mut per_pg: BTreeMap<PgId, u64> = BTreeMap::new();
             let list = stores.chunks.list()?;
-            let used = stores.chunks.total_bytes(&list);
-            Ok((list.len() as u64, used))
+            for f in &list {
+                *per_pg.entry(pg_of(&f.id, pg_count)).or_default() += f.len;
+            }
+            let used = list.iter().map(|f| f.len).sum();
+            Ok((list.len() as u64, used, per_pg.into_iter().collect()))
         })
         .await?;
         let mut groups = Vec::new();
-        let mut ids: Vec<&GroupId> = self.groups.keys().collect();
-        ids.sort();
-        for group in ids {
-            let raft = &self.groups[group];
-            let m = raft.metrics().borrow().clone();
+        for (group, m) in self.group_metrics() {
             let log = self.stores.log.clone();
-            let g = *group;
-            let bounds = blocking(move || log.bounds(g)).await?;
+            let bounds = blocking(move || log.bounds(group)).await?;
             let last = m.last_log_index.unwrap_or(0);
             let lag = m
                 .replication
@@ -300,12 +415,15 @@ impl Node {
                         .collect()
                 })
                 .unwrap_or_default();
+            let membership = m.membership_config.membership();
             groups.push(GroupStatus {
-                group: *group,
+                group,
                 leader: m.current_leader,
                 term: m.current_term,
                 state: format!("{:?}", m.state),
-                voters: m.membership_config.membership().voter_ids().collect(),
+                voters: membership.voter_ids().collect(),
+                learners: membership.learner_ids().collect(),
+                joint: membership.get_joint_config().len() > 1,
                 last_log_index: m.last_log_index,
                 applied_index: m.last_applied.map(|l| l.index),
                 snapshot_index: m.snapshot.map(|l| l.index),
@@ -313,27 +431,82 @@ impl Node {
                 lag,
             });
         }
+        let map = self.map();
         Ok(NodeStatus {
             id: self.id,
-            capacity: self.cfg.node(self.id).map(|n| n.capacity).unwrap_or(0),
+            epoch: map.epoch,
+            capacity: map
+                .node(self.id)
+                .or_else(|| self.cfg.node(self.id))
+                .map(|n| n.capacity)
+                .unwrap_or(0),
             used,
             chunks,
+            pg_bytes,
             log_file_bytes: std::fs::metadata(self.stores.log_path())
                 .map(|m| m.len())
                 .unwrap_or(0),
             groups,
+            moves: self.move_statuses(),
         })
     }
 
     /// Raft metrics of every group on this node.
     pub fn group_metrics(&self) -> Vec<(GroupId, openraft::RaftMetrics<NodeId, BasicNode>)> {
-        let mut out: Vec<_> = self
-            .groups
-            .iter()
-            .map(|(g, r)| (*g, r.metrics().borrow().clone()))
+        let groups: Vec<(GroupId, Raft)> = match self.groups.read() {
+            Ok(g) => g.iter().map(|(id, r)| (*id, r.clone())).collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut out: Vec<_> = groups
+            .into_iter()
+            .map(|(g, r)| (g, r.metrics().borrow().clone()))
             .collect();
         out.sort_by_key(|(g, _)| *g);
         out
+    }
+
+    fn is_learner(&self, raft: &Raft) -> bool {
+        let m = raft.metrics().borrow().clone();
+        let learner = m
+            .membership_config
+            .membership()
+            .learner_ids()
+            .any(|l| l == self.id);
+        learner
+    }
+
+    /// Refuses a new chunk of `len` bytes if a member of its group would pass its
+    /// capacity (own usage exact, others' as last reported).
+    fn check_room(&self, group: GroupId, len: u64) -> Result<()> {
+        let Some(raft) = self.raft_opt(group) else {
+            return Ok(());
+        };
+        let members: Vec<NodeId> = raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .collect();
+        let map = self.map();
+        let usage = self.peer_usage.lock().map(|u| u.clone()).unwrap_or_default();
+        for n in members {
+            let Some(capacity) = map.node(n).map(|e| e.capacity) else {
+                continue;
+            };
+            let used = if n == self.id {
+                self.stores.chunks.used()
+            } else {
+                usage.get(&n).copied().unwrap_or(0)
+            };
+            if used.saturating_add(len) > capacity {
+                return Err(Error::InsufficientCapacity(format!(
+                    "node {n} holds {used} of its {capacity} bytes"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Waits until the catalog group has a leader (or `timeout` passes).
@@ -347,22 +520,46 @@ impl Node {
     }
 
     pub async fn shutdown(&self) {
-        for raft in self.groups.values() {
+        let groups: Vec<Raft> = match self.groups.read() {
+            Ok(g) => g.values().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        for raft in groups {
             let _ = raft.shutdown().await;
         }
     }
 
-    /// Collects garbage chunks now and then, once the local catalog is known to be
-    /// current (it has applied everything the catalog leader had committed).
-    fn spawn_gc(self: Arc<Self>, opts: NodeOptions) {
-        if !self.groups.contains_key(&CATALOG_GROUP) {
-            return;
-        }
+    /// The background loops: following the committed map (every second), moving
+    /// and leaving groups (every second), collecting garbage (`gc_interval`).
+    fn spawn_loops(self: Arc<Self>, opts: NodeOptions) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(error) = node.map_tick().await {
+                    tracing::debug!(%error, "cluster map check failed");
+                }
+                node.move_tick().await;
+            }
+        });
+        let node = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                node.refresh_usage().await;
+            }
+        });
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(opts.gc_interval.max(Duration::from_millis(100)));
             tick.tick().await;
             loop {
                 tick.tick().await;
+                // Only catalog members have a catalog to mark from.
+                if self.raft_opt(CATALOG_GROUP).is_none() {
+                    continue;
+                }
                 if let Err(error) = self.collect_garbage(opts.gc_grace).await {
                     tracing::warn!(%error, "garbage collection pass skipped");
                 }
@@ -405,7 +602,7 @@ pub async fn blocking<R: Send + 'static>(
         .map_err(|e| Error::Task(e.to_string()))?
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Error {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> Error {
     Error::Unavailable(e.to_string())
 }
 
@@ -416,4 +613,15 @@ fn read_error(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> Er
         },
         other => unavailable(other),
     }
+}
+
+/// Chunk bytes carried by replicated entries.
+fn entry_bytes(entries: &[crate::raft::Entry]) -> u64 {
+    entries
+        .iter()
+        .map(|e| match &e.payload {
+            EntryPayload::Normal(Command::PutChunk { data, .. }) => data.len() as u64,
+            _ => 0,
+        })
+        .sum()
 }

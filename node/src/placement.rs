@@ -84,11 +84,14 @@ pub fn replicas(pg: PgId, nodes: &[NodeEntry], r: usize) -> Vec<NodeId> {
     picked
 }
 
-/// Every PG's replica set; the index is the PG id.
+/// Every PG's replica set for `pg_count` PGs with `r` replicas; index = PG id.
+pub fn table(nodes: &[NodeEntry], pg_count: u32, r: usize) -> Vec<Vec<NodeId>> {
+    (0..pg_count).map(|pg| replicas(pg, nodes, r)).collect()
+}
+
+/// Every PG's replica set of the nodes a cluster file lists.
 pub fn placement_table(cfg: &ClusterConfig) -> Vec<Vec<NodeId>> {
-    (0..cfg.placement_groups)
-        .map(|pg| replicas(pg, &cfg.nodes, cfg.replication))
-        .collect()
+    table(&cfg.nodes, cfg.placement_groups, cfg.replication)
 }
 
 /// The PGs `node` holds a replica of, ascending.

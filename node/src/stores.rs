@@ -35,6 +35,14 @@ impl Stores {
         self.data_dir.join("snapshots")
     }
 
+    /// Removes a group's snapshot files (the node left the group).
+    pub fn drop_snapshots(&self, group: u64) -> Result<()> {
+        match std::fs::remove_dir_all(self.snapshot_root().join(group.to_string())) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.data_dir.join("raft.redb")
     }

@@ -1,144 +1,138 @@
-//! `cairn cluster status`: asks every node of the cluster file for its status and
-//! prints the nodes (up/down, capacity, used), every Raft group (leader, members,
-//! term, log and lag as the leader sees it) and the usable capacity.
+//! `cairn cluster status`: the nodes (up/down, capacity, used), every Raft group
+//! (leader, members, term, log and lag as the leader sees it), the usable capacity
+//! and the progress of moves, as text or as one JSON line.
 
-use cairn_node::cluster_config::ClusterConfig;
-use cairn_node::rpc::client::RpcClient;
-use cairn_node::rpc::messages::{GroupStatus, NodeStatus, Request, Response};
-use std::collections::BTreeMap;
+use super::view::{ClusterView, GroupView, MoveProgress};
 use std::fmt::Write;
-use std::time::Duration;
 
-/// Every node's status, `None` for nodes that did not answer.
-pub async fn collect(cfg: &ClusterConfig) -> Result<Vec<(u64, Option<NodeStatus>)>, String> {
-    let addrs = cfg
-        .nodes
-        .iter()
-        .map(|n| (n.id, n.address.clone()))
-        .collect();
-    let rpc = RpcClient::new(&cfg.secret, addrs).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for n in &cfg.nodes {
-        let status = match rpc
-            .call(n.id, &Request::Status, Duration::from_secs(3))
-            .await
-        {
-            Ok(Response::Status(s)) => Some(s),
-            _ => None,
-        };
-        out.push((n.id, status));
-    }
-    Ok(out)
-}
-
-pub fn render(cfg: &ClusterConfig, statuses: &[(u64, Option<NodeStatus>)]) -> String {
+pub fn render(view: &ClusterView) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "cluster {}: {} nodes, replication {}, {} placement groups",
-        cfg.name,
-        cfg.nodes.len(),
-        cfg.replication,
-        cfg.placement_groups
+        "cluster {}: map epoch {}, {} nodes, replication {}, {} placement groups",
+        view.name,
+        view.epoch,
+        view.nodes.iter().filter(|n| n.in_map).count(),
+        view.replication,
+        view.placement_groups
     );
     let _ = writeln!(out, "\nNODES");
     let _ = writeln!(
         out,
-        "{:>4}  {:<22} {:<5} {:>12} {:>12} {:>8} {:>10}",
+        "{:>4}  {:<22} {:<9} {:>12} {:>12} {:>8} {:>10}",
         "id", "address", "state", "capacity", "used", "chunks", "raft log"
     );
-    for (id, status) in statuses {
-        let addr = cfg.node(*id).map(|n| n.address.as_str()).unwrap_or("?");
-        let capacity = cfg.node(*id).map(|n| n.capacity).unwrap_or(0);
-        match status {
-            Some(s) => {
-                let _ = writeln!(
-                    out,
-                    "{id:>4}  {addr:<22} {:<5} {:>12} {:>12} {:>8} {:>10}",
-                    "up",
-                    human(capacity),
-                    human(s.used),
-                    s.chunks,
-                    human(s.log_file_bytes)
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "{id:>4}  {addr:<22} {:<5} {:>12} {:>12} {:>8} {:>10}",
-                    "DOWN",
-                    human(capacity),
-                    "-",
-                    "-",
-                    "-"
-                );
-            }
-        }
+    for n in &view.nodes {
+        let state = match (n.in_map, n.drain, n.up) {
+            (false, _, true) => "removed",
+            (false, _, false) => "gone",
+            (true, true, true) => "draining",
+            (true, _, false) => "DOWN",
+            (true, false, true) => "up",
+        };
+        let (used, chunks, log) = if n.up {
+            (human(n.used), n.chunks.to_string(), human(n.log_file_bytes))
+        } else {
+            ("-".into(), "-".into(), "-".into())
+        };
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<22} {:<9} {:>12} {:>12} {:>8} {:>10}",
+            n.id,
+            n.address,
+            state,
+            human(n.capacity),
+            used,
+            chunks,
+            log
+        );
     }
     let _ = writeln!(out, "\nRAFT GROUPS");
     let _ = writeln!(
         out,
-        "{:<8} {:>6} {:>6} {:<12} {:>10} {:>10} {:>8}  lag",
-        "group", "leader", "term", "voters", "last log", "applied", "log len"
+        "{:<8} {:>6} {:>6} {:<12} {:<12} {:>10} {:>10} {:>8}  lag",
+        "group", "leader", "term", "voters", "target", "last log", "applied", "log len"
     );
-    for (group, g) in groups_as_seen_by_leaders(statuses) {
-        let name = if group == 0 {
-            "catalog".to_string()
-        } else {
-            format!("pg {}", group - 1)
-        };
-        let voters = g
-            .voters
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let lag = g
-            .lag
-            .iter()
-            .map(|(n, l)| format!("{n}:{l}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let leader = g
-            .leader
-            .map(|l| l.to_string())
-            .unwrap_or_else(|| "none".into());
-        let _ = writeln!(
-            out,
-            "{name:<8} {leader:>6} {:>6} {voters:<12} {:>10} {:>10} {:>8}  {lag}",
-            g.term,
-            g.last_log_index.unwrap_or(0),
-            g.applied_index.unwrap_or(0),
-            g.log_entries
-        );
+    for g in std::iter::once(&view.catalog).chain(&view.pgs) {
+        group_line(&mut out, g);
     }
-    let up: u64 = statuses
-        .iter()
-        .filter(|(_, s)| s.is_some())
-        .filter_map(|(id, _)| cfg.node(*id).map(|n| n.capacity))
-        .sum();
     let _ = writeln!(
         out,
-        "\nusable capacity: {} (sum of capacities / R; {} of it on nodes up now)",
-        human(cfg.usable_capacity()),
-        human(up / cfg.replication.max(1) as u64)
+        "\nusable capacity: {} (sum of the capacities of nodes not draining / R)",
+        human(view.usable_capacity)
     );
+    let _ = writeln!(out, "{}", progress_line(&view.moves));
+    for f in &view.moves.failed {
+        let _ = writeln!(out, "  FAILED group {}: {}", f.group, f.error);
+    }
     out
 }
 
-/// One line per group: the leader's view when the leader answered, else any
-/// member's.
-fn groups_as_seen_by_leaders(statuses: &[(u64, Option<NodeStatus>)]) -> BTreeMap<u64, GroupStatus> {
-    let mut out: BTreeMap<u64, GroupStatus> = BTreeMap::new();
-    for (id, status) in statuses {
-        for g in status.iter().flat_map(|s| s.groups.iter()) {
-            let is_leader = g.leader == Some(*id);
-            if is_leader || !out.contains_key(&g.group) {
-                out.insert(g.group, g.clone());
-            }
-        }
+fn group_line(out: &mut String, g: &GroupView) {
+    let name = match g.pg {
+        None => "catalog".to_string(),
+        Some(pg) => format!("pg {pg}"),
+    };
+    let ids = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let mut voters = ids(&g.voters);
+    if !g.learners.is_empty() {
+        voters = format!("{voters}+{}", ids(&g.learners));
     }
-    out
+    let target = if g.settled() {
+        "=".to_string()
+    } else {
+        ids(&g.target)
+    };
+    let leader = g
+        .leader
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "none".into());
+    let (term, last, applied, len, lag) = match &g.status {
+        Some(s) => (
+            s.term,
+            s.last_log_index.unwrap_or(0),
+            s.applied_index.unwrap_or(0),
+            s.log_entries,
+            s.lag
+                .iter()
+                .map(|(n, l)| format!("{n}:{l}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        None => (0, 0, 0, 0, String::new()),
+    };
+    let _ = writeln!(
+        out,
+        "{name:<8} {leader:>6} {term:>6} {voters:<12} {target:<12} {last:>10} {applied:>10} {len:>8}  {lag}"
+    );
+}
+
+/// "moves: 3/8 PGs, 120.0 MiB / 300.0 MiB, 25.0 MiB/s, ETA 7 s" (or "moves: none").
+pub fn progress_line(p: &MoveProgress) -> String {
+    if p.done && p.failed.is_empty() {
+        return format!(
+            "moves: done ({} PGs, {} moved)",
+            p.pgs_total,
+            human(p.bytes_done)
+        );
+    }
+    let eta = p
+        .eta_s
+        .map(|s| format!(", ETA {s:.0} s"))
+        .unwrap_or_default();
+    let left = if p.leftovers.is_empty() {
+        String::new()
+    } else {
+        format!(", old copies still on nodes {:?}", p.leftovers)
+    };
+    format!(
+        "moves: {}/{} PGs, {} / {}, {}/s{eta}{left}",
+        p.pgs_done,
+        p.pgs_total,
+        human(p.bytes_done),
+        human(p.bytes_total),
+        human(p.rate_bytes_per_s as u64),
+    )
 }
 
 pub fn human(bytes: u64) -> String {

@@ -13,6 +13,15 @@ pub fn from_node(e: Error) -> S3Error {
         Error::NoSuchUpload => s3_error!(NoSuchUpload),
         Error::PreconditionFailed => s3_error!(PreconditionFailed),
         Error::InvalidPart(msg) => S3Error::with_message(S3ErrorCode::InvalidPart, msg),
+        Error::InsufficientCapacity(msg) => {
+            tracing::warn!(error = %msg, "write refused: no room");
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InsufficientCapacity".into()),
+                format!("The storage cluster has no room for this data ({msg}); add nodes or capacity."),
+            );
+            e.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
+            e
+        }
         busy @ (Error::NotLeader { .. } | Error::Unavailable(_)) => {
             tracing::warn!(error = %busy, "cluster unavailable");
             S3Error::with_message(

@@ -7,6 +7,7 @@ use crate::records::{
     BucketChange, BucketRecord, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
     WriteCondition,
 };
+use crate::cluster_map::ClusterMap;
 use crate::Result;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +62,9 @@ pub enum CatalogCommand {
         access_key: String,
         secret_key: String,
     },
+    /// Commit the next cluster map; refused unless its epoch is the committed
+    /// epoch + 1 (someone else applied first).
+    SetClusterMap(Box<ClusterMap>),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -91,6 +95,7 @@ pub enum CatalogQuery {
         access_key: String,
     },
     ListKeys,
+    ClusterMap,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -105,6 +110,7 @@ pub enum CatalogReply {
     Uploads(UploadList),
     Secret(Option<String>),
     Keys(Vec<(String, String)>),
+    ClusterMap(Option<Box<ClusterMap>>),
 }
 
 impl Catalog {
@@ -146,6 +152,7 @@ impl Catalog {
                 access_key,
                 secret_key,
             } => self.put_key(access_key, secret_key),
+            C::SetClusterMap(map) => self.set_cluster_map(map),
         }
         .map(|()| CatalogReply::Done)
     }
@@ -163,6 +170,7 @@ impl Catalog {
             Q::ListUploads { bucket, query } => R::Uploads(self.list_uploads(bucket, query)?),
             Q::GetSecret { access_key } => R::Secret(self.get_secret(access_key)?),
             Q::ListKeys => R::Keys(self.list_keys()?),
+            Q::ClusterMap => R::ClusterMap(self.cluster_map()?.map(Box::new)),
         })
     }
 }

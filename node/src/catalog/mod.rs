@@ -17,6 +17,7 @@ pub use command::{CatalogCommand, CatalogQuery, CatalogReply};
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};
 
+use crate::cluster_map::ClusterMap;
 use crate::{Error, Result};
 use redb::{
     Database, Durability, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction,
@@ -36,6 +37,8 @@ const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts")
 const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
 /// State-machine bookkeeping of the Raft group (last applied entry, membership).
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The META row holding the committed `ClusterMap`.
+const CLUSTER_MAP: &str = "cluster_map";
 
 pub struct Catalog {
     db: Database,
@@ -89,6 +92,19 @@ impl Catalog {
             }
             Ok(())
         })
+    }
+
+    /// The committed cluster map, if one was committed.
+    pub fn cluster_map(&self) -> Result<Option<ClusterMap>> {
+        self.meta(CLUSTER_MAP)?.map(|b| decode(&b)).transpose()
+    }
+
+    fn set_cluster_map(&self, map: &ClusterMap) -> Result<()> {
+        let committed = self.cluster_map()?.map(|m| m.epoch).unwrap_or(0);
+        if map.epoch != committed + 1 {
+            return Err(Error::StaleMap { committed });
+        }
+        self.set_meta(&[(CLUSTER_MAP, encode(map)?)])
     }
 
     fn read<R>(&self, f: impl FnOnce(&ReadTransaction) -> Result<R>) -> Result<R> {

@@ -77,6 +77,10 @@ impl LogDb {
                     Mutation::State { group, name, value } => {
                         state.insert((*group, name.as_str()), value.as_slice())?;
                     }
+                    Mutation::DropGroup { group } => {
+                        log.retain_in((*group, 0)..=(*group, u64::MAX), |_, _| false)?;
+                        state.retain(|(g, _), _| g != *group)?;
+                    }
                 }
             }
         }
@@ -131,6 +135,27 @@ impl LogDb {
             self.wait_durable(seq)?;
         }
         Ok(())
+    }
+
+    /// The groups with anything stored (a vote at least): those this node was
+    /// ever a member of and has not left.
+    pub fn groups(&self) -> Result<Vec<GroupId>> {
+        use redb::ReadableTable;
+        let txn = self.db.begin_read()?;
+        let mut out: Vec<GroupId> = Vec::new();
+        for item in txn.open_table(STATE)?.iter()? {
+            let g = item?.0.value().0;
+            if out.last() != Some(&g) {
+                out.push(g);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets a group: its log rows and every state value, durably.
+    pub fn drop_group(&self, group: GroupId) -> Result<()> {
+        let seq = self.mutate(&[Mutation::DropGroup { group }])?;
+        self.wait_durable(seq)
     }
 
     /// First and last index present in a group's log.

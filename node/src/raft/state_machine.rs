@@ -181,7 +181,7 @@ impl StateMachine {
             .chunks
             .list()?
             .into_iter()
-            .map(|(id, _)| id)
+            .map(|f| f.id)
             .filter(|id| pg_of(id, pg_count) == pg)
             .collect())
     }

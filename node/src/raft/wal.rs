@@ -29,6 +29,8 @@ pub enum Mutation {
         name: String,
         value: Vec<u8>,
     },
+    /// Removes every row and state value of the group (the node left it).
+    DropGroup { group: u64 },
 }
 
 struct Current {

@@ -10,12 +10,15 @@ use crate::raft::{NodeId, SnapshotFile};
 use crate::{Error, Result};
 use openraft::raft::SnapshotResponse;
 use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::Duration;
 
 pub struct RpcClient {
     http: reqwest::Client,
     secret: String,
-    addrs: HashMap<NodeId, String>,
+    /// Every node ever known (nodes leaving the map stay reachable while they hand
+    /// their data over).
+    addrs: RwLock<HashMap<NodeId, String>>,
 }
 
 impl RpcClient {
@@ -29,15 +32,32 @@ impl RpcClient {
         Ok(RpcClient {
             http,
             secret: secret.to_string(),
-            addrs,
+            addrs: RwLock::new(addrs),
         })
     }
 
+    /// Learns (or updates) the addresses of nodes.
+    pub fn add_addrs<'a>(&self, addrs: impl IntoIterator<Item = (NodeId, &'a str)>) {
+        if let Ok(mut known) = self.addrs.write() {
+            for (id, addr) in addrs {
+                known.insert(id, addr.to_string());
+            }
+        }
+    }
+
+    /// Whether `node` has a known address.
+    pub fn knows(&self, node: NodeId) -> bool {
+        self.addrs.read().is_ok_and(|a| a.contains_key(&node))
+    }
+
     fn url(&self, node: NodeId, path: &str) -> Result<String> {
-        let addr = self
+        let addrs = self
             .addrs
+            .read()
+            .map_err(|_| Error::Task("address book lock poisoned".into()))?;
+        let addr = addrs
             .get(&node)
-            .ok_or_else(|| Error::Config(format!("unknown node {node}")))?;
+            .ok_or_else(|| Error::Unavailable(format!("unknown node {node}")))?;
         Ok(format!("http://{addr}{path}"))
     }
 

@@ -43,6 +43,12 @@ pub enum Request {
         rpc: VoteRequest<NodeId>,
     },
     Status,
+    /// Bytes of chunk files held here.
+    Usage,
+    /// The group's membership as its leader has it (leader only).
+    GroupMembers {
+        group: GroupId,
+    },
 }
 
 impl Request {
@@ -66,6 +72,13 @@ pub enum Response {
     AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
     Status(NodeStatus),
+    Usage(u64),
+    Members {
+        voters: Vec<NodeId>,
+        learners: Vec<NodeId>,
+        /// A membership change is half done.
+        joint: bool,
+    },
 }
 
 /// Precedes the bytes of a snapshot file on the wire.
@@ -79,13 +92,31 @@ pub struct SnapshotHeader {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct NodeStatus {
     pub id: NodeId,
+    /// Epoch of the newest cluster map this node knows.
+    pub epoch: u64,
     pub capacity: u64,
     /// Bytes of chunk files held.
     pub used: u64,
     pub chunks: u64,
+    /// Bytes held per placement group (only those with chunks here).
+    pub pg_bytes: Vec<(PgId, u64)>,
     /// Size of the shared Raft log file.
     pub log_file_bytes: u64,
     pub groups: Vec<GroupStatus>,
+    /// Membership changes this node leads.
+    pub moves: Vec<MoveStatus>,
+}
+
+/// A membership change of one group, as the leader running it reports it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MoveStatus {
+    pub group: GroupId,
+    /// The voters the change is heading to.
+    pub target: Vec<NodeId>,
+    pub running: bool,
+    /// Failed attempts so far (reset on success).
+    pub failures: u32,
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -95,6 +126,9 @@ pub struct GroupStatus {
     pub term: u64,
     pub state: String,
     pub voters: Vec<NodeId>,
+    pub learners: Vec<NodeId>,
+    /// A membership change is half done.
+    pub joint: bool,
     pub last_log_index: Option<u64>,
     pub applied_index: Option<u64>,
     pub snapshot_index: Option<u64>,
