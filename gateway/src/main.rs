@@ -207,7 +207,10 @@ fn main() -> std::process::ExitCode {
                     let cfg = load(&config)?;
                     let view = cairn::admin::view::collect(&cfg).await?;
                     if json {
-                        println!("{}", serde_json::to_string(&view).map_err(|e| e.to_string())?);
+                        println!(
+                            "{}",
+                            serde_json::to_string(&view).map_err(|e| e.to_string())?
+                        );
                     } else {
                         print!("{}", cairn::admin::status::render(&view));
                     }

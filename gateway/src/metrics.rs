@@ -1,9 +1,11 @@
 //! The gateway's Prometheus metrics: S3 requests by method and status class,
-//! request and response bytes (by Content-Length), and a latency histogram.
-//! Served at `GET /metrics`.
+//! request and response bytes (by Content-Length), a latency histogram and, on a
+//! cluster gateway, the cluster's map epoch, capacity and move progress (refreshed
+//! in the background). Served at `GET /metrics`.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 use std::time::Duration;
 
 const METHODS: [&str; 6] = ["GET", "HEAD", "PUT", "POST", "DELETE", "OTHER"];
@@ -17,6 +19,8 @@ pub struct Metrics {
     bytes_out: AtomicU64,
     latency: [AtomicU64; 11],
     latency_sum_micros: AtomicU64,
+    /// The cluster section, rendered by the last refresh.
+    cluster: Mutex<String>,
 }
 
 pub static METRICS: Metrics = Metrics {
@@ -25,6 +29,7 @@ pub static METRICS: Metrics = Metrics {
     bytes_out: AtomicU64::new(0),
     latency: [const { AtomicU64::new(0) }; 11],
     latency_sum_micros: AtomicU64::new(0),
+    cluster: Mutex::new(String::new()),
 };
 
 impl Metrics {
@@ -51,8 +56,15 @@ impl Metrics {
             .fetch_add(took.as_micros() as u64, Relaxed);
     }
 
+    /// Replaces the cluster section of the page.
+    pub fn set_cluster(&self, text: String) {
+        if let Ok(mut c) = self.cluster.lock() {
+            *c = text;
+        }
+    }
+
     pub fn render(&self) -> String {
-        let mut out = String::new();
+        let mut out = self.cluster.lock().map(|c| c.clone()).unwrap_or_default();
         let _ = writeln!(out, "# TYPE cairn_s3_requests_total counter");
         for (m, method) in METHODS.iter().enumerate() {
             for (c, class) in CLASSES.iter().enumerate() {

@@ -97,7 +97,21 @@ pub async fn run_cluster_gateway(
     }
     let configured = cfg.access_key.clone().zip(cfg.secret_key.clone());
     let where_ = format!("cluster {} ({} nodes)", cfg.name, cfg.nodes.len());
+    spawn_cluster_metrics(cfg.clone());
     run_gateway_with(client, &opts, configured, &where_).await
+}
+
+/// Refreshes the cluster section of `/metrics` (map, capacity, moves) every 10 s.
+fn spawn_cluster_metrics(cfg: ClusterConfig) {
+    tokio::spawn(async move {
+        loop {
+            match crate::admin::view::collect(&cfg).await {
+                Ok(view) => METRICS.set_cluster(crate::admin::view::prometheus(&view)),
+                Err(error) => tracing::debug!(%error, "cluster metrics refresh failed"),
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    });
 }
 
 async fn run_gateway_with(

@@ -13,12 +13,12 @@ use crate::cluster_config::ClusterConfig;
 use crate::cluster_map::ClusterMap;
 use crate::node::Node;
 use crate::placement::pg_of;
-use crate::routing::Router;
 use crate::raft::{pg_group, GroupId, NodeId, CATALOG_GROUP};
 use crate::records::{
     BucketChange, BucketRecord, ChunkRef, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
     WriteCondition,
 };
+use crate::routing::Router;
 use crate::rpc::client::RpcClient;
 use crate::rpc::messages::{Request, Response};
 use crate::{ChunkId, Error, Result};

@@ -4,11 +4,11 @@
 //! cluster file's map as epoch 1 when the cluster is created. Placement groups are
 //! initialized only from the epoch-1 map: later, nodes join groups as learners.
 
+use crate::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
 use crate::cluster_map::ClusterMap;
 use crate::node::{Node, RPC_TIMEOUT};
 use crate::raft::{pg_group, Command, GroupId, NodeId, Reply, CATALOG_GROUP};
 use crate::rpc::messages::{Request, Response};
-use crate::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
 use crate::{Error, Result};
 use openraft::ServerState;
 use std::sync::Arc;
@@ -19,11 +19,8 @@ impl Node {
     /// catalog that has none, start the groups the map places here.
     pub(crate) async fn map_tick(self: &Arc<Self>) -> Result<()> {
         match self.read_committed_map().await? {
-            Some(map) => {
-                if map.epoch > self.map().epoch {
-                    self.adopt_map(map);
-                }
-            }
+            Some(map) if map.epoch > self.map().epoch => self.adopt_map(map),
+            Some(_) => {}
             None if self.leads(CATALOG_GROUP) => {
                 let mut map = self.cfg.map();
                 map.epoch = 1;
@@ -52,7 +49,11 @@ impl Node {
         }
         self.rpc
             .add_addrs(map.nodes.iter().map(|n| (n.id, n.address.as_str())));
-        tracing::info!(epoch = map.epoch, nodes = map.nodes.len(), "cluster map adopted");
+        tracing::info!(
+            epoch = map.epoch,
+            nodes = map.nodes.len(),
+            "cluster map adopted"
+        );
         if let Ok(mut m) = self.map.write() {
             *m = Arc::new(map);
         }
@@ -101,10 +102,7 @@ impl Node {
     }
 
     /// Asks the catalog leader for the committed map (trying for `window`).
-    pub(crate) async fn fetch_committed_map(
-        &self,
-        window: Duration,
-    ) -> Result<Option<ClusterMap>> {
+    pub(crate) async fn fetch_committed_map(&self, window: Duration) -> Result<Option<ClusterMap>> {
         let map = self.map();
         let mut candidates = map.catalog_voters();
         for n in self.cfg.nodes.iter().chain(&map.nodes) {

@@ -8,8 +8,6 @@ use crate::cluster_map::ClusterMap;
 use crate::map_watch::placed_groups;
 use crate::moves::MoveState;
 use crate::placement::{pg_of, PgId};
-use crate::routing::Router;
-use crate::throttle::Throttle;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::Network;
 use crate::raft::state_machine::{read_chunk_list, Kind, StateMachine};
@@ -17,9 +15,11 @@ use crate::raft::{
     config, group_pg, pg_group, Command, GroupId, NodeId, Raft, Reply, CATALOG_GROUP,
 };
 use crate::records::ChunkRef;
+use crate::routing::Router;
 use crate::rpc::client::RpcClient;
 use crate::rpc::messages::{GroupStatus, NodeStatus, Request, Response, SnapshotHeader};
 use crate::stores::Stores;
+use crate::throttle::Throttle;
 use crate::{gc, ChunkId, Error, Result};
 use bytes::Bytes;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
@@ -133,7 +133,8 @@ impl Node {
             self.initialize(CATALOG_GROUP, &voters).await?;
             if file_map.nodes.len() == 1 {
                 // A one-node cluster: commit the map now so the node serves at once.
-                self.wait_for_catalog_leader(Duration::from_secs(60)).await?;
+                self.wait_for_catalog_leader(Duration::from_secs(60))
+                    .await?;
                 self.map_tick().await?;
             }
         }
@@ -212,10 +213,9 @@ impl Node {
     }
 
     pub(crate) fn raft(&self, group: GroupId) -> Result<Raft> {
-        self.raft_opt(group).ok_or_else(|| {
-            // Retryable: the group may be on its way here, or its leader elsewhere.
-            Error::NotLeader { leader: None }
-        })
+        // Retryable: the group may be on its way here, or its leader elsewhere.
+        self.raft_opt(group)
+            .ok_or(Error::NotLeader { leader: None })
     }
 
     /// Serves one internal request.
@@ -272,7 +272,9 @@ impl Node {
                 let raft = self.raft(group)?;
                 if self.is_learner(&raft) {
                     // Data a move brings here is paced by the bandwidth limit.
-                    self.throttle.take(entry_bytes(&rpc.entries), self.map().moves.bandwidth).await;
+                    self.throttle
+                        .take(entry_bytes(&rpc.entries), self.map().moves.bandwidth)
+                        .await;
                 }
                 Ok(Response::AppendEntries(raft.append_entries(rpc).await))
             }
@@ -357,7 +359,9 @@ impl Node {
                 continue;
             }
             let data = self.fetch_chunk(id, &sources).await?;
-            self.throttle.take(data.len() as u64, map.moves.bandwidth).await;
+            self.throttle
+                .take(data.len() as u64, map.moves.bandwidth)
+                .await;
             let stores = self.stores.clone();
             blocking(move || stores.chunks.put(&id, &data).map(drop)).await?;
             fetched += 1;
@@ -490,7 +494,11 @@ impl Node {
             .map(|(id, _)| *id)
             .collect();
         let map = self.map();
-        let usage = self.peer_usage.lock().map(|u| u.clone()).unwrap_or_default();
+        let usage = self
+            .peer_usage
+            .lock()
+            .map(|u| u.clone())
+            .unwrap_or_default();
         for n in members {
             let Some(capacity) = map.node(n).map(|e| e.capacity) else {
                 continue;

@@ -29,7 +29,7 @@ impl Throttle {
             *next = Some(due);
             due
         };
-        if let Some(wait) = due.checked_duration_since(now + BURST) {
+        if let Some(wait) = due.checked_duration_since(now) {
             tokio::time::sleep(wait).await;
         }
     }

@@ -19,12 +19,6 @@ pub struct ApplyOptions {
     pub timeout: Option<Duration>,
 }
 
-/// The plan for `cfg` against the running cluster.
-pub async fn plan_for(cfg: &ClusterConfig) -> Result<Plan, String> {
-    let view = collect(cfg).await?;
-    plan(&view.map, cfg, &pg_sizes(&view))
-}
-
 /// `cairn cluster plan`.
 pub async fn run_plan(cfg: &ClusterConfig, json: bool) -> Result<(), String> {
     let view = collect(cfg).await?;
@@ -34,7 +28,10 @@ pub async fn run_plan(cfg: &ClusterConfig, json: bool) -> Result<(), String> {
 
 fn print_plan(plan: &Plan, view: &ClusterView, json: bool) -> Result<(), String> {
     if json {
-        println!("{}", serde_json::to_string(plan).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string(plan).map_err(|e| e.to_string())?
+        );
     } else {
         print!("{}", render(plan, &view.map));
     }
@@ -66,7 +63,10 @@ pub async fn run_apply(cfg: &ClusterConfig, opts: ApplyOptions) -> Result<(), St
     }
     let view = wait_for_moves(cfg, plan.next_epoch, opts.timeout).await?;
     if opts.json {
-        println!("{}", serde_json::to_string(&view).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string(&view).map_err(|e| e.to_string())?
+        );
     }
     Ok(())
 }

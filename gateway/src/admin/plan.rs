@@ -84,8 +84,16 @@ pub fn plan(
     let mut next = file.map();
     let old: BTreeMap<NodeId, &NodeEntry> = committed.nodes.iter().map(|n| (n.id, n)).collect();
     let new: BTreeMap<NodeId, &NodeEntry> = next.nodes.iter().map(|n| (n.id, n)).collect();
-    let added: Vec<NodeId> = new.keys().filter(|id| !old.contains_key(id)).copied().collect();
-    let removed: Vec<NodeId> = old.keys().filter(|id| !new.contains_key(id)).copied().collect();
+    let added: Vec<NodeId> = new
+        .keys()
+        .filter(|id| !old.contains_key(id))
+        .copied()
+        .collect();
+    let removed: Vec<NodeId> = old
+        .keys()
+        .filter(|id| !new.contains_key(id))
+        .copied()
+        .collect();
     let mut drained = Vec::new();
     let mut changed = Vec::new();
     for (id, n) in &new {
@@ -136,10 +144,8 @@ pub fn plan(
     }
 
     let bytes_to_move = moves.iter().map(|m| m.bytes).sum();
-    let nodes_differ = !added.is_empty()
-        || !removed.is_empty()
-        || !drained.is_empty()
-        || !changed.is_empty();
+    let nodes_differ =
+        !added.is_empty() || !removed.is_empty() || !drained.is_empty() || !changed.is_empty();
     let changes = nodes_differ || next.moves != committed.moves;
     next.epoch = if changes {
         committed.epoch + 1
@@ -239,4 +245,106 @@ pub fn render(plan: &Plan, committed: &ClusterMap) -> String {
         human(plan.usable_capacity_after)
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::path::Path;
+
+    /// A cluster file with nodes `ids` (1 GiB each), `drain` draining; R=3, 16 PGs.
+    fn file(ids: &[u64], drain: &[u64], replication: usize, pgs: u32) -> ClusterConfig {
+        let mut text = format!(
+            "name = \"t\"\nreplication = {replication}\nplacement_groups = {pgs}\nsecret = \"0123456789abcdef0123\"\n"
+        );
+        for id in ids {
+            text += &format!(
+                "[[node]]\nid = {id}\naddress = \"127.0.0.1:{}\"\ndata_dir = \"n{id}\"\ncapacity = \"1GiB\"\ndrain = {}\n",
+                7000 + id,
+                drain.contains(id)
+            );
+        }
+        ClusterConfig::parse(&text, Path::new("/d")).unwrap()
+    }
+
+    fn committed(ids: &[u64]) -> ClusterMap {
+        let mut map = file(ids, &[], 3, 16).map();
+        map.epoch = 7;
+        map
+    }
+
+    fn sizes(each: u64) -> BTreeMap<u32, u64> {
+        (0..16).map(|pg| (pg, each)).collect()
+    }
+
+    #[test]
+    fn adding_a_node_moves_some_groups_to_it() {
+        let old = committed(&[1, 2, 3]);
+        let p = plan(&old, &file(&[1, 2, 3, 4], &[], 3, 16), &sizes(100)).unwrap();
+        assert_eq!((p.epoch, p.next_epoch), (7, 8));
+        assert_eq!(p.added, vec![4]);
+        assert!(p.removed.is_empty() && p.drained.is_empty() && p.changed.is_empty());
+        assert!(!p.moves.is_empty() && p.moves.len() < 16);
+        for m in &p.moves {
+            assert_eq!(m.from, vec![1, 2, 3]);
+            assert!(m.to.contains(&4), "{m:?}");
+            assert_eq!(m.bytes, 100);
+        }
+        assert_eq!(p.bytes_to_move, 100 * p.moves.len() as u64);
+        assert_eq!(p.usable_capacity_before, 1 << 30);
+        assert_eq!(p.usable_capacity_after, (4u64 << 30) / 3);
+        assert_eq!(p.map.planned_moves as usize, p.moves.len());
+        // What the plan says moves is what the new map's placement changes.
+        let table = p.map.table();
+        let unchanged = (0..16u32).filter(|pg| !p.moves.iter().any(|m| m.pg == *pg));
+        for pg in unchanged {
+            let mut set = table[pg as usize].clone();
+            set.sort_unstable();
+            assert_eq!(set, vec![1, 2, 3]);
+        }
+    }
+
+    #[test]
+    fn unchanged_file_plans_nothing() {
+        let old = committed(&[1, 2, 3]);
+        let p = plan(&old, &file(&[1, 2, 3], &[], 3, 16), &sizes(100)).unwrap();
+        assert!(!p.changes_anything());
+        assert!(p.moves.is_empty());
+        assert_eq!(p.bytes_to_move, 0);
+    }
+
+    #[test]
+    fn draining_moves_everything_off_the_node() {
+        let old = committed(&[1, 2, 3, 4]);
+        let p = plan(&old, &file(&[1, 2, 3, 4], &[4], 3, 16), &sizes(10)).unwrap();
+        assert_eq!(p.drained, vec![4]);
+        assert!(p.map.table().iter().all(|set| !set.contains(&4)));
+        assert_eq!(p.usable_capacity_after, 1 << 30);
+    }
+
+    #[test]
+    fn removing_a_node_re_replicates_its_groups() {
+        let old = committed(&[1, 2, 3, 4]);
+        let p = plan(&old, &file(&[1, 3, 4], &[], 3, 16), &sizes(10)).unwrap();
+        assert_eq!(p.removed, vec![2]);
+        for m in &p.moves {
+            assert!(m.from.contains(&2));
+            assert_eq!(m.to, vec![1, 3, 4]);
+        }
+    }
+
+    #[test]
+    fn refuses_what_cannot_change_or_fit() {
+        let old = committed(&[1, 2, 3]);
+        let err = |cfg: ClusterConfig, size: u64| plan(&old, &cfg, &sizes(size)).unwrap_err();
+        assert!(err(file(&[1, 2, 3, 4], &[], 2, 16), 0).contains("replication"));
+        assert!(err(file(&[1, 2, 3], &[], 3, 32), 0).contains("placement_groups"));
+        assert!(err(file(&[1, 2, 3], &[3], 3, 16), 0).contains("not draining"));
+        // 16 PGs of 100 MiB on every node: 1.6 GiB > 1 GiB.
+        assert!(err(file(&[1, 2, 3], &[], 3, 16), 100 << 20).starts_with("InsufficientCapacity"));
+        let mut uncommitted = old.clone();
+        uncommitted.epoch = 0;
+        assert!(plan(&uncommitted, &file(&[1, 2, 3], &[], 3, 16), &sizes(0)).is_err());
+    }
 }

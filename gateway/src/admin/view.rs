@@ -110,7 +110,10 @@ pub async fn collect(cfg: &ClusterConfig) -> Result<ClusterView, String> {
     let calls = addrs.keys().map(|id| {
         let rpc = &rpc;
         async move {
-            match rpc.call(*id, &Request::Status, Duration::from_secs(3)).await {
+            match rpc
+                .call(*id, &Request::Status, Duration::from_secs(3))
+                .await
+            {
                 Ok(Response::Status(s)) => (*id, Some(s)),
                 _ => (*id, None),
             }
@@ -147,7 +150,10 @@ fn build(
     let group_view = |group: GroupId, pg: Option<u32>, mut target: Vec<NodeId>| {
         target.sort_unstable();
         let status = seen.get(&group).cloned();
-        let mut voters = status.as_ref().map(|s| s.voters.clone()).unwrap_or_default();
+        let mut voters = status
+            .as_ref()
+            .map(|s| s.voters.clone())
+            .unwrap_or_default();
         let mut learners = status
             .as_ref()
             .map(|s| s.learners.clone())
@@ -305,6 +311,34 @@ fn groups_as_seen_by_leaders(
                 out.insert(g.group, g.clone());
             }
         }
+    }
+    out
+}
+
+/// The view's figures as Prometheus gauges.
+pub fn prometheus(view: &ClusterView) -> String {
+    let p = &view.moves;
+    let nodes_up = view.nodes.iter().filter(|n| n.in_map && n.up).count();
+    let nodes_in_map = view.nodes.iter().filter(|n| n.in_map).count();
+    let gauges: [(&str, f64); 11] = [
+        ("cairn_cluster_map_epoch", view.epoch as f64),
+        ("cairn_cluster_nodes", nodes_in_map as f64),
+        ("cairn_cluster_nodes_up", nodes_up as f64),
+        (
+            "cairn_cluster_usable_capacity_bytes",
+            view.usable_capacity as f64,
+        ),
+        ("cairn_moves_pgs_total", p.pgs_total as f64),
+        ("cairn_moves_pgs_done", p.pgs_done as f64),
+        ("cairn_moves_bytes_total", p.bytes_total as f64),
+        ("cairn_moves_bytes_done", p.bytes_done as f64),
+        ("cairn_moves_rate_bytes_per_second", p.rate_bytes_per_s),
+        ("cairn_moves_eta_seconds", p.eta_s.unwrap_or(0.0)),
+        ("cairn_moves_failed", p.failed.len() as f64),
+    ];
+    let mut out = String::new();
+    for (name, value) in gauges {
+        out += &format!("# TYPE {name} gauge\n{name} {value}\n");
     }
     out
 }

@@ -17,7 +17,9 @@ pub fn from_node(e: Error) -> S3Error {
             tracing::warn!(error = %msg, "write refused: no room");
             let mut e = S3Error::with_message(
                 S3ErrorCode::Custom("InsufficientCapacity".into()),
-                format!("The storage cluster has no room for this data ({msg}); add nodes or capacity."),
+                format!(
+                    "The storage cluster has no room for this data ({msg}); add nodes or capacity."
+                ),
             );
             e.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
             e

@@ -3,11 +3,11 @@
 //! against the local catalog by `Catalog::apply` / `Catalog::query`.
 
 use super::{Catalog, ListPage, ListQuery, UploadList, UploadListQuery};
+use crate::cluster_map::ClusterMap;
 use crate::records::{
     BucketChange, BucketRecord, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
     WriteCondition,
 };
-use crate::cluster_map::ClusterMap;
 use crate::Result;
 use serde::{Deserialize, Serialize};
 
