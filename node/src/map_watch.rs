@@ -91,14 +91,26 @@ impl Node {
             .is_some_and(|r| r.metrics().borrow().state == ServerState::Leader)
     }
 
-    /// The committed map: from the local catalog when this node is in the catalog
-    /// group, otherwise from the catalog leader.
+    /// The committed map: from the local catalog when this node leads the catalog
+    /// group, otherwise from the catalog leader (a node cut off from the catalog —
+    /// removed while it was down — must not trust its stale copy), falling back to
+    /// the local copy when no leader answers.
     async fn read_committed_map(&self) -> Result<Option<ClusterMap>> {
-        if self.raft_opt(CATALOG_GROUP).is_some() {
+        let local = || async {
             let stores = self.stores.clone();
-            return crate::node::blocking(move || stores.catalog.cluster_map()).await;
+            crate::node::blocking(move || stores.catalog.cluster_map()).await
+        };
+        if self.leads(CATALOG_GROUP) {
+            return local().await;
         }
-        self.fetch_committed_map(Duration::from_secs(3)).await
+        match self.fetch_committed_map(Duration::from_secs(3)).await {
+            Ok(map) => Ok(map),
+            Err(e) if self.raft_opt(CATALOG_GROUP).is_some() => {
+                tracing::debug!(error = %e, "catalog leader unreachable; using the local map");
+                local().await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Asks the catalog leader for the committed map (trying for `window`).
