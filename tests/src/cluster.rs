@@ -281,8 +281,11 @@ impl Cluster {
 
     /// Rewrite the cluster file from the options and the node entries.
     pub fn write_config(&self) {
-        std::fs::write(&self.config_path, cluster_toml(&self.opts, &self.secret, &self.nodes))
-            .unwrap_or_else(|e| panic!("write {}: {e}", self.config_path.display()));
+        std::fs::write(
+            &self.config_path,
+            cluster_toml(&self.opts, &self.secret, &self.nodes),
+        )
+        .unwrap_or_else(|e| panic!("write {}: {e}", self.config_path.display()));
     }
 
     // ------------------------------------------------------------------
@@ -709,8 +712,7 @@ impl Cluster {
         match tokio::time::timeout(timeout, cmd.output()).await {
             Ok(out) => out.unwrap_or_else(|e| panic!("run cairn {args:?}: {e}")),
             Err(_) => {
-                let status = if args.first() == Some(&"cluster") && args.get(1) == Some(&"status")
-                {
+                let status = if args.first() == Some(&"cluster") && args.get(1) == Some(&"status") {
                     String::new()
                 } else {
                     Box::pin(self.status()).await

@@ -30,8 +30,6 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use md5::{Digest, Md5};
-use rand::rngs::StdRng;
-use rand::{RngCore, SeedableRng};
 
 pub use aws_sdk_s3;
 pub use bytes::Bytes;
@@ -504,10 +502,16 @@ pub fn chunk_ids(dir: &Path) -> BTreeSet<String> {
 // Data helpers
 // ---------------------------------------------------------------------------
 
-/// Deterministic pseudo-random payload.
+/// Deterministic pseudo-random payload: the BLAKE3 output stream of `seed`, so
+/// `payload(s, n)` is a prefix of `payload(s, m)` for `n <= m`. (BLAKE3 rather than a
+/// `rand` generator: it is fast even in unoptimised test builds, where a cluster
+/// workload would otherwise spend its time making payloads.)
 pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
-    StdRng::seed_from_u64(seed).fill_bytes(&mut v);
+    blake3::Hasher::new()
+        .update(&seed.to_le_bytes())
+        .finalize_xof()
+        .fill(&mut v);
     v
 }
 

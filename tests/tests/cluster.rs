@@ -5,9 +5,9 @@
 //! says): chunk placement, node loss under load, catalog leader failover, full
 //! restart after SIGKILL, Raft log compaction.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -15,32 +15,9 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Tag, Tagging};
 use aws_sdk_s3::Client;
 use cairn_tests::*;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 const R: usize = 3;
 const PGS: u32 = 8;
-
-/// Placement group of a chunk: the leading log2(pgs) bits of its id.
-fn pg_of(id_hex: &str, pgs: u32) -> u32 {
-    let bits = pgs.trailing_zeros();
-    if bits == 0 {
-        return 0;
-    }
-    let first = u32::from_str_radix(&id_hex[..8], 16).expect("hex chunk id");
-    first >> (32 - bits)
-}
-
-/// Which node holds each chunk id, over all nodes of the cluster.
-fn chunk_holders(cluster: &Cluster) -> BTreeMap<String, Vec<u64>> {
-    let mut holders: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for id in cluster.node_ids() {
-        for chunk in cluster.node_chunk_ids(id) {
-            holders.entry(chunk).or_default().push(id);
-        }
-    }
-    holders
-}
 
 /// `(key, size, etag)` of every object in `bucket`.
 async fn listing(c: &Client, bucket: &str) -> Vec<(String, i64, String)> {
@@ -80,16 +57,13 @@ async fn chunks_spread_over_all_nodes() {
     let data = payload(0x5EED, 40 * MIB);
     put(&c, "spread", "big", data.clone()).await;
 
-    let expected: BTreeSet<String> = data
-        .chunks(DEFAULT_CHUNK)
-        .map(|piece| blake3::hash(piece).to_hex().to_string())
-        .collect();
+    let expected: BTreeSet<String> = chunk_ids_of(&data, DEFAULT_CHUNK).into_iter().collect();
     assert_eq!(expected.len(), 10, "40 MiB in 4 MiB chunks");
 
     // Followers apply shortly after the leader acknowledged: allow a few seconds.
     let deadline = Instant::now() + Duration::from_secs(15);
     let holders = loop {
-        let holders = chunk_holders(&cluster);
+        let holders = cluster.chunk_holders();
         let settled = holders.len() == expected.len() && holders.values().all(|h| h.len() == R);
         if settled || Instant::now() > deadline {
             break holders;
@@ -109,7 +83,7 @@ async fn chunks_spread_over_all_nodes() {
         );
     }
 
-    let pgs: BTreeSet<u32> = expected.iter().map(|id| pg_of(id, PGS)).collect();
+    let pgs: BTreeSet<u32> = expected.iter().map(|id| chunk_pg(id, PGS)).collect();
     println!("chunk PGs: {pgs:?}");
     assert!(pgs.len() >= 3, "10 chunks fall in only {pgs:?}");
 
@@ -142,89 +116,6 @@ async fn chunks_spread_over_all_nodes() {
 // b. node loss under load
 // ---------------------------------------------------------------------------
 
-#[derive(Clone, Debug)]
-struct Acked {
-    key: String,
-    seed: u64,
-    len: usize,
-}
-
-#[derive(Default)]
-struct Workload {
-    stop: AtomicBool,
-    acked: Mutex<Vec<Acked>>,
-    errors: Mutex<Vec<String>>,
-}
-
-/// PUT random 1–9 MiB objects and read each back until told to stop.
-async fn worker(c: Client, w: u64, load: Arc<Workload>, start: Instant) {
-    let mut rng = StdRng::seed_from_u64(0xC1u64 << 8 | w);
-    let mut n = 0u64;
-    while !load.stop.load(Ordering::SeqCst) {
-        let len = rng.gen_range(MIB..=9 * MIB);
-        let seed = (w << 32) | n;
-        let key = format!("w{w}/{n}");
-        n += 1;
-        let data = Bytes::from(payload(seed, len));
-        let t = start.elapsed().as_secs_f64();
-        match c
-            .put_object()
-            .bucket("load")
-            .key(&key)
-            .body(body(data.clone()))
-            .send()
-            .await
-        {
-            Ok(r) if r.e_tag() == Some(etag_of(&data).as_str()) => {}
-            Ok(r) => {
-                load.errors.lock().unwrap().push(format!(
-                    "{t:.1}s PUT {key}: etag {:?} != {}",
-                    r.e_tag(),
-                    etag_of(&data)
-                ));
-                continue;
-            }
-            Err(e) => {
-                let took = start.elapsed().as_secs_f64() - t;
-                load.errors.lock().unwrap().push(format!(
-                    "{t:.1}s (+{took:.1}s) PUT {key} ({len} B): {}",
-                    describe(&e)
-                ));
-                continue;
-            }
-        }
-        load.acked.lock().unwrap().push(Acked {
-            key: key.clone(),
-            seed,
-            len,
-        });
-        let t = start.elapsed().as_secs_f64();
-        match c.get_object().bucket("load").key(&key).send().await {
-            Ok(resp) => match resp.body.collect().await {
-                Ok(b) => {
-                    let got = b.into_bytes();
-                    if got != data {
-                        load.errors.lock().unwrap().push(format!(
-                            "{t:.1}s GET {key}: {} bytes differ from the {len} written",
-                            got.len()
-                        ));
-                    }
-                }
-                Err(e) => load
-                    .errors
-                    .lock()
-                    .unwrap()
-                    .push(format!("{t:.1}s GET {key} body: {e}")),
-            },
-            Err(e) => load
-                .errors
-                .lock()
-                .unwrap()
-                .push(format!("{t:.1}s GET {key}: {}", describe(&e))),
-        }
-    }
-}
-
 enum Victim {
     Node(u64),
     CatalogLeader,
@@ -236,11 +127,8 @@ async fn node_loss_workload(victim: Victim) {
     let c = cluster.client();
     create_bucket(&c, "load").await;
 
-    let load = Arc::new(Workload::default());
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..WORKERS)
-        .map(|w| tokio::spawn(worker(cluster.client(), w, load.clone(), start)))
-        .collect();
+    let mut load = Workload::new(WorkloadOpts::new("load"));
+    load.spawn((0..WORKERS).map(|_| cluster.client()));
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let victim = match victim {
@@ -248,25 +136,22 @@ async fn node_loss_workload(victim: Victim) {
         Victim::CatalogLeader => cluster.wait_catalog_leader(Duration::from_secs(10)).await,
     };
     let leader = cluster.catalog_leader().await;
-    let acked_before = load.acked.lock().unwrap().len();
+    let acked_before = load.acked_count();
     cluster.kill9_node(victim);
     println!(
         "killed node {victim} (catalog leader: {leader:?}) after {:.1} s, {acked_before} objects acknowledged",
-        start.elapsed().as_secs_f64()
+        load.elapsed().as_secs_f64()
     );
     tokio::time::sleep(Duration::from_secs(12)).await;
-    load.stop.store(true, Ordering::SeqCst);
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let acked = load.acked.lock().unwrap().clone();
-    let errors = load.errors.lock().unwrap().clone();
+    load.stop().await;
+    let acked = load.acked();
+    let errors = load.errors();
     println!(
         "workload: {} objects acknowledged ({} after the kill), {} errors, {:.1} s",
         acked.len(),
         acked.len() - acked_before,
         errors.len(),
-        start.elapsed().as_secs_f64()
+        load.elapsed().as_secs_f64()
     );
     assert!(
         errors.is_empty(),
@@ -280,21 +165,7 @@ async fn node_loss_workload(victim: Victim) {
     );
 
     // Every acknowledged object reads back byte-identical with the node still down.
-    for a in &acked {
-        let got = get_bytes(&c, "load", &a.key).await;
-        assert!(
-            got == payload(a.seed, a.len),
-            "{} reads back different bytes",
-            a.key
-        );
-    }
-    let mut keys: Vec<String> = acked.iter().map(|a| a.key.clone()).collect();
-    keys.sort();
-    assert_eq!(
-        list_keys(&c, "load").await,
-        keys,
-        "listing after the workload"
-    );
+    load.check_readback(&c).await;
 
     // The restarted node catches up and ends with the same chunks as the others.
     let other = if victim == 1 { 2 } else { 1 };
@@ -728,10 +599,7 @@ async fn gc_keeps_chunks_of_live_objects_under_churn() {
     create_bucket(&c, "gcb").await;
     let v1 = payload(1, 3 * MIB);
     let v2 = payload(2, 3 * MIB);
-    let v2_ids: Vec<String> = v2
-        .chunks(MIB)
-        .map(|p| blake3::hash(p).to_hex().to_string())
-        .collect();
+    let v2_ids = chunk_ids_of(&v2, MIB);
     for round in 0..30 {
         put(&c, "gcb", "k", v1.clone()).await; // v2's chunks become garbage...
         put(&c, "gcb", "k", v2.clone()).await; // ...and live again
