@@ -73,7 +73,7 @@ pub async fn run_apply(cfg: &ClusterConfig, opts: ApplyOptions) -> Result<(), St
 
 /// Polls the cluster until the moves of `epoch` are done; fails when a move has
 /// failed repeatedly or the timeout passes.
-async fn wait_for_moves(
+pub async fn wait_for_moves(
     cfg: &ClusterConfig,
     epoch: u64,
     timeout: Option<Duration>,
