@@ -211,8 +211,12 @@ fn main() -> std::process::ExitCode {
                             "{}",
                             serde_json::to_string(&view).map_err(|e| e.to_string())?
                         );
-                    } else {
-                        print!("{}", cairn::admin::status::render(&view));
+                        return Ok(());
+                    }
+                    print!("{}", cairn::admin::status::render(&view));
+                    // On a terminal, a move in progress is followed with a live bar.
+                    if !view.moves.done && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                        cairn::admin::apply::wait_for_moves(&cfg, view.epoch, None).await?;
                     }
                     Ok(())
                 }

@@ -6,7 +6,8 @@
 //! directly (kill and restart single nodes, find leaders, read metrics and status);
 //! reconfiguration tests grow and shrink it by rewriting the cluster file
 //! ([`Cluster::add_node`], [`Cluster::set_drain`], [`Cluster::forget_node`]) and
-//! driving `cairn cluster plan|apply|status --json`.
+//! driving `cairn cluster plan|apply|status --json`. With `CAIRN_TEST_KEEP=1` a
+//! cluster's directory (cluster file, node data, logs) outlives the test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -826,6 +827,12 @@ impl Drop for Cluster {
             );
         }
         self.kill9_all();
+        // CAIRN_TEST_KEEP=1 keeps the cluster's directory (data, cluster file, logs).
+        if std::env::var_os("CAIRN_TEST_KEEP").is_some() {
+            if let Some(root) = self._root.take() {
+                eprintln!("cairn cluster kept in {}", root.keep().display());
+            }
+        }
     }
 }
 
