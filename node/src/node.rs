@@ -470,8 +470,9 @@ impl Node {
     }
 
     fn is_learner(&self, raft: &Raft) -> bool {
-        let m = raft.metrics().borrow().clone();
-        let learner = m
+        let metrics = raft.metrics();
+        let learner = metrics
+            .borrow()
             .membership_config
             .membership()
             .learner_ids()

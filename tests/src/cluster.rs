@@ -118,16 +118,24 @@ pub struct GroupRow {
     pub log_len: u64,
 }
 
-/// Parse the RAFT GROUPS table of `cairn cluster status` output.
+/// Parse the RAFT GROUPS table of `cairn cluster status` output: columns group,
+/// leader, term, voters (`1,2,3`, learners after a `+`: `1,2,3+4`), target (if the
+/// header has it: `=` or node ids), last log, applied, log len, lag.
 pub fn parse_status_groups(status: &str) -> Vec<GroupRow> {
     let mut rows = Vec::new();
     let mut in_groups = false;
+    // Columns between voters and last log.
+    let mut skip = 0;
     for line in status.lines() {
         if line.starts_with("RAFT GROUPS") {
             in_groups = true;
             continue;
         }
-        if !in_groups || line.starts_with("group") {
+        if !in_groups {
+            continue;
+        }
+        if line.starts_with("group") {
+            skip = usize::from(line.split_whitespace().any(|w| w == "target"));
             continue;
         }
         if line.trim().is_empty() {
@@ -140,18 +148,19 @@ pub fn parse_status_groups(status: &str) -> Vec<GroupRow> {
             name = format!("pg {}", words.next().unwrap_or_default());
         }
         let f: Vec<&str> = words.collect();
-        if f.len() < 6 {
+        if f.len() < 6 + skip {
             continue;
         }
         let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+        let voters = f[2].split('+').next().unwrap_or_default();
         rows.push(GroupRow {
             name,
             leader: f[0].parse().ok(),
             term: num(f[1]),
-            voters: f[2].split(',').filter_map(|v| v.parse().ok()).collect(),
-            last_log: num(f[3]),
-            applied: num(f[4]),
-            log_len: num(f[5]),
+            voters: voters.split(',').filter_map(|v| v.parse().ok()).collect(),
+            last_log: num(f[3 + skip]),
+            applied: num(f[4 + skip]),
+            log_len: num(f[5 + skip]),
         });
     }
     rows
