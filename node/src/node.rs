@@ -186,6 +186,11 @@ impl Node {
             .collect();
         if let Err(e) = raft.initialize(members).await {
             tracing::debug!(group, error = %e, "group already initialized");
+            return Ok(());
+        }
+        // Elect at once rather than after an election timeout.
+        if let Err(e) = raft.trigger().elect().await {
+            tracing::debug!(group, error = %e, "could not start an election");
         }
         Ok(())
     }
