@@ -30,9 +30,12 @@ pub enum Error {
     /// No room for a write on the nodes that must hold it.
     #[error("insufficient capacity: {0}")]
     InsufficientCapacity(String),
-    /// This node does not lead the group; the leader, if known.
+    /// This node does not lead the group; the leader and its address, if known.
     #[error("not the leader (leader: {leader:?})")]
-    NotLeader { leader: Option<u64> },
+    NotLeader {
+        leader: Option<u64>,
+        address: Option<String>,
+    },
     /// The cluster cannot serve this now (no quorum, nodes unreachable); retryable.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -74,7 +77,7 @@ pub enum WireError {
     ChunkMissing(ChunkId),
     StaleMap(u64),
     InsufficientCapacity(String),
-    NotLeader(Option<u64>),
+    NotLeader(Option<u64>, Option<String>),
     Unavailable(String),
     Other(String),
 }
@@ -93,7 +96,7 @@ impl From<Error> for WireError {
             Error::ChunkMissing(id) => WireError::ChunkMissing(id),
             Error::StaleMap { committed } => WireError::StaleMap(committed),
             Error::InsufficientCapacity(s) => WireError::InsufficientCapacity(s),
-            Error::NotLeader { leader } => WireError::NotLeader(leader),
+            Error::NotLeader { leader, address } => WireError::NotLeader(leader, address),
             Error::Unavailable(s) => WireError::Unavailable(s),
             other => WireError::Other(other.to_string()),
         }
@@ -114,7 +117,7 @@ impl From<WireError> for Error {
             WireError::ChunkMissing(id) => Error::ChunkMissing(id),
             WireError::StaleMap(committed) => Error::StaleMap { committed },
             WireError::InsufficientCapacity(s) => Error::InsufficientCapacity(s),
-            WireError::NotLeader(leader) => Error::NotLeader { leader },
+            WireError::NotLeader(leader, address) => Error::NotLeader { leader, address },
             WireError::Unavailable(s) => Error::Unavailable(s),
             WireError::Other(s) => Error::Remote(s),
         }

@@ -19,7 +19,7 @@ impl Node {
     /// catalog that has none, start the groups the map places here.
     pub(crate) async fn map_tick(self: &Arc<Self>) -> Result<()> {
         match self.read_committed_map().await? {
-            Some(map) if map.epoch > self.map().epoch => self.adopt_map(map),
+            Some(map) if map.epoch > self.map().epoch => self.adopt_map(map).await?,
             Some(_) => {}
             None if self.leads(CATALOG_GROUP) => {
                 let mut map = self.cfg.map();
@@ -34,21 +34,23 @@ impl Node {
             }
             None => {}
         }
-        self.reconcile().await
+        self.reconcile(&self.map()).await
     }
 
-    /// Makes `map` this node's map (if it fits this node's stores).
-    pub(crate) fn adopt_map(&self, map: ClusterMap) {
+    /// Makes `map` this node's map (if it fits this node's stores), once the groups
+    /// it places here run (so a node reporting the epoch is ready for them).
+    pub(crate) async fn adopt_map(&self, map: ClusterMap) -> Result<()> {
         if map.placement_groups != self.cfg.placement_groups {
             tracing::error!(
                 committed = map.placement_groups,
                 file = self.cfg.placement_groups,
                 "the committed map's placement group count differs from this node's file; ignoring it"
             );
-            return;
+            return Ok(());
         }
         self.rpc
             .add_addrs(map.nodes.iter().map(|n| (n.id, n.address.as_str())));
+        self.reconcile(&map).await?;
         tracing::info!(
             epoch = map.epoch,
             nodes = map.nodes.len(),
@@ -57,16 +59,16 @@ impl Node {
         if let Ok(mut m) = self.map.write() {
             *m = Arc::new(map);
         }
+        Ok(())
     }
 
     /// Starts every group the map places here; from the epoch-1 map, initializes
     /// those whose preferred member this node is.
-    pub(crate) async fn reconcile(&self) -> Result<()> {
-        let map = self.map();
+    pub(crate) async fn reconcile(&self, map: &ClusterMap) -> Result<()> {
         if map.epoch == 0 {
             return Ok(());
         }
-        for (group, members) in placed_groups(&map) {
+        for (group, members) in placed_groups(map) {
             if !members.contains(&self.id) {
                 continue;
             }

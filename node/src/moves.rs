@@ -35,26 +35,38 @@ pub struct MoveState {
 }
 
 impl Node {
-    /// One round: start the moves this node should lead, leave the groups the map
-    /// took this node out of.
-    pub(crate) async fn move_tick(self: &Arc<Self>) {
+    /// One round: start the moves this node should lead.
+    pub(crate) fn move_tick(self: &Arc<Self>) {
         let map = self.map();
         if map.epoch == 0 {
             return;
         }
         for (group, m) in self.group_metrics() {
             let target = self.target_of(&map, group);
-            if target.is_empty() {
-                continue;
-            }
-            if m.state == ServerState::Leader {
+            if !target.is_empty() && m.state == ServerState::Leader {
                 self.maybe_start_move(group, &target, &m, map.moves.concurrency);
-            } else if !target.contains(&self.id) {
+            }
+        }
+    }
+
+    /// One round: leave the groups the map took this node out of (checked with
+    /// their leaders, concurrently).
+    pub(crate) async fn leave_tick(&self) {
+        let map = self.map();
+        if map.epoch == 0 {
+            return;
+        }
+        let checks = self.group_metrics().into_iter().filter_map(|(group, m)| {
+            let target = self.target_of(&map, group);
+            let out =
+                !target.is_empty() && !target.contains(&self.id) && m.state != ServerState::Leader;
+            out.then(|| async move {
                 if let Err(error) = self.maybe_leave(group, &target, &m).await {
                     tracing::debug!(group, %error, "could not check group membership");
                 }
-            }
-        }
+            })
+        });
+        futures::future::join_all(checks).await;
     }
 
     fn maybe_start_move(
@@ -148,6 +160,7 @@ impl Node {
                 continue;
             }
             if !learners.contains(n) {
+                self.wait_adopted(*n, map.epoch).await?;
                 let addr = map
                     .node(*n)
                     .map(|e| e.address.clone())
@@ -165,6 +178,30 @@ impl Node {
         Ok(())
     }
 
+    /// Waits (up to 10 s) until node `n` has adopted map `epoch`, so it runs the
+    /// groups that map gives it before their leaders send it entries.
+    async fn wait_adopted(&self, n: NodeId, epoch: u64) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self
+                .rpc
+                .call(n, &Request::Epoch, Duration::from_secs(2))
+                .await
+            {
+                Ok(Response::Epoch(e)) if e >= epoch => return Ok(()),
+                Ok(_) => {}
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "node {n} has not adopted map epoch {epoch}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until learner `n` is close to the leader's log (or fails if this node
     /// stops leading or `n` stays unreachable).
     async fn wait_caught_up(&self, raft: &Raft, n: NodeId) -> Result<()> {
@@ -175,6 +212,7 @@ impl Node {
             if m.state != ServerState::Leader {
                 return Err(Error::NotLeader {
                     leader: m.current_leader,
+                    address: None,
                 });
             }
             let goal = m.last_log_index.unwrap_or(0);

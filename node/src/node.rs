@@ -105,7 +105,7 @@ impl Node {
         if stored_groups.is_empty() && node.map().epoch == 0 {
             node.bootstrap().await?;
         }
-        node.reconcile().await?;
+        node.reconcile(&node.map()).await?;
         node.clone().spawn_loops(opts);
         tracing::info!(node = id, groups = node.group_ids().len(), "node started");
         Ok(node)
@@ -117,8 +117,7 @@ impl Node {
     /// catalog group (whose leader then commits the file's map as epoch 1).
     async fn bootstrap(self: &Arc<Self>) -> Result<()> {
         if let Ok(Some(map)) = self.fetch_committed_map(Duration::from_secs(1)).await {
-            self.adopt_map(map);
-            return Ok(());
+            return self.adopt_map(map).await;
         }
         // Join the groups the file places here (uninitialized: the catalog's lowest
         // voter initializes it; placement groups wait for the first map).
@@ -219,8 +218,10 @@ impl Node {
 
     pub(crate) fn raft(&self, group: GroupId) -> Result<Raft> {
         // Retryable: the group may be on its way here, or its leader elsewhere.
-        self.raft_opt(group)
-            .ok_or(Error::NotLeader { leader: None })
+        self.raft_opt(group).ok_or(Error::NotLeader {
+            leader: None,
+            address: None,
+        })
     }
 
     /// Serves one internal request.
@@ -286,11 +287,17 @@ impl Node {
             Request::Vote { group, rpc } => Ok(Response::Vote(self.raft(group)?.vote(rpc).await)),
             Request::Status => Ok(Response::Status(self.status().await?)),
             Request::Usage => Ok(Response::Usage(self.stores.chunks.used())),
+            Request::Epoch => Ok(Response::Epoch(self.map().epoch)),
             Request::GroupMembers { group } => {
                 let m = self.raft(group)?.metrics().borrow().clone();
                 if m.state != ServerState::Leader {
+                    let address = m.current_leader.and_then(|l| {
+                        let node = m.membership_config.membership().get_node(&l).cloned();
+                        node.map(|n| n.addr)
+                    });
                     return Err(Error::NotLeader {
                         leader: m.current_leader,
+                        address,
                     });
                 }
                 let membership = m.membership_config.membership();
@@ -307,11 +314,7 @@ impl Node {
         let raft = self.raft(group)?;
         match raft.client_write(cmd).await {
             Ok(resp) => Ok(resp.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(Error::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(forward(f)),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -543,8 +546,9 @@ impl Node {
         }
     }
 
-    /// The background loops: following the committed map (every second), moving
-    /// and leaving groups (every second), collecting garbage (`gc_interval`).
+    /// The background loops: following the committed map (every second), starting
+    /// moves (every 250 ms), leaving groups (every second), refreshing peers' usage
+    /// (every 5 s), collecting garbage (`gc_interval`).
     fn spawn_loops(self: Arc<Self>, opts: NodeOptions) {
         let node = self.clone();
         tokio::spawn(async move {
@@ -554,7 +558,22 @@ impl Node {
                 if let Err(error) = node.map_tick().await {
                     tracing::debug!(%error, "cluster map check failed");
                 }
-                node.move_tick().await;
+            }
+        });
+        let node = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                node.move_tick();
+            }
+        });
+        let node = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                node.leave_tick().await;
             }
         });
         let node = self.clone();
@@ -584,7 +603,9 @@ impl Node {
     async fn collect_garbage(&self, grace: Duration) -> Result<u64> {
         let index = match self.handle(Request::CatalogReadIndex).await {
             Ok(Response::ReadIndex(i)) => i,
-            Err(Error::NotLeader { leader: Some(l) }) => {
+            Err(Error::NotLeader {
+                leader: Some(l), ..
+            }) => {
                 match self
                     .rpc
                     .call(l, &Request::CatalogReadIndex, RPC_TIMEOUT)
@@ -622,9 +643,7 @@ pub(crate) fn unavailable(e: impl std::fmt::Display) -> Error {
 
 fn read_error(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> Error {
     match e {
-        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => Error::NotLeader {
-            leader: f.leader_id,
-        },
+        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => forward(f),
         other => unavailable(other),
     }
 }
@@ -638,4 +657,13 @@ fn entry_bytes(entries: &[crate::raft::Entry]) -> u64 {
             _ => 0,
         })
         .sum()
+}
+
+/// A redirect to the group's leader, with its address (so a caller that does not
+/// know the leader yet can reach it).
+fn forward(f: openraft::error::ForwardToLeader<NodeId, BasicNode>) -> Error {
+    Error::NotLeader {
+        leader: f.leader_id,
+        address: f.leader_node.map(|n| n.addr),
+    }
 }

@@ -64,7 +64,9 @@ impl Router {
                 return Err(err);
             }
             match err {
-                Error::NotLeader { leader: Some(l) } if l != target => {
+                Error::NotLeader {
+                    leader: Some(l), ..
+                } if l != target => {
                     self.set_leader(group, Some(l));
                 }
                 _ => {

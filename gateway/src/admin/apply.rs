@@ -91,8 +91,11 @@ pub async fn wait_for_moves(
         bar
     });
     let mut last_line = Instant::now();
+    let mut first = true;
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let pause = if first { 300 } else { 1000 };
+        first = false;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
         let view = match collect(cfg).await {
             Ok(v) if v.epoch >= epoch => v,
             Ok(_) => continue,

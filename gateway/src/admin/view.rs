@@ -65,10 +65,12 @@ pub struct GroupView {
 }
 
 impl GroupView {
-    /// The group has exactly its target members.
+    /// The group has exactly its target members, one of which leads it (a leader
+    /// that removed itself hands over by an election among the new members).
     pub fn settled(&self) -> bool {
         self.voters == self.target
             && self.learners.is_empty()
+            && self.leader.is_some_and(|l| self.target.contains(&l))
             && !self.status.as_ref().is_some_and(|s| s.joint)
     }
 }

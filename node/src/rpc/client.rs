@@ -73,7 +73,19 @@ impl RpcClient {
             .send()
             .await
             .map_err(|e| unreachable(node, &e))?;
-        decode_response(node, resp).await
+        let result = decode_response(node, resp).await;
+        // A redirect that names the leader's address teaches it to this client (a
+        // caller started from an outdated file may not know the leader yet).
+        if let Err(Error::NotLeader {
+            leader: Some(l),
+            address: Some(addr),
+        }) = &result
+        {
+            if !self.knows(*l) {
+                self.add_addrs([(*l, addr.as_str())]);
+            }
+        }
+        result
     }
 
     /// Streams a snapshot file to `node`, which installs it before answering.

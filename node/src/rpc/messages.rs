@@ -45,6 +45,8 @@ pub enum Request {
     Status,
     /// Bytes of chunk files held here.
     Usage,
+    /// The epoch of the newest cluster map this node has adopted.
+    Epoch,
     /// The group's membership as its leader has it (leader only).
     GroupMembers {
         group: GroupId,
@@ -73,6 +75,7 @@ pub enum Response {
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
     Status(NodeStatus),
     Usage(u64),
+    Epoch(u64),
     Members {
         voters: Vec<NodeId>,
         learners: Vec<NodeId>,
