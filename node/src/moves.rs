@@ -60,7 +60,7 @@ impl Node {
             let target = self.target_of(&map, group);
             let out =
                 !target.is_empty() && !target.contains(&self.id) && m.state != ServerState::Leader;
-            out.then(|| async move {
+            out.then_some(async move {
                 if let Err(error) = self.maybe_leave(group, &target, &m).await {
                     tracing::debug!(group, %error, "could not check group membership");
                 }
