@@ -11,6 +11,7 @@
 //! Raft core keeps taking new entries while an fsync is in flight, and those batch
 //! into the next one.
 
+use super::recent_chunks::RecentChunks;
 use super::wal::{Mutation, Wal};
 use super::{storage_error, Command, Entry, GroupId, LogId, StorageError, TypeConfig, Vote};
 use crate::chunk_store::ChunkStore;
@@ -35,7 +36,11 @@ pub struct LogDb {
     db: Database,
     wal: Wal,
     chunks: Arc<ChunkStore>,
+    recent: RecentChunks,
 }
+
+/// Memory for chunks appended lately (see `recent_chunks`).
+const RECENT_CHUNK_BYTES: usize = 32 << 20;
 
 impl LogDb {
     /// Opens the database at `path` (and its write-ahead files in `path` + ".wal"),
@@ -47,7 +52,12 @@ impl LogDb {
         txn.open_table(STATE)?;
         txn.commit()?;
         let (wal, replay) = Wal::open(&path.with_extension("wal"))?;
-        let log = LogDb { db, wal, chunks };
+        let log = LogDb {
+            db,
+            wal,
+            chunks,
+            recent: RecentChunks::new(RECENT_CHUNK_BYTES),
+        };
         if !replay.is_empty() {
             tracing::info!(
                 changes = replay.len(),
@@ -237,10 +247,11 @@ impl LogStore {
 }
 
 /// An entry as stored: chunk bytes moved to the chunk store.
-fn stripped(chunks: &ChunkStore, entry: &Entry) -> Result<Vec<u8>> {
+fn stripped(db: &LogDb, entry: &Entry) -> Result<Vec<u8>> {
     if let EntryPayload::Normal(Command::PutChunk { id, data }) = &entry.payload {
         if !data.is_empty() {
-            chunks.put(id, data)?;
+            db.chunks.put(id, data)?;
+            db.recent.insert(*id, data.clone());
         }
         let mut light = entry.clone();
         light.payload = EntryPayload::Normal(Command::PutChunk {
@@ -255,11 +266,15 @@ fn stripped(chunks: &ChunkStore, entry: &Entry) -> Result<Vec<u8>> {
 /// A stored entry with its chunk bytes reattached. A chunk that is gone (collected
 /// as garbage since: nothing refers to it) or damaged travels without bytes, and
 /// a replica receiving it stores nothing; reads verify and fall back anyway.
-fn restored(chunks: &ChunkStore, bytes: &[u8]) -> Result<Entry> {
+fn restored(db: &LogDb, bytes: &[u8]) -> Result<Entry> {
     let mut entry: Entry = postcard::from_bytes(bytes)?;
     if let EntryPayload::Normal(Command::PutChunk { id, data }) = &mut entry.payload {
         if data.is_empty() && *id != crate::ChunkId::of(b"") {
-            match chunks.get(id) {
+            if let Some(bytes) = db.recent.get(id) {
+                *data = bytes;
+                return Ok(entry);
+            }
+            match db.chunks.get(id) {
                 Ok(bytes) => *data = bytes::Bytes::from(bytes),
                 Err(e @ (Error::ChunkMissing(_) | Error::ChunkCorrupt(_))) => {
                     tracing::warn!(chunk = %id, error = %e, "log entry's chunk unavailable");
@@ -297,7 +312,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             let t = txn.open_table(LOG)?;
             let mut out = Vec::new();
             for item in t.range((g, start)..=(g, end))? {
-                out.push(restored(&db.chunks, item?.1.value())?);
+                out.push(restored(&db, item?.1.value())?);
             }
             Ok(out)
         })
@@ -369,7 +384,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                         Ok(Mutation::Insert {
                             group: g,
                             index: e.log_id.index,
-                            row: stripped(&db.chunks, e)?,
+                            row: stripped(db, e)?,
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;

@@ -8,6 +8,7 @@
 
 pub mod log_store;
 pub mod network;
+pub mod recent_chunks;
 pub mod snapshot;
 pub mod state_machine;
 pub mod wal;
