@@ -312,7 +312,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             let t = txn.open_table(LOG)?;
             let mut out = Vec::new();
             for item in t.range((g, start)..=(g, end))? {
-                out.push(restored(&db, item?.1.value())?);
+                out.push(restored(db, item?.1.value())?);
             }
             Ok(out)
         })
