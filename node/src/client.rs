@@ -68,14 +68,12 @@ impl View {
     /// A PG's replicas, then every other node of the map (which may still hold
     /// the PG's chunks while it moves).
     fn chunk_sources(&self, pg: u32) -> (usize, Vec<NodeId>) {
-        let mut nodes = self.table.get(pg as usize).cloned().unwrap_or_default();
-        let replicas = nodes.len();
-        for n in &self.map.nodes {
-            if !nodes.contains(&n.id) {
-                nodes.push(n.id);
-            }
-        }
-        (replicas, nodes)
+        let replicas = self.replicas(pg);
+        (replicas.len(), self.map.with_fallbacks(replicas))
+    }
+
+    fn replicas(&self, pg: u32) -> Vec<NodeId> {
+        self.table.get(pg as usize).cloned().unwrap_or_default()
     }
 }
 
@@ -154,24 +152,18 @@ impl NodeClient {
         }
     }
 
-    /// The cluster map this client routes by.
-    pub fn map(&self) -> Arc<ClusterMap> {
-        self.view().map.clone()
-    }
-
     /// Reads the committed cluster map and routes by it from now on if it is newer.
-    pub async fn refresh_map(&self) -> Result<Option<Arc<ClusterMap>>> {
+    async fn refresh_map(&self) -> Result<()> {
         let Some(map) = self.cluster_map().await? else {
-            return Ok(None);
+            return Ok(());
         };
-        let map = Arc::new(map);
         if map.epoch > self.view().map.epoch {
             if let Transport::Remote(rpc) = &self.inner.transport {
                 rpc.add_addrs(map.nodes.iter().map(|n| (n.id, n.address.as_str())));
             }
-            self.set_view(View::of(map.clone()));
+            self.set_view(View::of(Arc::new(map)));
         }
-        Ok(Some(map))
+        Ok(())
     }
 
     /// The committed cluster map (None before the first is committed).
@@ -253,11 +245,6 @@ impl NodeClient {
         )
     }
 
-    /// Sends a request to one node (status, admin).
-    pub async fn call(&self, node: NodeId, req: Request, timeout: Duration) -> Result<Response> {
-        self.inner.transport.call(node, req, timeout).await
-    }
-
     // ---- chunks ----
 
     /// Hashes a chunk and commits it in its placement group; returns its reference.
@@ -268,8 +255,7 @@ impl NodeClient {
             .map_err(|e| Error::Task(e.to_string()))?;
         let view = self.view();
         let pg = pg_of(&id, view.map.placement_groups);
-        let (replicas, mut candidates) = view.chunk_sources(pg);
-        candidates.truncate(replicas);
+        let candidates = view.replicas(pg);
         match self
             .to_leader(
                 pg_group(pg),

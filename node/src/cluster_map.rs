@@ -6,6 +6,7 @@
 
 use crate::cluster_config::{MoveLimits, NodeEntry, NodeId};
 use crate::placement::{self, PgId};
+use crate::raft::{group_pg, pg_group, GroupId, CATALOG_GROUP};
 use serde::{Deserialize, Serialize};
 
 /// Largest number of voters in the catalog Raft group.
@@ -71,8 +72,35 @@ impl ClusterMap {
         u64::try_from(total / r).unwrap_or(u64::MAX)
     }
 
-    /// Whether `id` has a place in this map.
-    pub fn contains(&self, id: NodeId) -> bool {
-        self.node(id).is_some()
+    /// The members this map gives a Raft group: the catalog's voters or a PG's
+    /// replicas.
+    pub fn members_of(&self, group: GroupId) -> Vec<NodeId> {
+        match group_pg(group) {
+            Some(pg) => self.replicas(pg),
+            None => self.catalog_voters(),
+        }
+    }
+
+    /// Every group with its members: the catalog, then each PG.
+    pub fn groups(&self) -> Vec<(GroupId, Vec<NodeId>)> {
+        std::iter::once((CATALOG_GROUP, self.catalog_voters()))
+            .chain(
+                self.table()
+                    .into_iter()
+                    .zip(0..)
+                    .map(|(members, pg)| (pg_group(pg), members)),
+            )
+            .collect()
+    }
+
+    /// Where to look for a PG's chunks: its `replicas`, then every other node of
+    /// the map (which may still hold them while the PG moves).
+    pub fn with_fallbacks(&self, mut replicas: Vec<NodeId>) -> Vec<NodeId> {
+        for n in &self.nodes {
+            if !replicas.contains(&n.id) {
+                replicas.push(n.id);
+            }
+        }
+        replicas
     }
 }

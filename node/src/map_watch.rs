@@ -7,7 +7,7 @@
 use crate::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
 use crate::cluster_map::ClusterMap;
 use crate::node::{Node, RPC_TIMEOUT};
-use crate::raft::{pg_group, Command, GroupId, NodeId, Reply, CATALOG_GROUP};
+use crate::raft::{Command, GroupId, Reply, CATALOG_GROUP};
 use crate::rpc::messages::{Request, Response};
 use crate::{Error, Result};
 use openraft::ServerState;
@@ -68,7 +68,7 @@ impl Node {
         if map.epoch == 0 {
             return Ok(());
         }
-        for (group, members) in placed_groups(map) {
+        for (group, members) in map.groups() {
             if !members.contains(&self.id) {
                 continue;
             }
@@ -78,14 +78,6 @@ impl Node {
             }
         }
         Ok(())
-    }
-
-    /// The members the map gives `group`.
-    pub(crate) fn target_of(&self, map: &ClusterMap, group: GroupId) -> Vec<NodeId> {
-        match crate::raft::group_pg(group) {
-            Some(pg) => map.replicas(pg),
-            None => map.catalog_voters(),
-        }
     }
 
     pub(crate) fn leads(&self, group: GroupId) -> bool {
@@ -148,16 +140,4 @@ impl Node {
             other => Err(Error::Remote(format!("unexpected reply {other:?}"))),
         }
     }
-}
-
-/// Every group with the members the map gives it: the catalog, then each PG.
-pub(crate) fn placed_groups(map: &ClusterMap) -> Vec<(GroupId, Vec<NodeId>)> {
-    std::iter::once((CATALOG_GROUP, map.catalog_voters()))
-        .chain(
-            map.table()
-                .into_iter()
-                .zip(0..)
-                .map(|(members, pg)| (pg_group(pg), members)),
-        )
-        .collect()
 }

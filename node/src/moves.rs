@@ -34,6 +34,18 @@ pub struct MoveState {
     last_attempt: Instant,
 }
 
+impl MoveState {
+    fn new(target: &[NodeId]) -> Self {
+        MoveState {
+            target: target.to_vec(),
+            running: false,
+            failures: 0,
+            error: None,
+            last_attempt: Instant::now(),
+        }
+    }
+}
+
 impl Node {
     /// One round: start the moves this node should lead.
     pub(crate) fn move_tick(self: &Arc<Self>) {
@@ -42,7 +54,7 @@ impl Node {
             return;
         }
         for (group, m) in self.group_metrics() {
-            let target = self.target_of(&map, group);
+            let target = map.members_of(group);
             if !target.is_empty() && m.state == ServerState::Leader {
                 self.maybe_start_move(group, &target, &m, map.moves.concurrency);
             }
@@ -57,7 +69,7 @@ impl Node {
             return;
         }
         let checks = self.group_metrics().into_iter().filter_map(|(group, m)| {
-            let target = self.target_of(&map, group);
+            let target = map.members_of(group);
             let out =
                 !target.is_empty() && !target.contains(&self.id) && m.state != ServerState::Leader;
             out.then_some(async move {
@@ -92,13 +104,7 @@ impl Node {
             return;
         }
         let running = moves.values().filter(|s| s.running).count();
-        let state = moves.entry(group).or_insert_with(|| MoveState {
-            target: target.to_vec(),
-            running: false,
-            failures: 0,
-            error: None,
-            last_attempt: Instant::now(),
-        });
+        let state = moves.entry(group).or_insert_with(|| MoveState::new(target));
         if state.running
             || (state.failures > 0 && state.last_attempt.elapsed() < RETRY_AFTER)
             || running >= concurrency as usize
@@ -106,13 +112,7 @@ impl Node {
             return;
         }
         if state.target != target {
-            *state = MoveState {
-                target: target.to_vec(),
-                running: false,
-                failures: 0,
-                error: None,
-                last_attempt: Instant::now(),
-            };
+            *state = MoveState::new(target);
         }
         state.running = true;
         state.last_attempt = Instant::now();

@@ -5,7 +5,6 @@
 
 use crate::cluster_config::{ClusterConfig, NodeEntry};
 use crate::cluster_map::ClusterMap;
-use crate::map_watch::placed_groups;
 use crate::moves::MoveState;
 use crate::placement::{pg_of, PgId};
 use crate::raft::log_store::LogStore;
@@ -122,7 +121,7 @@ impl Node {
         // Join the groups the file places here (uninitialized: the catalog's lowest
         // voter initializes it; placement groups wait for the first map).
         let file_map = self.cfg.map();
-        for (group, members) in placed_groups(&file_map) {
+        for (group, members) in file_map.groups() {
             if members.contains(&self.id) {
                 self.ensure_group(group).await?;
             }
@@ -352,11 +351,7 @@ impl Node {
         // The leader first, then the PG's replicas, then any node of the map.
         let map = self.map();
         let mut sources: Vec<NodeId> = from.into_iter().collect();
-        for n in map
-            .replicas(pg)
-            .into_iter()
-            .chain(map.nodes.iter().map(|n| n.id))
-        {
+        for n in map.with_fallbacks(map.replicas(pg)) {
             if n != self.id && !sources.contains(&n) {
                 sources.push(n);
             }
@@ -551,53 +546,45 @@ impl Node {
     /// (every 5 s), collecting garbage (`gc_interval`).
     fn spawn_loops(self: Arc<Self>, opts: NodeOptions) {
         let node = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
+        every(Duration::from_secs(1), false, move || {
+            let node = node.clone();
+            async move {
                 if let Err(error) = node.map_tick().await {
                     tracing::debug!(%error, "cluster map check failed");
                 }
             }
         });
         let node = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                tick.tick().await;
-                node.move_tick();
-            }
+        every(Duration::from_millis(250), false, move || {
+            node.move_tick();
+            std::future::ready(())
         });
         let node = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                node.leave_tick().await;
-            }
+        every(Duration::from_secs(1), false, move || {
+            let node = node.clone();
+            async move { node.leave_tick().await }
         });
         let node = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                node.refresh_usage().await;
-            }
+        every(Duration::from_secs(5), false, move || {
+            let node = node.clone();
+            async move { node.refresh_usage().await }
         });
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(opts.gc_interval.max(Duration::from_millis(100)));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                // Only catalog members have a catalog to mark from.
-                if self.raft_opt(CATALOG_GROUP).is_none() {
-                    continue;
+        every(
+            opts.gc_interval.max(Duration::from_millis(100)),
+            true,
+            move || {
+                let node = self.clone();
+                async move {
+                    // Only catalog members have a catalog to mark from.
+                    if node.raft_opt(CATALOG_GROUP).is_none() {
+                        return;
+                    }
+                    if let Err(error) = node.collect_garbage(opts.gc_grace).await {
+                        tracing::warn!(%error, "garbage collection pass skipped");
+                    }
                 }
-                if let Err(error) = self.collect_garbage(opts.gc_grace).await {
-                    tracing::warn!(%error, "garbage collection pass skipped");
-                }
-            }
-        });
+            },
+        );
     }
 
     async fn collect_garbage(&self, grace: Duration) -> Result<u64> {
@@ -626,6 +613,25 @@ impl Node {
         let stores = self.stores.clone();
         blocking(move || gc::collect(&stores.catalog, &stores.chunks, grace)).await
     }
+}
+
+/// Runs `round` every `period` for ever: the first at once, or after one period
+/// when `delay_first`.
+fn every<F, Fut>(period: Duration, delay_first: bool, mut round: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        if delay_first {
+            tick.tick().await;
+        }
+        loop {
+            tick.tick().await;
+            round().await;
+        }
+    });
 }
 
 /// Runs blocking storage work off the async threads.

@@ -94,21 +94,21 @@ pub fn placement_table(cfg: &ClusterConfig) -> Vec<Vec<NodeId>> {
     table(&cfg.nodes, cfg.placement_groups, cfg.replication)
 }
 
-/// The PGs `node` holds a replica of, ascending.
-pub fn pgs_of_node(table: &[Vec<NodeId>], node: NodeId) -> Vec<PgId> {
-    (0..)
-        .zip(table)
-        .filter(|(_, set)| set.contains(&node))
-        .map(|(pg, _)| pg)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::collections::HashMap;
     use std::path::PathBuf;
+
+    /// The PGs `node` holds a replica of, ascending.
+    fn pgs_of_node(table: &[Vec<NodeId>], node: NodeId) -> Vec<PgId> {
+        (0..)
+            .zip(table)
+            .filter(|(_, set)| set.contains(&node))
+            .map(|(pg, _)| pg)
+            .collect()
+    }
 
     const GIB: u64 = 1 << 30;
 

@@ -275,15 +275,7 @@ fn progress(
 /// Nodes that answered and still run a group, or hold chunks of a PG, that the map
 /// does not give them.
 fn leftovers(map: &ClusterMap, statuses: &[(NodeId, Option<NodeStatus>)]) -> Vec<NodeId> {
-    let table = map.table();
-    let catalog = map.catalog_voters();
-    let placed = |node: NodeId, group: GroupId| match group.checked_sub(1) {
-        None => catalog.contains(&node),
-        Some(pg) => usize::try_from(pg)
-            .ok()
-            .and_then(|pg| table.get(pg))
-            .is_some_and(|set| set.contains(&node)),
-    };
+    let placed = |node: NodeId, group: GroupId| map.members_of(group).contains(&node);
     statuses
         .iter()
         .filter_map(|(id, s)| s.as_ref().map(|s| (*id, s)))
