@@ -50,6 +50,11 @@ where
             let full = if buf.is_empty() && piece.len() >= chunk_size {
                 piece.split_to(chunk_size)
             } else {
+                if buf.capacity() == 0 {
+                    // A body past the inline size fills whole chunks: one allocation.
+                    let inline = size <= gw.cfg.inline_max as u64;
+                    buf.reserve(if inline { piece.len() } else { chunk_size });
+                }
                 let take = (chunk_size - buf.len()).min(piece.len());
                 buf.extend_from_slice(&piece.split_to(take));
                 if buf.len() < chunk_size {

@@ -10,6 +10,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// mimalloc returns freed memory to the system where glibc's allocator keeps
+/// chunk-sized buffers in per-thread arenas; peak RSS under load roughly halves.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "cairn",

@@ -72,7 +72,7 @@ impl Node {
             .node(id)
             .ok_or_else(|| Error::Config(format!("node {id} is not in the cluster file")))?
             .clone();
-        let stores = Stores::open(&entry.data_dir, cfg.placement_groups)?;
+        let stores = Stores::open(&entry.data_dir, cfg.placement_groups, cfg.replication)?;
         let stored_groups = stores.log.groups()?;
         let map = match stores.catalog.cluster_map()? {
             Some(m) => m,

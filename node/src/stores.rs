@@ -9,6 +9,9 @@ use crate::Result;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Memory for chunks appended lately, kept to send them to followers.
+const RECENT_CHUNK_BYTES: usize = 32 << 20;
+
 pub struct Stores {
     pub data_dir: PathBuf,
     pub chunks: Arc<ChunkStore>,
@@ -18,10 +21,17 @@ pub struct Stores {
 }
 
 impl Stores {
-    pub fn open(data_dir: &Path, pg_count: u32) -> Result<Arc<Self>> {
+    /// Opens the stores in `data_dir`; chunks appended lately are kept in memory
+    /// for replicating them when groups have more than one member (`replication`).
+    pub fn open(data_dir: &Path, pg_count: u32, replication: usize) -> Result<Arc<Self>> {
         std::fs::create_dir_all(data_dir)?;
         let chunks = Arc::new(ChunkStore::open(&data_dir.join("chunks"))?);
-        let log = LogDb::open(&data_dir.join("raft.redb"), chunks.clone())?;
+        let recent = if replication > 1 {
+            RECENT_CHUNK_BYTES
+        } else {
+            0
+        };
+        let log = LogDb::open(&data_dir.join("raft.redb"), chunks.clone(), recent)?;
         Ok(Arc::new(Stores {
             data_dir: data_dir.to_path_buf(),
             catalog: Catalog::open(&data_dir.join("catalog.redb"))?,

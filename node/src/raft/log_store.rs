@@ -39,13 +39,11 @@ pub struct LogDb {
     recent: RecentChunks,
 }
 
-/// Memory for chunks appended lately (see `recent_chunks`).
-const RECENT_CHUNK_BYTES: usize = 32 << 20;
-
 impl LogDb {
     /// Opens the database at `path` (and its write-ahead files in `path` + ".wal"),
-    /// replaying what the write-ahead files hold.
-    pub fn open(path: &Path, chunks: Arc<ChunkStore>) -> Result<Arc<Self>> {
+    /// replaying what the write-ahead files hold. `recent_bytes` is the memory for
+    /// chunks appended lately, kept for replicating them (see `recent_chunks`).
+    pub fn open(path: &Path, chunks: Arc<ChunkStore>, recent_bytes: usize) -> Result<Arc<Self>> {
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOG)?;
@@ -56,7 +54,7 @@ impl LogDb {
             db,
             wal,
             chunks,
-            recent: RecentChunks::new(RECENT_CHUNK_BYTES),
+            recent: RecentChunks::new(recent_bytes),
         };
         if !replay.is_empty() {
             tracing::info!(
@@ -192,6 +190,10 @@ pub struct LogStore {
     db: Arc<LogDb>,
     /// Appends waiting to be reported flushed, in order.
     flusher: tokio::sync::mpsc::UnboundedSender<(u64, LogFlushed<TypeConfig>)>,
+    /// Whether entries read back carry their chunk bytes. Only the readers handed
+    /// to replication need them; the Raft core reads entries to apply them, and
+    /// the chunk is already in this node's store (written at append).
+    chunk_bytes: bool,
 }
 
 impl LogStore {
@@ -210,7 +212,12 @@ impl LogStore {
                 callback.log_io_completed(result.map_err(|e| std::io::Error::other(e.to_string())));
             }
         });
-        LogStore { group, db, flusher }
+        LogStore {
+            group,
+            db,
+            flusher,
+            chunk_bytes: false,
+        }
     }
 
     async fn blocking<R: Send + 'static>(
@@ -307,12 +314,18 @@ impl RaftLogReader<TypeConfig> for LogStore {
         if end < start {
             return Ok(Vec::new());
         }
+        let chunk_bytes = self.chunk_bytes;
         self.blocking(move |db, g| {
             let txn = db.db.begin_read()?;
             let t = txn.open_table(LOG)?;
             let mut out = Vec::new();
             for item in t.range((g, start)..=(g, end))? {
-                out.push(restored(db, item?.1.value())?);
+                let row = item?.1;
+                out.push(if chunk_bytes {
+                    restored(db, row.value())?
+                } else {
+                    postcard::from_bytes(row.value())?
+                });
             }
             Ok(out)
         })
@@ -346,7 +359,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
-        self.clone()
+        LogStore {
+            chunk_bytes: true,
+            ..self.clone()
+        }
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
