@@ -1,31 +1,70 @@
-//! Cutting a request body into chunks and storing them: the body streams through
-//! the hasher and into fixed-size chunks, each written to the node while the next
-//! one fills, with at most `write_window` writes in flight. Memory per request is
-//! bounded by `(write_window + 1) * chunk_size`, whatever the object's size.
+//! Cutting a request body into chunks and storing them: the body streams into
+//! fixed-size chunks, each hashed in order (`body_hashing`) and written to the
+//! node by a task of its own while the next one fills, with at most
+//! `write_window` writes in flight. Memory per request is bounded by
+//! `(write_window + 1) * chunk_size`, whatever the object's size.
 
+use crate::body_hashing::BodyHashing;
 use crate::checksum::BodyHasher;
 use crate::s3::error::OrS3;
 use crate::state::Gateway;
 use bytes::{Bytes, BytesMut};
+use cairn_node::chunk_store::aligned_buffer;
 use cairn_node::records::{ChunkRef, ObjectData};
-use futures::stream::{FuturesOrdered, StreamExt};
+use futures::stream::StreamExt;
 use futures::Stream;
 use http::HeaderMap;
 use s3s::{s3_error, S3Error, S3ErrorCode, S3Result};
+use tokio::task::JoinSet;
 
-/// A stored body: its size and where its bytes are.
+/// A stored body: its size, where its bytes are, and the hasher that saw them.
 pub struct StoredBody {
     pub size: u64,
     pub data: ObjectData,
+    pub hasher: BodyHasher,
 }
 
-/// Streams `body` into chunks on the node. Bodies of at most `inline_max` bytes
-/// (when `allow_inline`) come back inline instead. Fails with `EntityTooLarge` past
-/// `max_size` bytes.
+/// Chunk writes in flight, each a task (so it makes progress while the body is
+/// read), and the chunks written so far in body order.
+struct Writes {
+    tasks: JoinSet<(usize, cairn_node::Result<ChunkRef>)>,
+    done: Vec<Option<ChunkRef>>,
+}
+
+impl Writes {
+    fn start(&mut self, gw: &Gateway, chunk: Bytes) {
+        let node = gw.node.clone();
+        let index = self.done.len();
+        self.done.push(None);
+        self.tasks
+            .spawn(async move { (index, node.put_chunk(chunk).await) });
+    }
+
+    /// Waits for one write to finish.
+    async fn one(&mut self) -> S3Result<()> {
+        if let Some(joined) = self.tasks.join_next().await {
+            let (index, result) =
+                joined.map_err(|e| s3_error!(InternalError, "a chunk write stopped: {e}"))?;
+            self.done[index] = Some(result.or_s3()?);
+        }
+        Ok(())
+    }
+
+    async fn all(mut self) -> S3Result<Vec<ChunkRef>> {
+        while !self.tasks.is_empty() {
+            self.one().await?;
+        }
+        Ok(self.done.into_iter().flatten().collect())
+    }
+}
+
+/// Streams `body` into chunks on the node, feeding `hasher` every byte. Bodies of
+/// at most `inline_max` bytes (when `allow_inline`) come back inline instead.
+/// Fails with `EntityTooLarge` past `max_size` bytes.
 pub async fn store_body<S, E>(
     gw: &Gateway,
     mut body: S,
-    hasher: &mut BodyHasher,
+    hasher: BodyHasher,
     max_size: u64,
     allow_inline: bool,
 ) -> S3Result<StoredBody>
@@ -35,8 +74,11 @@ where
 {
     let chunk_size = gw.cfg.chunk_size;
     let mut buf = BytesMut::new();
-    let mut in_flight = FuturesOrdered::new();
-    let mut chunks: Vec<ChunkRef> = Vec::new();
+    let mut hashing = BodyHashing::new(hasher);
+    let mut writes = Writes {
+        tasks: JoinSet::new(),
+        done: Vec::new(),
+    };
     let mut size: u64 = 0;
 
     while let Some(piece) = body.next().await {
@@ -45,15 +87,18 @@ where
         if size > max_size {
             return Err(s3_error!(EntityTooLarge));
         }
-        hasher.update(&piece);
         while !piece.is_empty() {
             let full = if buf.is_empty() && piece.len() >= chunk_size {
                 piece.split_to(chunk_size)
             } else {
                 if buf.capacity() == 0 {
-                    // A body past the inline size fills whole chunks: one allocation.
-                    let inline = size <= gw.cfg.inline_max as u64;
-                    buf.reserve(if inline { piece.len() } else { chunk_size });
+                    // A body past the inline size fills whole chunks: one
+                    // allocation, block-aligned so the node writes it without a copy.
+                    buf = if size <= gw.cfg.inline_max as u64 {
+                        BytesMut::with_capacity(piece.len())
+                    } else {
+                        aligned_buffer(chunk_size)
+                    };
                 }
                 let take = (chunk_size - buf.len()).min(piece.len());
                 buf.extend_from_slice(&piece.split_to(take));
@@ -62,30 +107,30 @@ where
                 }
                 buf.split().freeze()
             };
-            in_flight.push_back(gw.node.put_chunk(full));
-            if in_flight.len() >= gw.cfg.write_window {
-                if let Some(done) = in_flight.next().await {
-                    chunks.push(done.or_s3()?);
-                }
+            hashing = hashing.chunk(full.clone()).await?;
+            writes.start(gw, full);
+            if writes.tasks.len() >= gw.cfg.write_window {
+                writes.one().await?;
             }
         }
     }
 
-    if allow_inline && chunks.is_empty() && in_flight.is_empty() && buf.len() <= gw.cfg.inline_max {
+    let last = buf.freeze();
+    let hasher = hashing.finish(last.clone()).await?;
+    if allow_inline && writes.done.is_empty() && last.len() <= gw.cfg.inline_max {
         return Ok(StoredBody {
             size,
-            data: ObjectData::Inline(buf.to_vec()),
+            data: ObjectData::Inline(last.to_vec()),
+            hasher,
         });
     }
-    if !buf.is_empty() {
-        in_flight.push_back(gw.node.put_chunk(buf.freeze()));
-    }
-    while let Some(done) = in_flight.next().await {
-        chunks.push(done.or_s3()?);
+    if !last.is_empty() {
+        writes.start(gw, last);
     }
     Ok(StoredBody {
         size,
-        data: ObjectData::Chunks(chunks),
+        data: ObjectData::Chunks(writes.all().await?),
+        hasher,
     })
 }
 

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bench;
+pub mod body_hashing;
 pub mod checksum;
 pub mod chunker;
 pub mod drain;

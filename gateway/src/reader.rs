@@ -1,6 +1,6 @@
 //! Streaming an object's bytes, or a byte range of them, out of its chunks. A
 //! background task fetches chunks (each verified by the node) with `read_ahead`
-//! fetches in flight and hands the needed slices to the response body through a
+//! fetches in flight (each a task of its own) and hands the needed slices to the response body through a
 //! bounded channel, so a GET holds a few chunks in memory whatever the object's size.
 
 use crate::state::Gateway;
@@ -52,13 +52,16 @@ pub fn object_stream(gw: &Gateway, data: ObjectData, range: Range<u64>) -> Objec
     let node = gw.node.clone();
     let read_ahead = gw.cfg.read_ahead.max(1);
     tokio::spawn(async move {
+        // Each fetch is a task, so those ahead progress while this one waits to
+        // hand a chunk to the response.
         let mut fetched = stream::iter(pieces)
             .map(|(id, start)| {
                 let node = node.clone();
-                async move { node.get_chunk(id).await.map(|b| (b, start)) }
+                tokio::spawn(async move { node.get_chunk(id).await.map(|b| (b, start)) })
             })
             .buffered(read_ahead);
-        while let Some(result) = fetched.next().await {
+        while let Some(joined) = fetched.next().await {
+            let result = joined.unwrap_or_else(|e| Err(cairn_node::Error::Task(e.to_string())));
             let item = result.map(|(bytes, start)| slice_of(&bytes, &range, start));
             let failed = item.is_err();
             if tx.send(item).await.is_err() || failed {

@@ -2,13 +2,15 @@
 //!
 //! A chunk is written to a temporary file, fsynced, renamed into place and its
 //! directory fsynced, so a chunk file either is complete or does not exist. The
-//! write bypasses the page cache (`O_DIRECT`, from a block-aligned copy of the
-//! bytes; buffered where the file system refuses it): a buffered write costs a
-//! kernel copy per byte, and the CPU is what a PUT runs short of. Every read
+//! write bypasses the page cache (`O_DIRECT`; buffered where the file system
+//! refuses it): a buffered write costs a kernel copy per byte, and the CPU is what
+//! a PUT runs short of. Chunks cut in an `aligned_buffer` are written as they are;
+//! others from a block-aligned copy. Every read
 //! verifies the bytes against the id. Writing a chunk that already exists only
 //! refreshes its modification time, which the garbage collector's grace period reads.
 
 use crate::{ChunkId, Error, Result};
+use bytes::BytesMut;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -212,28 +214,48 @@ fn buffered(path: &Path, data: &[u8]) -> io::Result<File> {
     Ok(file)
 }
 
-/// Writes `data` through a file opened with `O_DIRECT`: copied into a block-aligned
-/// buffer padded to whole blocks (taken from `spare`, given back after), written,
-/// then the file cut back to its length.
+/// Writes `data` through a file opened with `O_DIRECT`, then cuts the file back
+/// to its length. Bytes that start block-aligned (see `aligned_buffer`) go out as
+/// they are, up to their last whole block; the rest is copied into a block-aligned
+/// buffer padded to whole blocks (taken from `spare`, given back after).
 fn write_aligned(file: &mut File, data: &[u8], spare: &Mutex<Vec<Vec<u8>>>) -> io::Result<()> {
-    let padded = data.len().div_ceil(ALIGN) * ALIGN;
-    let taken = spare.lock().ok().and_then(|mut s| s.pop());
-    let mut buf = taken.unwrap_or_default();
-    if buf.len() < padded + ALIGN {
-        buf = vec![0u8; padded + ALIGN];
-    }
-    let start = buf.as_ptr().align_offset(ALIGN);
-    let block = &mut buf[start..start + padded];
-    block[..data.len()].copy_from_slice(data);
-    block[data.len()..].fill(0);
-    let written = file.write_all(block);
-    if let Ok(mut s) = spare.lock() {
-        if s.len() < SPARE_BUFFERS {
-            s.push(buf);
+    let direct = if data.as_ptr().align_offset(ALIGN) == 0 {
+        data.len() / ALIGN * ALIGN
+    } else {
+        0
+    };
+    file.write_all(&data[..direct])?;
+    let rest = &data[direct..];
+    if !rest.is_empty() {
+        let padded = rest.len().div_ceil(ALIGN) * ALIGN;
+        let taken = spare.lock().ok().and_then(|mut s| s.pop());
+        let mut buf = taken.unwrap_or_default();
+        if buf.len() < padded + ALIGN {
+            buf = vec![0u8; padded + ALIGN];
         }
+        let start = buf.as_ptr().align_offset(ALIGN);
+        let block = &mut buf[start..start + padded];
+        block[..rest.len()].copy_from_slice(rest);
+        block[rest.len()..].fill(0);
+        let written = file.write_all(block);
+        if let Ok(mut s) = spare.lock() {
+            if s.len() < SPARE_BUFFERS {
+                s.push(buf);
+            }
+        }
+        written?;
     }
-    written?;
     file.set_len(data.len() as u64)
+}
+
+/// An empty buffer of at least `capacity` bytes whose start is block-aligned, so
+/// that a chunk filled in it is written to disk without a copy.
+pub fn aligned_buffer(capacity: usize) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(capacity + ALIGN);
+    let skip = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+    buf.resize(skip, 0);
+    let _ = buf.split_to(skip);
+    buf
 }
 
 /// Refreshes the modification time of an existing file; false if there is none.
@@ -283,6 +305,32 @@ mod tests {
 
         fs::write(store.path_of(&id), b"tampered").unwrap();
         assert!(matches!(store.get(&id), Err(Error::ChunkCorrupt(_))));
+    }
+
+    #[test]
+    fn aligned_and_unaligned_writes_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        for len in [1, ALIGN - 1, ALIGN, ALIGN + 1, 3 * ALIGN + 17, 1 << 20] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let mut aligned = aligned_buffer(len);
+            assert_eq!(aligned.as_ptr().align_offset(ALIGN), 0);
+            assert!(aligned.capacity() >= len);
+            aligned.extend_from_slice(&data);
+            let aligned = aligned.freeze();
+            assert_eq!(aligned.as_ptr().align_offset(ALIGN), 0);
+            let id = ChunkId::of(&data);
+            assert!(store.put(&id, &aligned).unwrap());
+            assert_eq!(store.get(&id).unwrap(), data);
+            assert_eq!(fs::metadata(store.path_of(&id)).unwrap().len(), len as u64);
+            // Other bytes from an unaligned start.
+            let other: Vec<u8> = data.iter().map(|b| b ^ 0x5a).collect();
+            let mut shifted_other = vec![0u8];
+            shifted_other.extend_from_slice(&other);
+            let id2 = ChunkId::of(&other);
+            assert!(store.put(&id2, &shifted_other[1..]).unwrap());
+            assert_eq!(store.get(&id2).unwrap(), other);
+        }
     }
 
     #[test]

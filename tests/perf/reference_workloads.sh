@@ -1,27 +1,42 @@
 #!/usr/bin/env bash
 # One run of the six reference workloads with one client against a fresh cairn server.
 # Usage: bash tests/perf/reference_workloads.sh s3bench|cairn RUN   (needs boto3, aws CLI)
-# Prints one result line per workload and the server peak RSS (VmHWM).
+# Prints one result line per workload, each followed by what the server spent on it
+# (CPU seconds, user+sys, from /proc) and its peak resident memory during it (VmHWM,
+# reset before each workload through /proc/PID/clear_refs), then the server's peak
+# RSS over the whole run.
+# Env: SERVER_ENV="VAR=value ..." extra environment for the server.
 set -u
 CLIENT=$1; RUN=$2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BIN="$ROOT/target/release/cairn"
+BIN="${CAIRN_BIN:-$ROOT/target/release/cairn}"
 S3BENCH="${S3BENCH:-$ROOT/../shared/perf/s3bench.py}"
 D=$(mktemp -d)
-CAIRN_ACCESS_KEY=bk CAIRN_SECRET_KEY=bksecret $BIN server --listen 127.0.0.1:9700 --data $D/d > $D/log 2>&1 &
+# shellcheck disable=SC2086
+CAIRN_ACCESS_KEY=bk CAIRN_SECRET_KEY=bksecret env ${SERVER_ENV:-} \
+  $BIN server --listen 127.0.0.1:9700 --data $D/d > $D/log 2>&1 &
 PID=$!; sleep 1
 export S3_ENDPOINT=http://127.0.0.1:9700 S3_KEY=bk S3_SECRET=bksecret S3_BUCKET=bench S3_REGION=us-east-1
 AWS_ACCESS_KEY_ID=bk AWS_SECRET_ACCESS_KEY=bksecret aws --endpoint-url $S3_ENDPOINT s3 mb s3://bench >/dev/null
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' /proc/$PID/stat; }
 W=("put --size 1MiB XX 200 --concurrency 8 --prefix a/r$RUN" "get --size 1MiB XX 200 --concurrency 8 --prefix a/r$RUN"
    "put --size 4KiB XX 2000 --concurrency 16 --prefix b/r$RUN" "get --size 4KiB XX 2000 --concurrency 16 --prefix b/r$RUN"
    "put --size 256MiB XX 1 --concurrency 1 --part-size 8MiB --part-concurrency 8 --prefix c/r$RUN" "get --size 256MiB XX 1 --concurrency 1 --part-size 8MiB --part-concurrency 8 --prefix c/r$RUN")
+peak=0
 for w in "${W[@]}"; do
-  if [ $CLIENT = s3bench ]; then
+  echo 5 > /proc/$PID/clear_refs  # resets VmHWM to the current RSS
+  before=$(cpu_ticks)
+  if [ "$CLIENT" = s3bench ]; then
     python3 "$S3BENCH" --op ${w//XX/--count} 2>&1 | grep RESULT
   else
     w2=${w//XX/--objects}; [[ $w2 == put*256MiB* ]] && w2=${w2/put/multipart}
     $BIN bench --bucket bench --json --op $w2 2>/dev/null
   fi
+  after=$(cpu_ticks)
+  hwm=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
+  [ "$hwm" -gt "$peak" ] && peak=$hwm
+  echo "SERVER cpu_s=$(awk -v t=$((after - before)) -v hz="$TICK" 'BEGIN {printf "%.2f", t / hz}') peak_rss_mib=$((hwm / 1024))"
 done
-echo "RSS $(grep VmHWM /proc/$PID/status)"
+echo "PEAK_RSS_MIB $((peak / 1024))"
 kill $PID; rm -rf $D

@@ -94,15 +94,15 @@ pub async fn upload_part(
     }
     upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
     let expected = expected_digests!(input, headers);
-    let mut hasher = BodyHasher::new(&expected);
+    let hasher = BodyHasher::new(&expected);
     let body = input
         .body
         .take()
         .ok_or_else(|| s3_error!(IncompleteBody, "a part needs a body"))?;
-    let stored = store_body(gw, body, &mut hasher, MAX_PUT_SIZE, false).await?;
+    let stored = store_body(gw, body, hasher, MAX_PUT_SIZE, false).await?;
     let trailers = trailing_headers.and_then(|t| t.take());
     check_framing(&headers, stored.size, trailers.as_ref())?;
-    let digests = hasher.verify(&expected, trailers.as_ref())?;
+    let digests = stored.hasher.verify(&expected, trailers.as_ref())?;
     let part = PartRecord {
         etag: hex::encode(digests.md5),
         size: stored.size,
@@ -147,10 +147,10 @@ pub async fn upload_part_copy(
     if range.end - range.start > MAX_PUT_SIZE {
         return Err(s3_error!(EntityTooLarge));
     }
-    let mut hasher = BodyHasher::new(&Expected::default());
+    let hasher = BodyHasher::new(&Expected::default());
     let stream = object_stream(gw, src.data, range);
-    let stored = store_body(gw, stream, &mut hasher, MAX_PUT_SIZE, false).await?;
-    let digests = hasher.verify(&Expected::default(), None)?;
+    let stored = store_body(gw, stream, hasher, MAX_PUT_SIZE, false).await?;
+    let digests = stored.hasher.verify(&Expected::default(), None)?;
     let part = PartRecord {
         etag: hex::encode(digests.md5),
         size: stored.size,

@@ -38,14 +38,14 @@ pub async fn put_object(
     }
 
     let expected = expected_digests!(input, headers);
-    let mut hasher = BodyHasher::new(&expected);
+    let hasher = BodyHasher::new(&expected);
     let body = input.body.take().unwrap_or_else(|| {
         StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
     });
-    let stored = store_body(gw, body, &mut hasher, MAX_PUT_SIZE, true).await?;
+    let stored = store_body(gw, body, hasher, MAX_PUT_SIZE, true).await?;
     let trailers = trailing_headers.and_then(|t| t.take());
     check_framing(&headers, stored.size, trailers.as_ref())?;
-    let digests = hasher.verify(&expected, trailers.as_ref())?;
+    let digests = stored.hasher.verify(&expected, trailers.as_ref())?;
 
     let record = ObjectRecord {
         size: stored.size,
