@@ -30,6 +30,11 @@ impl GroupCommit {
         s.committed
     }
 
+    /// Whether commit `seq` is durable already.
+    pub fn is_durable(&self, seq: u64) -> bool {
+        self.lock().durable >= seq
+    }
+
     /// Returns once commit `seq` is durable, running `sync` (a syncing commit) when
     /// no other writer is.
     pub fn wait_durable(&self, seq: u64, sync: impl Fn() -> Result<()>) -> Result<()> {

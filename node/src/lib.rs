@@ -4,6 +4,7 @@
 //! uses to reach all of it. Knows nothing of S3's wire protocol.
 
 pub mod catalog;
+pub mod catalog_writes;
 pub mod chunk_id;
 pub mod chunk_store;
 pub mod client;

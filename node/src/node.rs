@@ -3,6 +3,7 @@
 //! internal request. The RPC server (remote callers) and the in-process transport
 //! (the embedded server) both end in `Node::handle`.
 
+use crate::catalog_writes::CatalogWrites;
 use crate::cluster_config::{ClusterConfig, NodeEntry};
 use crate::cluster_map::ClusterMap;
 use crate::moves::MoveState;
@@ -24,7 +25,7 @@ use bytes::Bytes;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::raft::SnapshotResponse;
 use openraft::storage::Snapshot;
-use openraft::{BasicNode, EntryPayload, ServerState};
+use openraft::{BasicNode, ServerState};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -57,6 +58,8 @@ pub struct Node {
     pub(crate) peer_usage: Mutex<HashMap<NodeId, u64>>,
     /// Paces the data this node pulls for moves.
     pub(crate) throttle: Throttle,
+    /// Concurrent catalog writes, committed in batches.
+    catalog_writes: CatalogWrites,
 }
 
 /// How long an RPC made on behalf of a node may take.
@@ -97,6 +100,7 @@ impl Node {
             moves: Mutex::new(HashMap::new()),
             peer_usage: Mutex::new(HashMap::new()),
             throttle: Throttle::default(),
+            catalog_writes: CatalogWrites::default(),
         });
         for group in &stored_groups {
             node.ensure_group(*group).await?;
@@ -227,12 +231,11 @@ impl Node {
     #[tracing::instrument(level = "debug", skip_all, fields(node = self.id))]
     pub async fn handle(&self, req: Request) -> Result<Response> {
         match req {
-            Request::CatalogWrite(cmd) => {
-                match self.write(CATALOG_GROUP, Command::Catalog(cmd)).await? {
-                    Reply::Catalog(r) => (*r).map(Response::Catalog).map_err(Error::from),
-                    other => Err(Error::Remote(format!("unexpected reply {other:?}"))),
-                }
-            }
+            Request::CatalogWrite(cmd) => self
+                .catalog_writes
+                .write(*cmd, |batch| self.write(CATALOG_GROUP, batch))
+                .await
+                .map(Response::Catalog),
             Request::CatalogRead(q) => {
                 let raft = self.raft(CATALOG_GROUP)?;
                 raft.ensure_linearizable().await.map_err(read_error)?;
@@ -278,7 +281,10 @@ impl Node {
                 if self.is_learner(&raft) {
                     // Data a move brings here is paced by the bandwidth limit.
                     self.throttle
-                        .take(entry_bytes(&rpc.entries), self.map().moves.bandwidth)
+                        .take(
+                            crate::raft::entry_bytes(&rpc.entries),
+                            self.map().moves.bandwidth,
+                        )
                         .await;
                 }
                 Ok(Response::AppendEntries(raft.append_entries(rpc).await))
@@ -652,17 +658,6 @@ fn read_error(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> Er
         RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => forward(f),
         other => unavailable(other),
     }
-}
-
-/// Chunk bytes carried by replicated entries.
-fn entry_bytes(entries: &[crate::raft::Entry]) -> u64 {
-    entries
-        .iter()
-        .map(|e| match &e.payload {
-            EntryPayload::Normal(Command::PutChunk { data, .. }) => data.len() as u64,
-            _ => 0,
-        })
-        .sum()
 }
 
 /// A redirect to the group's leader, with its address (so a caller that does not

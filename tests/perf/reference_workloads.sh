@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One run of the six reference workloads with one client against a fresh cairn server.
 # Usage: bash tests/perf/reference_workloads.sh s3bench|cairn RUN   (needs boto3, aws CLI)
-# Prints one result line per workload, each followed by what the server spent on it
+# Prints one result line per workload (for s3bench.py also the client's CPU seconds,
+# user+sys), each followed by what the server spent on it
 # (CPU seconds, user+sys, from /proc) and its peak resident memory during it (VmHWM,
 # reset before each workload through /proc/PID/clear_refs), then the server's peak
 # RSS over the whole run.
@@ -28,7 +29,8 @@ for w in "${W[@]}"; do
   echo 5 > /proc/$PID/clear_refs  # resets VmHWM to the current RSS
   before=$(cpu_ticks)
   if [ "$CLIENT" = s3bench ]; then
-    python3 "$S3BENCH" --op ${w//XX/--count} 2>&1 | grep RESULT
+    TIMEFORMAT="CLIENT cpu_s=%3U+%3S"  # bash's time: the client's own user+sys CPU
+    { time python3 "$S3BENCH" --op ${w//XX/--count} 2>&1 | grep RESULT; } 2>&1
   else
     w2=${w//XX/--objects}; [[ $w2 == put*256MiB* ]] && w2=${w2/put/multipart}
     $BIN bench --bucket bench --json --op $w2 2>/dev/null

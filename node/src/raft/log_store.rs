@@ -110,6 +110,10 @@ impl LogDb {
         self.wal.wait_durable(seq)
     }
 
+    fn is_durable(&self, seq: u64) -> bool {
+        self.wal.is_durable(seq)
+    }
+
     /// Makes every earlier commit durable in the database itself.
     pub fn sync_now(&self) -> Result<()> {
         let mut txn = self.db.begin_write()?;
@@ -203,13 +207,27 @@ impl LogStore {
             tokio::sync::mpsc::unbounded_channel::<(u64, LogFlushed<TypeConfig>)>();
         let sync_db = db.clone();
         tokio::spawn(async move {
-            while let Some((seq, callback)) = pending.recv().await {
-                let db = sync_db.clone();
-                let result = tokio::task::spawn_blocking(move || db.wait_durable(seq))
-                    .await
-                    .map_err(|e| Error::Task(e.to_string()))
-                    .and_then(|r| r);
-                callback.log_io_completed(result.map_err(|e| std::io::Error::other(e.to_string())));
+            // Every append queued by now waits for the same sync: one blocking
+            // wait (or none, if a sync already covered them) for the whole batch.
+            while let Some(first) = pending.recv().await {
+                let mut batch = vec![first];
+                while let Ok(next) = pending.try_recv() {
+                    batch.push(next);
+                }
+                let seq = batch.iter().map(|(seq, _)| *seq).max().unwrap_or(0);
+                let result = if sync_db.is_durable(seq) {
+                    Ok(())
+                } else {
+                    let db = sync_db.clone();
+                    tokio::task::spawn_blocking(move || db.wait_durable(seq))
+                        .await
+                        .map_err(|e| Error::Task(e.to_string()))
+                        .and_then(|r| r)
+                };
+                let result = result.map_err(|e| e.to_string());
+                for (_, callback) in batch {
+                    callback.log_io_completed(result.clone().map_err(std::io::Error::other));
+                }
             }
         });
         LogStore {

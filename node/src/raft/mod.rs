@@ -31,6 +31,17 @@ pub type GroupId = u64;
 
 pub const CATALOG_GROUP: GroupId = 0;
 
+/// Chunk bytes carried by log entries.
+pub fn entry_bytes(entries: &[Entry]) -> u64 {
+    entries
+        .iter()
+        .map(|e| match &e.payload {
+            openraft::EntryPayload::Normal(Command::PutChunk { data, .. }) => data.len() as u64,
+            _ => 0,
+        })
+        .sum()
+}
+
 pub fn pg_group(pg: PgId) -> GroupId {
     1 + GroupId::from(pg)
 }
@@ -50,6 +61,9 @@ pub enum Command {
         id: ChunkId,
         data: Bytes,
     },
+    /// Catalog commands written at once (see `catalog_writes`), applied in order,
+    /// each with its own reply.
+    CatalogBatch(Vec<CatalogCommand>),
 }
 
 /// What applying an entry returned.
@@ -60,6 +74,7 @@ pub enum Reply {
     Chunk,
     /// The chunk of a `PutChunk` entry is not here (see the state machine).
     ChunkLost,
+    CatalogBatch(Vec<Result<CatalogReply, WireError>>),
 }
 
 openraft::declare_raft_types!(

@@ -9,6 +9,7 @@ use super::{
     storage_error, Command, Entry, GroupId, LogId, Reply, SnapshotMeta, StorageError,
     StoredMembership, TypeConfig,
 };
+use crate::catalog::{CatalogCommand, CatalogReply};
 use crate::error::WireError;
 use crate::frames::{read_frame, write_frame};
 use crate::placement::{pg_of, PgId};
@@ -87,6 +88,19 @@ impl StateMachine {
         Ok((applied, membership))
     }
 
+    /// Applies one catalog command: its reply, or the error it answers with (an
+    /// I/O or database failure fails the whole apply instead).
+    fn apply_catalog(
+        &self,
+        cmd: &CatalogCommand,
+    ) -> Result<std::result::Result<CatalogReply, WireError>> {
+        match self.stores.catalog.apply(cmd) {
+            Ok(r) => Ok(Ok(r)),
+            Err(e @ (Error::Io(_) | Error::Db(_) | Error::Codec(_))) => Err(e),
+            Err(e) => Ok(Err(WireError::from(e))),
+        }
+    }
+
     fn apply_blocking(&self, entries: Vec<Entry>) -> Result<Vec<Reply>> {
         let (mut applied, mut membership) = self.progress()?;
         let mut replies = Vec::with_capacity(entries.len());
@@ -98,12 +112,13 @@ impl StateMachine {
                     Reply::None
                 }
                 EntryPayload::Normal(Command::Catalog(cmd)) => {
-                    match self.stores.catalog.apply(cmd) {
-                        Ok(r) => Reply::Catalog(Box::new(Ok(r))),
-                        Err(e @ (Error::Io(_) | Error::Db(_) | Error::Codec(_))) => return Err(e),
-                        Err(e) => Reply::Catalog(Box::new(Err(WireError::from(e)))),
-                    }
+                    Reply::Catalog(Box::new(self.apply_catalog(cmd)?))
                 }
+                EntryPayload::Normal(Command::CatalogBatch(cmds)) => Reply::CatalogBatch(
+                    cmds.iter()
+                        .map(|cmd| self.apply_catalog(cmd))
+                        .collect::<Result<_>>()?,
+                ),
                 EntryPayload::Normal(Command::PutChunk { id, data }) => {
                     if !data.is_empty() && !self.stores.chunks.contains(id) {
                         self.stores.chunks.put(id, data)?;

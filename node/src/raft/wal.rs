@@ -151,6 +151,11 @@ impl Wal {
         })
     }
 
+    /// Whether change `seq` is on disk already (no waiting).
+    pub fn is_durable(&self, seq: u64) -> bool {
+        self.sync.is_durable(seq)
+    }
+
     /// Empties the file: syncs it, starts a new one, runs `durable_commit` (a
     /// syncing database commit, which covers every change in the old file), then
     /// deletes the old one.

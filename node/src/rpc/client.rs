@@ -63,7 +63,7 @@ impl RpcClient {
 
     /// Sends `req` to `node` and waits at most `timeout` for its response.
     pub async fn call(&self, node: NodeId, req: &Request, timeout: Duration) -> Result<Response> {
-        let body = postcard::to_allocvec(req)?;
+        let body = super::encode(req, req.chunk_bytes())?;
         let resp = self
             .http
             .post(self.url(node, "/rpc")?)

@@ -54,12 +54,31 @@ pub enum Request {
 }
 
 impl Request {
+    /// Chunk bytes the request carries.
+    pub fn chunk_bytes(&self) -> usize {
+        match self {
+            Request::PutChunk { data, .. } => data.len(),
+            Request::AppendEntries { rpc, .. } => crate::raft::entry_bytes(&rpc.entries) as usize,
+            _ => 0,
+        }
+    }
+
     /// Whether the chunk bytes a request carries match its id (checked when a
     /// request arrives over the network; in-process callers hashed them already).
     pub fn chunk_intact(&self) -> bool {
         match self {
             Request::PutChunk { id, data, .. } => ChunkId::of(data) == *id,
             _ => true,
+        }
+    }
+}
+
+impl Response {
+    /// Chunk bytes the response carries.
+    pub fn chunk_bytes(&self) -> usize {
+        match self {
+            Response::Data(data) => data.len(),
+            _ => 0,
         }
     }
 }

@@ -9,3 +9,9 @@ pub mod server;
 
 /// The header carrying the cluster secret on every internal request.
 pub const SECRET_HEADER: &str = "x-cairn-secret";
+
+/// Encodes a message in one allocation sized for the chunk bytes it carries (the
+/// growing vector of `postcard::to_allocvec` copies a chunk several times).
+pub fn encode<T: serde::Serialize>(value: &T, chunk_bytes: usize) -> postcard::Result<Vec<u8>> {
+    postcard::to_io(value, Vec::with_capacity(chunk_bytes + 1024))
+}

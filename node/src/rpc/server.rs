@@ -2,7 +2,7 @@
 //! `POST /raft/snapshot` (a streamed snapshot), both only with the cluster secret;
 //! `GET /health` and `GET /metrics` open to all.
 
-use super::messages::{Request, SnapshotHeader};
+use super::messages::{Request, Response, SnapshotHeader};
 use super::SECRET_HEADER;
 use crate::error::WireError;
 use crate::frames::read_frame;
@@ -54,8 +54,8 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> Resp {
     resp
 }
 
-fn encoded<T: serde::Serialize>(value: &T) -> Resp {
-    match postcard::to_allocvec(value) {
+fn encoded<T: serde::Serialize>(value: &T, chunk_bytes: usize) -> Resp {
+    match super::encode(value, chunk_bytes) {
         Ok(bytes) => reply(StatusCode::OK, bytes),
         Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -92,24 +92,30 @@ async fn route(node: Arc<Node>, req: hyper::Request<Incoming>) -> Resp {
                 Ok(r) => r,
                 Err(e) => return reply(StatusCode::BAD_REQUEST, e.to_string()),
             };
-            let (request, intact) = match tokio::task::spawn_blocking(move || {
-                let intact = request.chunk_intact();
-                (request, intact)
-            })
-            .await
-            {
-                Ok(checked) => checked,
-                Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            // Chunk bytes are hashed off the async threads; other requests go on.
+            let (request, intact) = if request.chunk_bytes() > 0 {
+                match tokio::task::spawn_blocking(move || {
+                    let intact = request.chunk_intact();
+                    (request, intact)
+                })
+                .await
+                {
+                    Ok(checked) => checked,
+                    Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                }
+            } else {
+                (request, true)
             };
             let result = match request {
                 Request::PutChunk { id, .. } if !intact => Err(Error::ChunkCorrupt(id)),
                 request => node.handle(request).await,
             };
-            encoded(&result.map_err(WireError::from))
+            let bytes = result.as_ref().map_or(0, Response::chunk_bytes);
+            encoded(&result.map_err(WireError::from), bytes)
         }
         (&Method::POST, "/raft/snapshot") => {
             let result = receive_snapshot(&node, req.into_body()).await;
-            encoded(&result.map_err(WireError::from))
+            encoded(&result.map_err(WireError::from), 0)
         }
         _ => reply(StatusCode::NOT_FOUND, "not found\n"),
     }

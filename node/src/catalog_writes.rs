@@ -1,0 +1,102 @@
+//! Batching catalog writes: concurrent writes to the catalog group share one Raft
+//! entry. Each writer queues its command and waits for one of a few submission
+//! slots; whoever gets a slot takes every command queued by then and commits them
+//! as one `CatalogBatch` entry, then hands each writer its own reply. The catalog
+//! group's log append, fsync and replication are paid once per batch, not once per
+//! write (the group appended about 1,500 entries a second however many clients
+//! wrote at once).
+
+use crate::catalog::{CatalogCommand, CatalogReply};
+use crate::error::WireError;
+use crate::raft::{Command, Reply};
+use crate::{Error, Result};
+use std::future::Future;
+use std::sync::Mutex;
+use tokio::sync::{oneshot, Semaphore};
+
+/// Batches in flight at once (the next one fills while they commit).
+const SLOTS: usize = 4;
+/// Commands in one batch at most.
+const MAX_BATCH: usize = 512;
+
+type Outcome = std::result::Result<CatalogReply, WireError>;
+
+pub struct CatalogWrites {
+    queue: Mutex<Vec<(CatalogCommand, oneshot::Sender<Outcome>)>>,
+    slots: Semaphore,
+}
+
+impl Default for CatalogWrites {
+    fn default() -> Self {
+        CatalogWrites {
+            queue: Mutex::new(Vec::new()),
+            slots: Semaphore::new(SLOTS),
+        }
+    }
+}
+
+impl CatalogWrites {
+    /// Commits `cmd` (with whatever other commands are queued) through `commit`,
+    /// which writes one command to the catalog group and returns its reply.
+    pub async fn write<F, Fut>(&self, cmd: CatalogCommand, commit: F) -> Result<CatalogReply>
+    where
+        F: FnOnce(Command) -> Fut,
+        Fut: Future<Output = Result<Reply>>,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.lock().push((cmd, tx));
+        {
+            let _slot = self
+                .slots
+                .acquire()
+                .await
+                .map_err(|_| Error::Task("catalog write slots closed".into()))?;
+            let batch: Vec<_> = {
+                let mut queue = self.lock();
+                let take = queue.len().min(MAX_BATCH);
+                queue.drain(..take).collect()
+            };
+            if !batch.is_empty() {
+                submit(batch, commit).await;
+            }
+        }
+        match rx.await {
+            Ok(outcome) => outcome.map_err(Error::from),
+            Err(_) => Err(Error::Task("catalog write dropped".into())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(CatalogCommand, oneshot::Sender<Outcome>)>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Commits a batch and answers each of its writers.
+async fn submit<F, Fut>(batch: Vec<(CatalogCommand, oneshot::Sender<Outcome>)>, commit: F)
+where
+    F: FnOnce(Command) -> Fut,
+    Fut: Future<Output = Result<Reply>>,
+{
+    let (cmds, writers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let count = cmds.len();
+    let command = match <[CatalogCommand; 1]>::try_from(cmds) {
+        Ok([one]) => Command::Catalog(Box::new(one)),
+        Err(many) => Command::CatalogBatch(many),
+    };
+    let outcomes: Vec<Outcome> = match commit(command).await {
+        Ok(Reply::Catalog(one)) if count == 1 => vec![*one],
+        Ok(Reply::CatalogBatch(all)) if all.len() == count => all,
+        Ok(other) => vec![
+            Err(WireError::from(Error::Remote(format!(
+                "unexpected reply {other:?}"
+            ))));
+            count
+        ],
+        Err(e) => vec![Err(WireError::from(e)); count],
+    };
+    for (writer, outcome) in writers.into_iter().zip(outcomes) {
+        let _ = writer.send(outcome);
+    }
+}
