@@ -17,7 +17,7 @@ const INLINE: usize = 64 * 1024;
 
 pub enum BodyHashing {
     /// No chunk was full yet: the hasher is here.
-    Here(BodyHasher),
+    Here(Box<BodyHasher>),
     /// A thread hashes the chunks sent to it.
     Thread {
         chunks: mpsc::Sender<Bytes>,
@@ -27,7 +27,7 @@ pub enum BodyHashing {
 
 impl BodyHashing {
     pub fn new(hasher: BodyHasher) -> Self {
-        BodyHashing::Here(hasher)
+        BodyHashing::Here(Box::new(hasher))
     }
 
     /// Hashes the next chunk of the body (waits while the thread is behind).
@@ -39,7 +39,7 @@ impl BodyHashing {
                     while let Some(chunk) = rx.blocking_recv() {
                         hasher.update(&chunk);
                     }
-                    hasher
+                    *hasher
                 });
                 (tx, done)
             }
@@ -54,11 +54,11 @@ impl BodyHashing {
         match self {
             BodyHashing::Here(mut hasher) if last.len() <= INLINE => {
                 hasher.update(&last);
-                Ok(hasher)
+                Ok(*hasher)
             }
             BodyHashing::Here(mut hasher) => tokio::task::spawn_blocking(move || {
                 hasher.update(&last);
-                hasher
+                *hasher
             })
             .await
             .map_err(|_| stopped()),

@@ -324,6 +324,13 @@ impl Node {
         }
     }
 
+    /// A chunk held here, read for a caller that verifies it.
+    pub async fn read_chunk_unverified(&self, id: ChunkId) -> Result<Response> {
+        let stores = self.stores.clone();
+        let data = blocking(move || stores.chunks.read(&id)).await?;
+        Ok(Response::Data(Bytes::from(data)))
+    }
+
     /// Receives a snapshot streamed from a group's leader (already in `path`): for a
     /// placement group, first fetches every listed chunk that is missing here from
     /// the group's other replicas (verified), then installs it.

@@ -59,6 +59,7 @@ pub enum Command {
     /// store, not in the log rows.
     PutChunk {
         id: ChunkId,
+        #[serde(deserialize_with = "crate::chunk_store::deserialize_aligned")]
         data: Bytes,
     },
     /// Catalog commands written at once (see `catalog_writes`), applied in order,

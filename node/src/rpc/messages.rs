@@ -24,6 +24,7 @@ pub enum Request {
     PutChunk {
         pg: PgId,
         id: ChunkId,
+        #[serde(deserialize_with = "crate::chunk_store::deserialize_aligned")]
         data: Bytes,
     },
     /// Read a chunk held here, verified.
