@@ -91,14 +91,12 @@ where
             let full = if buf.is_empty() && piece.len() >= chunk_size {
                 piece.split_to(chunk_size)
             } else {
-                if buf.capacity() == 0 {
-                    // A body past the inline size fills whole chunks: one
-                    // allocation, block-aligned so the node writes it without a copy.
-                    buf = if size <= gw.cfg.inline_max as u64 {
-                        BytesMut::with_capacity(piece.len())
-                    } else {
-                        aligned_buffer(chunk_size)
-                    };
+                if buf.capacity() < chunk_size && size > gw.cfg.inline_max as u64 {
+                    // Past the inline size a body fills whole chunks: each is cut in
+                    // one block-aligned buffer, which the node writes without a copy.
+                    let mut chunk = aligned_buffer(chunk_size);
+                    chunk.extend_from_slice(&buf);
+                    buf = chunk;
                 }
                 let take = (chunk_size - buf.len()).min(piece.len());
                 buf.extend_from_slice(&piece.split_to(take));
