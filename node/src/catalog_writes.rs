@@ -11,7 +11,7 @@ use crate::error::WireError;
 use crate::raft::{Command, Reply};
 use crate::{Error, Result};
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, Semaphore};
 
 /// Batches in flight at once (the next one fills while they commit).
@@ -22,78 +22,85 @@ const MAX_BATCH: usize = 512;
 type Outcome = std::result::Result<CatalogReply, WireError>;
 
 pub struct CatalogWrites {
-    queue: Mutex<Vec<(CatalogCommand, oneshot::Sender<Outcome>)>>,
-    slots: Semaphore,
+    queue: Mutex<Vec<Pending>>,
+    slots: Arc<Semaphore>,
 }
+
+type Pending = (CatalogCommand, oneshot::Sender<Outcome>);
 
 impl Default for CatalogWrites {
     fn default() -> Self {
         CatalogWrites {
-            queue: Mutex::new(Vec::new()),
-            slots: Semaphore::new(SLOTS),
+            queue: Mutex::default(),
+            slots: Arc::new(Semaphore::new(SLOTS)),
         }
     }
 }
 
 impl CatalogWrites {
     /// Commits `cmd` (with whatever other commands are queued) through `commit`,
-    /// which writes one command to the catalog group and returns its reply.
+    /// which writes one command to the catalog group and returns its reply. A
+    /// batch is committed by a task of its own, so a writer that goes away (its
+    /// client disconnected) cancels neither its batch nor the others' replies.
     pub async fn write<F, Fut>(&self, cmd: CatalogCommand, commit: F) -> Result<CatalogReply>
     where
         F: FnOnce(Command) -> Fut,
-        Fut: Future<Output = Result<Reply>>,
+        Fut: Future<Output = Result<Reply>> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.lock().push((cmd, tx));
-        {
-            let _slot = self
-                .slots
-                .acquire()
-                .await
-                .map_err(|_| Error::Task("catalog write slots closed".into()))?;
-            let batch: Vec<_> = {
-                let mut queue = self.lock();
-                let take = queue.len().min(MAX_BATCH);
-                queue.drain(..take).collect()
-            };
-            if !batch.is_empty() {
-                submit(batch, commit).await;
-            }
+        lock(&self.queue).push((cmd, tx));
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Task("catalog write slots closed".into()))?;
+        let batch: Vec<_> = {
+            let mut queue = lock(&self.queue);
+            let take = queue.len().min(MAX_BATCH);
+            queue.drain(..take).collect()
+        };
+        if batch.is_empty() {
+            drop(slot);
+        } else {
+            let (cmds, writers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let count = cmds.len();
+            let committing = commit(batch_command(cmds));
+            tokio::spawn(async move {
+                answer(writers, count, committing.await);
+                drop(slot);
+            });
         }
         match rx.await {
             Ok(outcome) => outcome.map_err(Error::from),
             Err(_) => Err(Error::Task("catalog write dropped".into())),
         }
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(CatalogCommand, oneshot::Sender<Outcome>)>> {
-        self.queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+fn lock(queue: &Mutex<Vec<Pending>>) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One command as itself, several as a batch.
+fn batch_command(cmds: Vec<CatalogCommand>) -> Command {
+    match <[CatalogCommand; 1]>::try_from(cmds) {
+        Ok([one]) => Command::Catalog(Box::new(one)),
+        Err(many) => Command::CatalogBatch(many),
     }
 }
 
-/// Commits a batch and answers each of its writers.
-async fn submit<F, Fut>(batch: Vec<(CatalogCommand, oneshot::Sender<Outcome>)>, commit: F)
-where
-    F: FnOnce(Command) -> Fut,
-    Fut: Future<Output = Result<Reply>>,
-{
-    let (cmds, writers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    let count = cmds.len();
-    let command = match <[CatalogCommand; 1]>::try_from(cmds) {
-        Ok([one]) => Command::Catalog(Box::new(one)),
-        Err(many) => Command::CatalogBatch(many),
-    };
-    let outcomes: Vec<Outcome> = match commit(command).await {
+/// Hands each writer of a batch of `count` commands its reply.
+fn answer(writers: Vec<oneshot::Sender<Outcome>>, count: usize, committed: Result<Reply>) {
+    let outcomes: Vec<Outcome> = match committed {
         Ok(Reply::Catalog(one)) if count == 1 => vec![*one],
         Ok(Reply::CatalogBatch(all)) if all.len() == count => all,
-        Ok(other) => vec![
-            Err(WireError::from(Error::Remote(format!(
-                "unexpected reply {other:?}"
-            ))));
-            count
-        ],
+        Ok(other) => {
+            let e = Error::Remote(format!("unexpected reply {other:?}"));
+            vec![Err(WireError::from(e)); count]
+        }
         Err(e) => vec![Err(WireError::from(e)); count],
     };
     for (writer, outcome) in writers.into_iter().zip(outcomes) {

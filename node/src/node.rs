@@ -231,11 +231,13 @@ impl Node {
     #[tracing::instrument(level = "debug", skip_all, fields(node = self.id))]
     pub async fn handle(&self, req: Request) -> Result<Response> {
         match req {
-            Request::CatalogWrite(cmd) => self
-                .catalog_writes
-                .write(*cmd, |batch| self.write(CATALOG_GROUP, batch))
-                .await
-                .map(Response::Catalog),
+            Request::CatalogWrite(cmd) => {
+                let raft = self.raft(CATALOG_GROUP)?;
+                self.catalog_writes
+                    .write(*cmd, move |batch| write_to(raft, batch))
+                    .await
+                    .map(Response::Catalog)
+            }
             Request::CatalogRead(q) => {
                 let raft = self.raft(CATALOG_GROUP)?;
                 raft.ensure_linearizable().await.map_err(read_error)?;
@@ -316,12 +318,7 @@ impl Node {
     }
 
     pub(crate) async fn write(&self, group: GroupId, cmd: Command) -> Result<Reply> {
-        let raft = self.raft(group)?;
-        match raft.client_write(cmd).await {
-            Ok(resp) => Ok(resp.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(forward(f)),
-            Err(e) => Err(unavailable(e)),
-        }
+        write_to(self.raft(group)?, cmd).await
     }
 
     /// A chunk held here, read for a caller that verifies it.
@@ -645,6 +642,15 @@ where
             round().await;
         }
     });
+}
+
+/// Commits `cmd` through `raft` (this node must lead the group).
+async fn write_to(raft: Raft, cmd: Command) -> Result<Reply> {
+    match raft.client_write(cmd).await {
+        Ok(resp) => Ok(resp.data),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(forward(f)),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 /// Runs blocking storage work off the async threads.
