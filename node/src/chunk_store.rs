@@ -193,25 +193,23 @@ const SPARE_BUFFERS: usize = 2;
 /// Writes `data` to a new file at `path` and fsyncs it: directly (page cache
 /// bypassed) where the file system supports it, buffered otherwise.
 fn write_synced(path: &Path, data: &[u8], spare: &Mutex<Vec<Vec<u8>>>) -> io::Result<()> {
-    let direct = File::options()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(path);
-    let file = match direct {
-        Ok(mut file) => match write_aligned(&mut file, data, spare) {
-            Ok(()) => file,
-            // Some file systems accept O_DIRECT at open but not the write.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                drop(file);
-                buffered(path, data)?
-            }
-            Err(e) => return Err(e),
-        },
+    let file = match write_direct(path, data, spare) {
+        Ok(file) => file,
+        // Refused at open, or (on some file systems) only at the write.
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => buffered(path, data)?,
         Err(e) => return Err(e),
     };
     file.sync_all()
+}
+
+fn write_direct(path: &Path, data: &[u8], spare: &Mutex<Vec<Vec<u8>>>) -> io::Result<File> {
+    let mut file = File::options()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)?;
+    write_aligned(&mut file, data, spare)?;
+    Ok(file)
 }
 
 fn buffered(path: &Path, data: &[u8]) -> io::Result<File> {
