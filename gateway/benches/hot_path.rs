@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use cairn::bench::sigv4::{self, AmzDate, Signer};
 use cairn::checksum::{BodyHasher, Expected};
 use cairn::state::{Gateway, GatewayConfig};
-use cairn_node::cluster_config::ClusterConfig;
+use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::records::WriteCondition;
 use cairn_node::records::{BucketRecord, Checksums, ObjectData, ObjectMeta, ObjectRecord};
 use cairn_node::{ChunkId, Node, NodeClient, NodeOptions};

@@ -9,7 +9,7 @@ use crate::checksum::BodyHasher;
 use crate::s3::error::OrS3;
 use crate::state::Gateway;
 use bytes::{Bytes, BytesMut};
-use cairn_node::chunk_store::aligned_buffer;
+use cairn_node::storage::chunk_store::aligned_buffer;
 use cairn_node::records::{ChunkRef, ObjectData};
 use futures::stream::StreamExt;
 use futures::Stream;

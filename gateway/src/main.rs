@@ -3,7 +3,7 @@
 //! file; `cairn cluster status` shows a running cluster; `cairn bench` load-tests.
 
 use cairn::server;
-use cairn_node::cluster_config::ClusterConfig;
+use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::NodeOptions;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;

@@ -1,9 +1,9 @@
 //! `cairn node`: runs one storage node of a cluster — its Raft groups and its
 //! internal RPC server on the address its entry in the cluster file gives.
 
-use cairn_node::cluster_config::ClusterConfig;
-use cairn_node::raft::NodeId;
-use cairn_node::rpc::server;
+use cairn_node::cluster::config::ClusterConfig;
+use cairn_node::ids::NodeId;
+use cairn_node::node::rpc_server;
 use cairn_node::{Node, NodeOptions};
 use tokio::net::TcpListener;
 

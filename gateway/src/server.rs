@@ -8,7 +8,7 @@ use crate::auth::{KeyAuth, PublicReadAccess};
 use crate::metrics::METRICS;
 use crate::s3::S3Api;
 use crate::state::{Gateway, GatewayConfig};
-use cairn_node::cluster_config::ClusterConfig;
+use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::{Node, NodeClient, NodeOptions};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -43,7 +43,7 @@ pub enum ServerError {
     #[error("invalid --domain: {0}")]
     Domain(String),
     #[error("cluster file: {0}")]
-    Config(#[from] cairn_node::cluster_config::ConfigError),
+    Config(#[from] cairn_node::cluster::config::ConfigError),
 }
 
 /// What a gateway serves besides its storage: where, which region and host names,

@@ -1,7 +1,7 @@
 //! The node crate's error type: every failure the gateway may have to map to S3, and
 //! `WireError`, its form on the internal RPC wire.
 
-use crate::ChunkId;
+use crate::ids::ChunkId;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]

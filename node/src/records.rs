@@ -1,7 +1,7 @@
 //! Records the catalog stores: buckets, object versions (with their manifest of
 //! chunks), multipart uploads and their parts. Encoded with postcard.
 
-use crate::ChunkId;
+use crate::ids::ChunkId;
 use serde::{Deserialize, Serialize};
 
 /// One chunk of an object's data, in order.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One run of the six reference workloads (../shared/perf/s3bench.py) against a fresh
+# One run of the six reference workloads (the neutral client s3bench.py, given by $S3BENCH; see docs/perf-reference.md) against a fresh
 # 3-node cluster (replication 3, 8 placement groups) on loopback, through one gateway.
 # Usage: bash tests/perf/cluster_reference_workloads.sh RUN   (needs boto3 and the aws CLI)
 # Prints one RESULT line per workload and the peak RSS (VmHWM) of every process.
@@ -7,7 +7,9 @@ set -u
 RUN=$1
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="$ROOT/target/release/cairn"
-S3BENCH="${S3BENCH:-$ROOT/../shared/perf/s3bench.py}"
+# The neutral client s3bench.py is not part of this repository (docs/perf-reference.md).
+S3BENCH="${S3BENCH:-}"
+[ -f "$S3BENCH" ] || { echo "set S3BENCH to the path of s3bench.py (docs/perf-reference.md)" >&2; exit 2; }
 D=$(mktemp -d)
 cat > $D/cluster.toml <<EOT
 name = "bench"

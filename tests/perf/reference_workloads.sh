@@ -11,7 +11,11 @@ set -u
 CLIENT=$1; RUN=$2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="${CAIRN_BIN:-$ROOT/target/release/cairn}"
-S3BENCH="${S3BENCH:-$ROOT/../shared/perf/s3bench.py}"
+# The neutral client s3bench.py is not part of this repository (docs/perf-reference.md).
+S3BENCH="${S3BENCH:-}"
+if [ "${1:-}" = s3bench ] && [ ! -f "$S3BENCH" ]; then
+  echo "set S3BENCH to the path of s3bench.py (docs/perf-reference.md)" >&2; exit 2
+fi
 D=$(mktemp -d)
 # shellcheck disable=SC2086
 CAIRN_ACCESS_KEY=bk CAIRN_SECRET_KEY=bksecret env ${SERVER_ENV:-} \

@@ -486,7 +486,7 @@ pub fn chunk_ids_of(data: &[u8], chunk_size: usize) -> Vec<String> {
 pub fn chunk_pg(id_hex: &str, pgs: u32) -> u32 {
     let id = cairn_node::ChunkId::from_hex(id_hex)
         .unwrap_or_else(|| panic!("not a chunk id: {id_hex:?}"));
-    cairn_node::placement::pg_of(&id, pgs)
+    cairn_node::cluster::placement::pg_of(&id, pgs)
 }
 
 /// Names (chunk ids) of the files named by 64 hex chars anywhere under `dir`.

@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use cairn_node::cluster_config::ClusterConfig;
-use cairn_node::placement::placement_table;
+use cairn_node::cluster::config::ClusterConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -136,7 +135,7 @@ pub fn load_config(path: &Path) -> ClusterConfig {
 
 /// Every PG's replica set under `cfg`, sorted, as the placement library computes it.
 pub fn expected_placement(cfg: &ClusterConfig) -> Vec<Vec<u64>> {
-    placement_table(cfg).iter().map(|s| sorted(s)).collect()
+    cfg.placement_table().iter().map(|s| sorted(s)).collect()
 }
 
 /// Usable capacity of a cluster file: Σ capacity of the nodes not draining / R.

@@ -6,7 +6,7 @@
 use super::plan::{plan, render, Plan};
 use super::status::progress_line;
 use super::view::{collect, pg_sizes, ClusterView};
-use cairn_node::cluster_config::ClusterConfig;
+use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::{Error, NodeClient};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;

@@ -4,8 +4,10 @@
 //! why it would be refused. Changes nothing; `apply` commits the same plan.
 
 use super::status::human;
-use cairn_node::cluster_config::{ClusterConfig, NodeEntry, NodeId};
-use cairn_node::cluster_map::ClusterMap;
+use cairn_node::cluster::config::ClusterConfig;
+use cairn_node::cluster::members::NodeEntry;
+use cairn_node::ids::NodeId;
+use cairn_node::cluster::map::ClusterMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

@@ -4,9 +4,9 @@
 //! what `cairn cluster status` prints (text or JSON), what `apply --wait` polls,
 //! and what a gateway's `/metrics` reports.
 
-use cairn_node::cluster_config::ClusterConfig;
-use cairn_node::cluster_map::ClusterMap;
-use cairn_node::raft::{pg_group, GroupId, NodeId, CATALOG_GROUP};
+use cairn_node::cluster::config::ClusterConfig;
+use cairn_node::cluster::map::ClusterMap;
+use cairn_node::ids::{pg_group, GroupId, NodeId, CATALOG_GROUP};
 use cairn_node::rpc::client::RpcClient;
 use cairn_node::rpc::messages::{GroupStatus, NodeStatus, Request, Response};
 use cairn_node::NodeClient;

@@ -5,7 +5,7 @@ use super::error::OrS3;
 use super::meta::{etag, timestamp};
 use crate::state::Gateway;
 use base64::Engine;
-use cairn_node::catalog::{ListPage, ListQuery};
+use cairn_node::storage::catalog::{ListPage, ListQuery};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 

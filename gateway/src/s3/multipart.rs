@@ -15,7 +15,7 @@ use crate::chunker::{check_framing, store_body};
 use crate::reader::object_stream;
 use crate::state::{Gateway, MAX_OBJECT_SIZE, MAX_PART_NUMBER, MAX_PUT_SIZE, MIN_PART_SIZE};
 use base64::Engine;
-use cairn_node::catalog::UploadListQuery;
+use cairn_node::storage::catalog::UploadListQuery;
 use cairn_node::records::{Checksums, ObjectData, ObjectRecord, PartRecord, UploadRecord};
 use md5::{Digest, Md5};
 use s3s::checksum::ChecksumHasher;

@@ -13,9 +13,10 @@
 
 use super::recent_chunks::RecentChunks;
 use super::wal::{Mutation, Wal};
-use super::{storage_error, Command, Entry, GroupId, LogId, StorageError, TypeConfig, Vote};
-use crate::chunk_store::ChunkStore;
-use crate::{Error, Result};
+use super::types::{storage_error, Command, Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::ids::GroupId;
+use crate::storage::chunk_store::ChunkStore;
+use crate::error::{Error, Result};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{EntryPayload, RaftLogReader};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};

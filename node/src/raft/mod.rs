@@ -1,133 +1,19 @@
 //! Replication through openraft: one type configuration for every group on a node
 //! (the catalog group and one group per placement group), the shared log store, the
-//! two kinds of state machine, snapshots as files, and the network that carries all
-//! groups' messages over the internal RPC connections.
+//! two kinds of state machine, snapshots as files, and the stores a node opens once
+//! and shares between its groups. The network that carries Raft's messages is the
+//! RPC layer's (`rpc::raft_network`).
 
 // openraft's `StorageError` is large by design; results carrying it are fine here.
 #![allow(clippy::result_large_err)]
 
 pub mod log_store;
-pub mod network;
 pub mod recent_chunks;
 pub mod snapshot;
 pub mod state_machine;
+pub mod stores;
+pub mod types;
 pub mod wal;
 
 pub use snapshot::SnapshotFile;
-
-use crate::catalog::{CatalogCommand, CatalogReply};
-use crate::cluster_config::RaftTuning;
-use crate::error::WireError;
-use crate::placement::PgId;
-use crate::ChunkId;
-use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-
-pub type NodeId = u64;
-
-/// A Raft group: 0 is the catalog, `1 + pg` is placement group `pg`.
-pub type GroupId = u64;
-
-pub const CATALOG_GROUP: GroupId = 0;
-
-/// Chunk bytes carried by log entries.
-pub fn entry_bytes(entries: &[Entry]) -> u64 {
-    entries
-        .iter()
-        .map(|e| match &e.payload {
-            openraft::EntryPayload::Normal(Command::PutChunk { data, .. }) => data.len() as u64,
-            _ => 0,
-        })
-        .sum()
-}
-
-pub fn pg_group(pg: PgId) -> GroupId {
-    1 + GroupId::from(pg)
-}
-
-/// The placement group of a group id, `None` for the catalog.
-pub fn group_pg(group: GroupId) -> Option<PgId> {
-    group.checked_sub(1).and_then(|g| PgId::try_from(g).ok())
-}
-
-/// A log entry's command.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum Command {
-    Catalog(Box<CatalogCommand>),
-    /// A chunk joins its placement group. The log store keeps `data` in the chunk
-    /// store, not in the log rows.
-    PutChunk {
-        id: ChunkId,
-        #[serde(deserialize_with = "crate::chunk_store::deserialize_aligned")]
-        data: Bytes,
-    },
-    /// Catalog commands written at once (see `catalog_writes`), applied in order,
-    /// each with its own reply.
-    CatalogBatch(Vec<CatalogCommand>),
-}
-
-/// What applying an entry returned.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum Reply {
-    None,
-    Catalog(Box<Result<CatalogReply, WireError>>),
-    Chunk,
-    /// The chunk of a `PutChunk` entry is not here (see the state machine).
-    ChunkLost,
-    CatalogBatch(Vec<Result<CatalogReply, WireError>>),
-}
-
-openraft::declare_raft_types!(
-    pub TypeConfig:
-        D = Command,
-        R = Reply,
-        NodeId = NodeId,
-        Node = openraft::BasicNode,
-        Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = snapshot::SnapshotFile,
-        AsyncRuntime = openraft::TokioRuntime,
-);
-
-pub type Raft = openraft::Raft<TypeConfig>;
-pub type Entry = openraft::Entry<TypeConfig>;
-pub type LogId = openraft::LogId<NodeId>;
-pub type Vote = openraft::Vote<NodeId>;
-pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
-pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
-pub type StorageError = openraft::StorageError<NodeId>;
-
-/// The openraft configuration of a group. Placement groups heartbeat half as often
-/// as the catalog and carry fewer (large) entries per message.
-pub fn config(
-    cluster: &str,
-    group: GroupId,
-    tuning: &RaftTuning,
-) -> Result<Arc<openraft::Config>, crate::Error> {
-    let slow = if group == CATALOG_GROUP { 1 } else { 2 };
-    let cfg = openraft::Config {
-        cluster_name: format!("{cluster}/{group}"),
-        heartbeat_interval: tuning.heartbeat_ms * slow,
-        election_timeout_min: tuning.election_min_ms * slow,
-        election_timeout_max: tuning.election_max_ms * slow,
-        max_payload_entries: if group == CATALOG_GROUP { 300 } else { 8 },
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(tuning.snapshot_logs),
-        max_in_snapshot_log_to_keep: tuning.keep_logs,
-        purge_batch_size: 256,
-        install_snapshot_timeout: 3_600_000,
-        ..Default::default()
-    };
-    cfg.validate()
-        .map(Arc::new)
-        .map_err(|e| crate::Error::Config(e.to_string()))
-}
-
-/// A storage failure in openraft's terms.
-pub fn storage_error(e: impl std::fmt::Display) -> StorageError {
-    let io = std::io::Error::other(e.to_string());
-    openraft::StorageError::from_io_error(
-        openraft::ErrorSubject::Store,
-        openraft::ErrorVerb::Write,
-        io,
-    )
-}
+pub use types::*;

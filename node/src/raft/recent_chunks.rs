@@ -3,7 +3,7 @@
 //! its append, and without this each of them read the chunk back from its file and
 //! hashed it again.
 
-use crate::ChunkId;
+use crate::ids::ChunkId;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

@@ -2,8 +2,10 @@
 //! path, never the bytes), and `SnapshotDir` keeps a group's current snapshot — its
 //! file and its metadata — under `<data>/snapshots/<group>/`.
 
-use super::{GroupId, SnapshotMeta};
-use crate::Result;
+use crate::ids::{GroupId, NodeId};
+
+type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
+use crate::error::Result;
 use std::path::{Path, PathBuf};
 
 /// A snapshot's content, in a file.

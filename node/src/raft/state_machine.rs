@@ -5,16 +5,16 @@
 //! receiver fetches the chunks it lacks before installing, see `node`).
 
 use super::snapshot::{write_synced, SnapshotDir, SnapshotFile};
-use super::{
-    storage_error, Command, Entry, GroupId, LogId, Reply, SnapshotMeta, StorageError,
-    StoredMembership, TypeConfig,
-};
-use crate::catalog::{CatalogCommand, CatalogReply};
+use super::types::{storage_error, Command, Entry, LogId, Reply, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::ids::GroupId;
+use crate::storage::catalog::{CatalogCommand, CatalogReply};
 use crate::error::WireError;
-use crate::frames::{read_frame, write_frame};
-use crate::placement::{pg_of, PgId};
-use crate::stores::Stores;
-use crate::{ChunkId, Error, Result};
+use crate::storage::frames::{read_frame, write_frame};
+use crate::cluster::placement::pg_of;
+use crate::ids::PgId;
+use crate::raft::stores::Stores;
+use crate::ids::ChunkId;
+use crate::error::{Error, Result};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
 use std::sync::Arc;

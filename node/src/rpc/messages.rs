@@ -1,11 +1,12 @@
 //! The internal RPC vocabulary: requests a node serves, their responses, the header
 //! of a streamed snapshot, and the status a node reports.
 
-use crate::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
-use crate::placement::PgId;
-use crate::raft::{GroupId, NodeId, SnapshotMeta, TypeConfig, Vote};
+use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
+use crate::ids::PgId;
+use crate::ids::{GroupId, NodeId};
+use crate::raft::{SnapshotMeta, TypeConfig, Vote};
 use crate::records::ChunkRef;
-use crate::ChunkId;
+use crate::ids::ChunkId;
 use bytes::Bytes;
 use openraft::error::RaftError;
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};
@@ -24,7 +25,7 @@ pub enum Request {
     PutChunk {
         pg: PgId,
         id: ChunkId,
-        #[serde(deserialize_with = "crate::chunk_store::deserialize_aligned")]
+        #[serde(deserialize_with = "crate::storage::chunk_store::deserialize_aligned")]
         data: Bytes,
     },
     /// Read a chunk held here, verified.

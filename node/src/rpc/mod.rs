@@ -1,11 +1,13 @@
 //! Internal RPC between nodes and from gateways: HTTP with the cluster secret in a
 //! header. `messages` are the shared request/response types, `client` sends them
-//! (one pooled connection set per process, shared by every Raft group), `server`
-//! receives them and hands them to a node.
+//! (one pooled connection set per process, shared by every Raft group),
+//! `raft_network` carries openraft's messages over it and `routing` finds a group's
+//! leader. The server that receives requests is the node's (`node::rpc_server`).
 
 pub mod client;
 pub mod messages;
-pub mod server;
+pub mod raft_network;
+pub mod routing;
 
 /// The header carrying the cluster secret on every internal request.
 pub const SECRET_HEADER: &str = "x-cairn-secret";

@@ -1,0 +1,559 @@
+//! `NodeClient`: the one interface through which a gateway reaches storage. It knows
+//! the cluster map (which nodes hold which placement group, who votes in the
+//! catalog), sends catalog changes and reads to the catalog leader and chunk writes
+//! to their PG's leader — following leader changes and retrying on failures that
+//! left nothing done, within a retry window — and reads chunks from any replica,
+//! falling back to the next on error. The transport is either in-process (the
+//! embedded server) or the internal RPC client; both end in `Node::handle`.
+
+use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply, ListPage, ListQuery, UploadList, UploadListQuery};
+use crate::cluster::config::ClusterConfig;
+use crate::cluster::map::ClusterMap;
+use crate::node::Node;
+use crate::cluster::placement::pg_of;
+use crate::ids::{pg_group, GroupId, NodeId, CATALOG_GROUP};
+use crate::records::{BucketChange, BucketRecord, ChunkRef, ObjectChange, ObjectRecord, PartRecord, UploadRecord, WriteCondition};
+use crate::rpc::routing::Router;
+use crate::rpc::client::RpcClient;
+use crate::rpc::messages::{Request, Response};
+use crate::ids::ChunkId;
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long one call to a node may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a chunk read from one replica may take before the next is tried.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request keeps being retried (leader elections take a few seconds).
+const RETRY_WINDOW: Duration = Duration::from_secs(30);
+/// How often a remote client reads the committed cluster map.
+const MAP_REFRESH: Duration = Duration::from_secs(2);
+
+enum Transport {
+    Local(Arc<Node>),
+    Remote(Arc<RpcClient>),
+}
+
+impl Transport {
+    async fn call(&self, node: NodeId, req: Request, timeout: Duration) -> Result<Response> {
+        match self {
+            Transport::Local(n) => n.handle(req).await,
+            Transport::Remote(rpc) => rpc.call(node, &req, timeout).await,
+        }
+    }
+}
+
+/// The placement derived from one cluster map.
+struct View {
+    map: Arc<ClusterMap>,
+    table: Vec<Vec<NodeId>>,
+    catalog: Vec<NodeId>,
+}
+
+impl View {
+    fn of(map: Arc<ClusterMap>) -> Arc<View> {
+        Arc::new(View {
+            table: map.table(),
+            catalog: map.catalog_voters(),
+            map,
+        })
+    }
+
+    /// A PG's replicas, then every other node of the map (which may still hold
+    /// the PG's chunks while it moves).
+    fn chunk_sources(&self, pg: u32) -> (usize, Vec<NodeId>) {
+        let replicas = self.replicas(pg);
+        (replicas.len(), self.map.with_fallbacks(replicas))
+    }
+
+    fn replicas(&self, pg: u32) -> Vec<NodeId> {
+        self.table.get(pg as usize).cloned().unwrap_or_default()
+    }
+}
+
+struct Inner {
+    transport: Transport,
+    view: RwLock<Arc<View>>,
+    router: Router,
+}
+
+#[derive(Clone)]
+pub struct NodeClient {
+    inner: Arc<Inner>,
+}
+
+impl NodeClient {
+    /// A client of the node running in this process (the embedded server).
+    pub fn local(node: Arc<Node>) -> Self {
+        let view = View::of(node.map());
+        Self::with(Transport::Local(node), view)
+    }
+
+    /// A client of the cluster described by `cfg`, over the internal RPC. It starts
+    /// from the file's map and follows the committed map (refreshed every 2 s).
+    pub fn remote(cfg: &ClusterConfig) -> Result<Self> {
+        let addrs = cfg
+            .nodes
+            .iter()
+            .map(|n| (n.id, n.address.clone()))
+            .collect();
+        let rpc = Arc::new(RpcClient::new(&cfg.secret, addrs)?);
+        let client = Self::with(Transport::Remote(rpc), View::of(Arc::new(cfg.map())));
+        let weak = Arc::downgrade(&client.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(MAP_REFRESH).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let client = NodeClient { inner };
+                if let Err(error) = client.refresh_map().await {
+                    tracing::debug!(%error, "cluster map refresh failed");
+                }
+            }
+        });
+        Ok(client)
+    }
+
+    fn with(transport: Transport, view: Arc<View>) -> Self {
+        NodeClient {
+            inner: Arc::new(Inner {
+                transport,
+                view: RwLock::new(view),
+                router: Router::default(),
+            }),
+        }
+    }
+
+    /// The current view; in-process, rebuilt when the node learned a new map.
+    fn view(&self) -> Arc<View> {
+        let current = match self.inner.view.read() {
+            Ok(v) => v.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if let Transport::Local(node) = &self.inner.transport {
+            let map = node.map();
+            if map.epoch != current.map.epoch {
+                let view = View::of(map);
+                self.set_view(view.clone());
+                return view;
+            }
+        }
+        current
+    }
+
+    fn set_view(&self, view: Arc<View>) {
+        if let Ok(mut v) = self.inner.view.write() {
+            *v = view;
+        }
+    }
+
+    /// Reads the committed cluster map and routes by it from now on if it is newer.
+    async fn refresh_map(&self) -> Result<()> {
+        let Some(map) = self.cluster_map().await? else {
+            return Ok(());
+        };
+        if map.epoch > self.view().map.epoch {
+            if let Transport::Remote(rpc) = &self.inner.transport {
+                rpc.add_addrs(map.nodes.iter().map(|n| (n.id, n.address.as_str())));
+            }
+            self.set_view(View::of(Arc::new(map)));
+        }
+        Ok(())
+    }
+
+    /// The committed cluster map (None before the first is committed).
+    pub async fn cluster_map(&self) -> Result<Option<ClusterMap>> {
+        match self.catalog_read(CatalogQuery::ClusterMap).await? {
+            CatalogReply::ClusterMap(m) => Ok(m.map(|m| *m)),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    /// Commits `map` as the next epoch (its epoch must be the committed one + 1).
+    pub async fn set_cluster_map(&self, map: ClusterMap) -> Result<()> {
+        self.catalog_write(CatalogCommand::SetClusterMap(Box::new(map)))
+            .await
+            .map(drop)
+    }
+
+    /// Sends `req` to the leader of `group` (candidates: `members`).
+    async fn to_leader(
+        &self,
+        group: GroupId,
+        members: &[NodeId],
+        req: Request,
+        window: Duration,
+    ) -> Result<Response> {
+        let transport = &self.inner.transport;
+        self.inner
+            .router
+            .to_leader(group, members, window, |node| {
+                transport.call(node, req.clone(), CALL_TIMEOUT)
+            })
+            .await
+    }
+
+    async fn catalog_write(&self, cmd: CatalogCommand) -> Result<CatalogReply> {
+        let members = self.view().catalog.clone();
+        match self
+            .to_leader(
+                CATALOG_GROUP,
+                &members,
+                Request::CatalogWrite(Box::new(cmd)),
+                RETRY_WINDOW,
+            )
+            .await?
+        {
+            Response::Catalog(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn catalog_read(&self, q: CatalogQuery) -> Result<CatalogReply> {
+        let members = self.view().catalog.clone();
+        match self
+            .to_leader(
+                CATALOG_GROUP,
+                &members,
+                Request::CatalogRead(q),
+                RETRY_WINDOW,
+            )
+            .await?
+        {
+            Response::Catalog(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// True once the catalog group answers (it has a leader with a quorum).
+    pub async fn ready(&self) -> bool {
+        let members = self.view().catalog.clone();
+        matches!(
+            self.to_leader(
+                CATALOG_GROUP,
+                &members,
+                Request::CatalogReadIndex,
+                Duration::from_secs(2)
+            )
+            .await,
+            Ok(Response::ReadIndex(_))
+        )
+    }
+
+    // ---- chunks ----
+
+    /// Hashes a chunk and commits it in its placement group; returns its reference.
+    pub async fn put_chunk(&self, data: Bytes) -> Result<ChunkRef> {
+        let hashed = data.clone();
+        let id = tokio::task::spawn_blocking(move || ChunkId::of(&hashed))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?;
+        let view = self.view();
+        let pg = pg_of(&id, view.map.placement_groups);
+        let candidates = view.replicas(pg);
+        match self
+            .to_leader(
+                pg_group(pg),
+                &candidates,
+                Request::PutChunk { pg, id, data },
+                RETRY_WINDOW,
+            )
+            .await?
+        {
+            Response::Chunk(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Reads a chunk from a replica of its placement group, verified; tries the
+    /// others (and again, within the retry window) when one fails.
+    pub async fn get_chunk(&self, id: ChunkId) -> Result<Bytes> {
+        let view = self.view();
+        let (replicas, members) = view.chunk_sources(pg_of(&id, view.map.placement_groups));
+        if members.is_empty() {
+            return Err(Error::ChunkMissing(id));
+        }
+        // Spread reads over the replicas; the other nodes only as fallbacks.
+        let start = usize::from(id.0[31]) % replicas.max(1);
+        let order: Vec<NodeId> = members[start..replicas.max(start)]
+            .iter()
+            .chain(&members[..start])
+            .chain(&members[replicas.max(start)..])
+            .copied()
+            .collect();
+        let deadline = Instant::now() + RETRY_WINDOW;
+        let remote = matches!(self.inner.transport, Transport::Remote(_));
+        let mut attempt = 0usize;
+        loop {
+            let node = order[attempt % order.len()];
+            let err = match self
+                .inner
+                .transport
+                .call(node, Request::GetChunk { id }, READ_TIMEOUT)
+                .await
+            {
+                Ok(Response::Data(data)) => {
+                    if !remote || verified(&data, id).await {
+                        return Ok(data);
+                    }
+                    Error::ChunkCorrupt(id)
+                }
+                Ok(other) => unexpected(other),
+                Err(e) => e,
+            };
+            attempt += 1;
+            tracing::debug!(chunk = %id, node, error = %err, "chunk read failed");
+            let round_done = attempt.is_multiple_of(order.len());
+            if round_done && Instant::now() >= deadline {
+                return Err(err);
+            }
+            if round_done {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    /// Keeps existing chunks from collection while a new record that shares them
+    /// commits (a copy): touches them on every node of their PG that holds them;
+    /// fails if a chunk is on none.
+    pub async fn retain_chunks(&self, ids: Vec<ChunkId>) -> Result<()> {
+        let view = self.view();
+        for id in ids {
+            let (_, nodes) = view.chunk_sources(pg_of(&id, view.map.placement_groups));
+            let mut ok = false;
+            let mut last = Error::ChunkMissing(id);
+            for node in nodes {
+                match self
+                    .inner
+                    .transport
+                    .call(node, Request::TouchChunks { ids: vec![id] }, READ_TIMEOUT)
+                    .await
+                {
+                    Ok(_) => ok = true,
+                    Err(e) => last = e,
+                }
+            }
+            if !ok {
+                return Err(last);
+            }
+        }
+        Ok(())
+    }
+
+    // ---- buckets ----
+
+    pub async fn create_bucket(&self, name: String, record: BucketRecord) -> Result<()> {
+        self.catalog_write(CatalogCommand::CreateBucket { name, record })
+            .await
+            .map(drop)
+    }
+
+    pub async fn get_bucket(&self, name: String) -> Result<BucketRecord> {
+        match self.catalog_read(CatalogQuery::GetBucket { name }).await? {
+            CatalogReply::Bucket(b) => Ok(b),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    pub async fn list_buckets(&self) -> Result<Vec<(String, BucketRecord)>> {
+        match self.catalog_read(CatalogQuery::ListBuckets).await? {
+            CatalogReply::Buckets(b) => Ok(b),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    pub async fn update_bucket(&self, name: String, change: BucketChange) -> Result<()> {
+        self.catalog_write(CatalogCommand::UpdateBucket { name, change })
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_bucket(&self, name: String) -> Result<()> {
+        self.catalog_write(CatalogCommand::DeleteBucket { name })
+            .await
+            .map(drop)
+    }
+
+    // ---- objects ----
+
+    pub async fn put_object(
+        &self,
+        bucket: String,
+        key: String,
+        record: ObjectRecord,
+        cond: WriteCondition,
+    ) -> Result<()> {
+        self.catalog_write(CatalogCommand::PutObject {
+            bucket,
+            key,
+            record,
+            cond,
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn get_object(&self, bucket: String, key: String) -> Result<ObjectRecord> {
+        match self
+            .catalog_read(CatalogQuery::GetObject { bucket, key })
+            .await?
+        {
+            CatalogReply::Object(o) => Ok(*o),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    pub async fn update_object(
+        &self,
+        bucket: String,
+        key: String,
+        change: ObjectChange,
+    ) -> Result<()> {
+        self.catalog_write(CatalogCommand::UpdateObject {
+            bucket,
+            key,
+            change,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Deletes objects (all in one commit); missing keys are not an error.
+    pub async fn delete_objects(&self, bucket: String, keys: Vec<String>) -> Result<()> {
+        self.catalog_write(CatalogCommand::DeleteObjects { bucket, keys })
+            .await
+            .map(drop)
+    }
+
+    pub async fn list_objects(&self, bucket: String, query: ListQuery) -> Result<ListPage> {
+        match self
+            .catalog_read(CatalogQuery::ListObjects { bucket, query })
+            .await?
+        {
+            CatalogReply::Objects(p) => Ok(p),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    // ---- multipart uploads ----
+
+    /// Starts an upload; returns its new id.
+    pub async fn create_upload(&self, record: UploadRecord) -> Result<String> {
+        let upload_id = format!("{:032x}", rand::random::<u128>());
+        self.catalog_write(CatalogCommand::CreateUpload {
+            upload_id: upload_id.clone(),
+            record,
+        })
+        .await?;
+        Ok(upload_id)
+    }
+
+    pub async fn get_upload(&self, upload_id: String) -> Result<UploadRecord> {
+        match self
+            .catalog_read(CatalogQuery::GetUpload { upload_id })
+            .await?
+        {
+            CatalogReply::Upload(u) => Ok(u),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    pub async fn put_part(&self, upload_id: String, number: u32, part: PartRecord) -> Result<()> {
+        self.catalog_write(CatalogCommand::PutPart {
+            upload_id,
+            number,
+            part,
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn list_parts(&self, upload_id: String) -> Result<Vec<(u32, PartRecord)>> {
+        match self
+            .catalog_read(CatalogQuery::ListParts { upload_id })
+            .await?
+        {
+            CatalogReply::Parts(p) => Ok(p),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    pub async fn complete_upload(
+        &self,
+        upload_id: String,
+        bucket: String,
+        key: String,
+        record: ObjectRecord,
+        cond: WriteCondition,
+    ) -> Result<()> {
+        self.catalog_write(CatalogCommand::CompleteUpload {
+            upload_id,
+            bucket,
+            key,
+            record,
+            cond,
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn abort_upload(&self, upload_id: String) -> Result<()> {
+        self.catalog_write(CatalogCommand::AbortUpload { upload_id })
+            .await
+            .map(drop)
+    }
+
+    pub async fn list_uploads(&self, bucket: String, query: UploadListQuery) -> Result<UploadList> {
+        match self
+            .catalog_read(CatalogQuery::ListUploads { bucket, query })
+            .await?
+        {
+            CatalogReply::Uploads(u) => Ok(u),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    // ---- access keys ----
+
+    pub async fn get_secret(&self, access_key: String) -> Result<Option<String>> {
+        match self
+            .catalog_read(CatalogQuery::GetSecret { access_key })
+            .await?
+        {
+            CatalogReply::Secret(s) => Ok(s),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+
+    pub async fn put_key(&self, access_key: String, secret_key: String) -> Result<()> {
+        self.catalog_write(CatalogCommand::PutKey {
+            access_key,
+            secret_key,
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<(String, String)>> {
+        match self.catalog_read(CatalogQuery::ListKeys).await? {
+            CatalogReply::Keys(k) => Ok(k),
+            other => Err(unexpected_reply(other)),
+        }
+    }
+}
+
+async fn verified(data: &Bytes, id: ChunkId) -> bool {
+    let data = data.clone();
+    tokio::task::spawn_blocking(move || ChunkId::of(&data) == id)
+        .await
+        .unwrap_or(false)
+}
+
+fn unexpected(resp: Response) -> Error {
+    Error::Remote(format!("unexpected response {resp:?}"))
+}
+
+fn unexpected_reply(reply: CatalogReply) -> Error {
+    Error::Remote(format!("unexpected catalog reply {reply:?}"))
+}

@@ -1,0 +1,106 @@
+//! The background rounds of a node: following the committed map, starting moves,
+//! leaving groups, refreshing peers' usage and collecting garbage.
+
+use crate::ids::CATALOG_GROUP;
+use crate::rpc::messages::{Request, Response};
+use crate::storage::gc;
+use crate::error::{Error, Result};
+use std::sync::Arc;
+use std::time::Duration;
+use super::{Node, NodeOptions};
+use super::support::*;
+use super::RPC_TIMEOUT;
+
+impl Node {
+    /// The background loops: following the committed map (every second), starting
+    /// moves (every 250 ms), leaving groups (every second), refreshing peers' usage
+    /// (every 5 s), collecting garbage (`gc_interval`).
+    pub(super) fn spawn_loops(self: Arc<Self>, opts: NodeOptions) {
+        let node = self.clone();
+        every(Duration::from_secs(1), false, move || {
+            let node = node.clone();
+            async move {
+                if let Err(error) = node.map_tick().await {
+                    tracing::debug!(%error, "cluster map check failed");
+                }
+            }
+        });
+        let node = self.clone();
+        every(Duration::from_millis(250), false, move || {
+            node.move_tick();
+            std::future::ready(())
+        });
+        let node = self.clone();
+        every(Duration::from_secs(1), false, move || {
+            let node = node.clone();
+            async move { node.leave_tick().await }
+        });
+        let node = self.clone();
+        every(Duration::from_secs(5), false, move || {
+            let node = node.clone();
+            async move { node.refresh_usage().await }
+        });
+        every(
+            opts.gc_interval.max(Duration::from_millis(100)),
+            true,
+            move || {
+                let node = self.clone();
+                async move {
+                    // Only catalog members have a catalog to mark from.
+                    if node.raft_opt(CATALOG_GROUP).is_none() {
+                        return;
+                    }
+                    if let Err(error) = node.collect_garbage(opts.gc_grace).await {
+                        tracing::warn!(%error, "garbage collection pass skipped");
+                    }
+                }
+            },
+        );
+    }
+
+    async fn collect_garbage(&self, grace: Duration) -> Result<u64> {
+        let index = match self.handle(Request::CatalogReadIndex).await {
+            Ok(Response::ReadIndex(i)) => i,
+            Err(Error::NotLeader {
+                leader: Some(l), ..
+            }) => {
+                match self
+                    .rpc
+                    .call(l, &Request::CatalogReadIndex, RPC_TIMEOUT)
+                    .await?
+                {
+                    Response::ReadIndex(i) => i,
+                    other => return Err(Error::Remote(format!("unexpected {other:?}"))),
+                }
+            }
+            Ok(other) => return Err(Error::Remote(format!("unexpected {other:?}"))),
+            Err(e) => return Err(e),
+        };
+        self.raft(CATALOG_GROUP)?
+            .wait(Some(RPC_TIMEOUT))
+            .applied_index_at_least(Some(index), "gc barrier")
+            .await
+            .map_err(unavailable)?;
+        let stores = self.stores.clone();
+        blocking(move || gc::collect(&stores.catalog, &stores.chunks, grace)).await
+    }
+}
+
+/// Runs `round` every `period` for ever: the first at once, or after one period
+/// when `delay_first`.
+pub(super) fn every<F, Fut>(period: Duration, delay_first: bool, mut round: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        if delay_first {
+            tick.tick().await;
+        }
+        loop {
+            tick.tick().await;
+            round().await;
+        }
+    });
+}

@@ -1,0 +1,59 @@
+//! A node's local storage, opened once and shared by its Raft groups and RPC
+//! handlers: the chunk store, the catalog (the catalog group's state machine) and
+//! the shared Raft log.
+
+use crate::storage::catalog::Catalog;
+use crate::storage::chunk_store::ChunkStore;
+use crate::raft::log_store::LogDb;
+use crate::error::Result;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Memory for chunks appended lately, kept to send them to followers.
+const RECENT_CHUNK_BYTES: usize = 32 << 20;
+
+pub struct Stores {
+    pub data_dir: PathBuf,
+    pub chunks: Arc<ChunkStore>,
+    pub catalog: Catalog,
+    pub log: Arc<LogDb>,
+    pub pg_count: u32,
+}
+
+impl Stores {
+    /// Opens the stores in `data_dir`; chunks appended lately are kept in memory
+    /// for replicating them when groups have more than one member (`replication`).
+    pub fn open(data_dir: &Path, pg_count: u32, replication: usize) -> Result<Arc<Self>> {
+        std::fs::create_dir_all(data_dir)?;
+        let chunks = Arc::new(ChunkStore::open(&data_dir.join("chunks"))?);
+        let recent = if replication > 1 {
+            RECENT_CHUNK_BYTES
+        } else {
+            0
+        };
+        let log = LogDb::open(&data_dir.join("raft.redb"), chunks.clone(), recent)?;
+        Ok(Arc::new(Stores {
+            data_dir: data_dir.to_path_buf(),
+            catalog: Catalog::open(&data_dir.join("catalog.redb"))?,
+            chunks,
+            log,
+            pg_count,
+        }))
+    }
+
+    pub fn snapshot_root(&self) -> PathBuf {
+        self.data_dir.join("snapshots")
+    }
+
+    /// Removes a group's snapshot files (the node left the group).
+    pub fn drop_snapshots(&self, group: u64) -> Result<()> {
+        match std::fs::remove_dir_all(self.snapshot_root().join(group.to_string())) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.data_dir.join("raft.redb")
+    }
+}

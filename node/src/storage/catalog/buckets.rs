@@ -1,0 +1,75 @@
+//! Bucket records: create, look up, list, update, delete (only when empty).
+
+use super::db::{decode, encode, Catalog, BUCKETS, OBJECTS, UPLOADS};
+use crate::records::{BucketChange, BucketRecord, UploadRecord};
+use crate::error::{Error, Result};
+use redb::ReadableTable;
+
+impl Catalog {
+    pub fn create_bucket(&self, name: &str, record: &BucketRecord) -> Result<()> {
+        self.write(|txn| {
+            let mut t = txn.open_table(BUCKETS)?;
+            if t.get(name)?.is_some() {
+                return Err(Error::BucketExists);
+            }
+            t.insert(name, encode(record)?.as_slice())?;
+            Ok(())
+        })
+    }
+
+    pub fn get_bucket(&self, name: &str) -> Result<BucketRecord> {
+        self.read(|txn| match txn.open_table(BUCKETS)?.get(name)? {
+            Some(v) => decode(v.value()),
+            None => Err(Error::NoSuchBucket),
+        })
+    }
+
+    pub fn list_buckets(&self) -> Result<Vec<(String, BucketRecord)>> {
+        self.read(|txn| {
+            let mut out = Vec::new();
+            for item in txn.open_table(BUCKETS)?.iter()? {
+                let (k, v) = item?;
+                out.push((k.value().to_string(), decode(v.value())?));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Applies `change` to the bucket's record and stores the result.
+    pub fn update_bucket(&self, name: &str, change: &BucketChange) -> Result<()> {
+        self.write(|txn| {
+            let mut t = txn.open_table(BUCKETS)?;
+            let mut record: BucketRecord = match t.get(name)? {
+                Some(v) => decode(v.value())?,
+                None => return Err(Error::NoSuchBucket),
+            };
+            change.apply(&mut record);
+            t.insert(name, encode(&record)?.as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Deletes an empty bucket (no objects, no multipart uploads in progress).
+    pub fn delete_bucket(&self, name: &str) -> Result<()> {
+        self.write(|txn| {
+            let mut t = txn.open_table(BUCKETS)?;
+            if t.get(name)?.is_none() {
+                return Err(Error::NoSuchBucket);
+            }
+            let objects = txn.open_table(OBJECTS)?;
+            if let Some(first) = objects.range((name, "")..)?.next() {
+                if first?.0.value().0 == name {
+                    return Err(Error::BucketNotEmpty);
+                }
+            }
+            for item in txn.open_table(UPLOADS)?.iter()? {
+                let upload: UploadRecord = decode(item?.1.value())?;
+                if upload.bucket == name {
+                    return Err(Error::BucketNotEmpty);
+                }
+            }
+            t.remove(name)?;
+            Ok(())
+        })
+    }
+}

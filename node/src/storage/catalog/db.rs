@@ -1,0 +1,126 @@
+//! The catalog database: its tables, opening it, transactions (committed without
+//! fsync; `sync` makes them durable), the Raft bookkeeping rows and the committed
+//! cluster map, and the row encoding (postcard). The other files of `catalog` add
+//! one family of rows each.
+
+use crate::cluster::map::ClusterMap;
+use crate::error::{Error, Result};
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use std::path::Path;
+
+/// bucket name → `BucketRecord`
+pub(super) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
+/// (bucket, key) → `ObjectRecord`
+pub(super) const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
+/// upload id → `UploadRecord`
+pub(super) const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
+/// (upload id, part number) → `PartRecord`
+pub(super) const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
+/// access key id → secret key
+pub(super) const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
+/// State-machine bookkeeping of the Raft group (last applied entry, membership).
+pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The META row holding the committed `ClusterMap`.
+pub(super) const CLUSTER_MAP: &str = "cluster_map";
+
+pub struct Catalog {
+    pub(super) db: Database,
+}
+
+impl Catalog {
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = Database::create(path)?;
+        let catalog = Catalog { db };
+        catalog.write(|txn| {
+            txn.open_table(BUCKETS)?;
+            txn.open_table(OBJECTS)?;
+            txn.open_table(UPLOADS)?;
+            txn.open_table(PARTS)?;
+            txn.open_table(KEYS)?;
+            txn.open_table(META)?;
+            Ok(())
+        })?;
+        catalog.sync()?;
+        Ok(catalog)
+    }
+
+    /// Runs `f` in a write transaction, committing (without fsync) only if it
+    /// succeeds.
+    pub(super) fn write<R>(&self, f: impl FnOnce(&WriteTransaction) -> Result<R>) -> Result<R> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::None)?;
+        let out = f(&txn)?;
+        txn.commit()?;
+        Ok(out)
+    }
+
+    /// Makes every earlier commit durable.
+    pub fn sync(&self) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A bookkeeping value of the Raft state machine.
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|txn| Ok(txn.open_table(META)?.get(name)?.map(|v| v.value().to_vec())))
+    }
+
+    pub fn set_meta(&self, entries: &[(&str, Vec<u8>)]) -> Result<()> {
+        self.write(|txn| {
+            let mut t = txn.open_table(META)?;
+            for (name, value) in entries {
+                t.insert(*name, value.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The committed cluster map, if one was committed.
+    pub fn cluster_map(&self) -> Result<Option<ClusterMap>> {
+        self.meta(CLUSTER_MAP)?.map(|b| decode(&b)).transpose()
+    }
+
+    pub(super) fn set_cluster_map(&self, map: &ClusterMap) -> Result<()> {
+        let committed = self.cluster_map()?.map(|m| m.epoch).unwrap_or(0);
+        if map.epoch != committed + 1 {
+            return Err(Error::StaleMap { committed });
+        }
+        self.set_meta(&[(CLUSTER_MAP, encode(map)?)])
+    }
+
+    pub(super) fn read<R>(&self, f: impl FnOnce(&ReadTransaction) -> Result<R>) -> Result<R> {
+        let txn = self.db.begin_read()?;
+        f(&txn)
+    }
+
+    /// Every chunk id referenced by an object or an uploaded part.
+    pub fn referenced_chunks(&self) -> Result<std::collections::HashSet<crate::ids::ChunkId>> {
+        use crate::records::{ObjectRecord, PartRecord};
+        use redb::ReadableTable;
+        self.read(|txn| {
+            let mut set = std::collections::HashSet::new();
+            for item in txn.open_table(OBJECTS)?.iter()? {
+                let rec: ObjectRecord = decode(item?.1.value())?;
+                set.extend(rec.data.chunks().iter().map(|c| c.id));
+            }
+            for item in txn.open_table(PARTS)?.iter()? {
+                let rec: PartRecord = decode(item?.1.value())?;
+                set.extend(rec.chunks.iter().map(|c| c.id));
+            }
+            Ok(set)
+        })
+    }
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    Ok(postcard::to_allocvec(value)?)
+}
+
+pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(Error::from)
+}

@@ -1,0 +1,20 @@
+//! The catalog: buckets, current object versions, multipart uploads and parts, and
+//! access keys, in one redb database — the state machine of the catalog Raft group.
+//! Every change is one transaction committed without fsync: the Raft log is the
+//! durable record, and a crash replays the entries after the last synced commit.
+//! `sync` makes everything durable (before a snapshot lets the log be purged).
+
+mod buckets;
+mod db;
+mod command;
+mod keys;
+mod listing;
+mod objects;
+mod snapshot;
+mod uploads;
+
+pub use db::Catalog;
+pub use command::{CatalogCommand, CatalogQuery, CatalogReply};
+
+pub use listing::{ListPage, ListQuery, ObjectSummary};
+pub use uploads::{UploadList, UploadListQuery, UploadSummary};

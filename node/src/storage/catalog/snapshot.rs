@@ -1,0 +1,107 @@
+//! The catalog as a snapshot file: every row of every table, written as a stream of
+//! length-prefixed frames from one read transaction, and loaded back by replacing
+//! all tables in one write transaction. Nothing is held in memory whole.
+
+use super::db::{decode, encode, Catalog, BUCKETS, KEYS, META, OBJECTS, PARTS, UPLOADS};
+use crate::storage::frames::{read_frame, write_frame};
+use crate::error::Result;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+
+#[derive(Serialize, Deserialize)]
+enum Row {
+    Bucket(String, Vec<u8>),
+    Object(String, String, Vec<u8>),
+    Upload(String, Vec<u8>),
+    Part(String, u32, Vec<u8>),
+    Key(String, String),
+    Meta(String, Vec<u8>),
+}
+
+impl Catalog {
+    /// Writes every row of one consistent view, made durable first (so the log up
+    /// to it may be purged); returns that view's state-machine bookkeeping rows.
+    pub fn dump(&self, out: &mut impl Write) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut meta = Vec::new();
+        let mut put = |row: Row| -> Result<()> { write_frame(out, &encode(&row)?) };
+        let txn = self.db.begin_read()?;
+        self.sync()?;
+        {
+            for item in txn.open_table(BUCKETS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::Bucket(k.value().into(), v.value().to_vec()))?;
+            }
+            for item in txn.open_table(OBJECTS)?.iter()? {
+                let (k, v) = item?;
+                let (b, key) = k.value();
+                put(Row::Object(b.into(), key.into(), v.value().to_vec()))?;
+            }
+            for item in txn.open_table(UPLOADS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::Upload(k.value().into(), v.value().to_vec()))?;
+            }
+            for item in txn.open_table(PARTS)?.iter()? {
+                let (k, v) = item?;
+                let (id, n) = k.value();
+                put(Row::Part(id.into(), n, v.value().to_vec()))?;
+            }
+            for item in txn.open_table(KEYS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::Key(k.value().into(), v.value().into()))?;
+            }
+            for item in txn.open_table(META)?.iter()? {
+                let (k, v) = item?;
+                meta.push((k.value().to_string(), v.value().to_vec()));
+                put(Row::Meta(k.value().into(), v.value().to_vec()))?;
+            }
+        }
+        Ok(meta)
+    }
+
+    /// Replaces the whole catalog with the rows of a dump, durably.
+    pub fn load(&self, input: &mut impl Read) -> Result<()> {
+        self.write(|txn| {
+            clear(txn, BUCKETS)?;
+            clear(txn, OBJECTS)?;
+            clear(txn, UPLOADS)?;
+            clear(txn, PARTS)?;
+            clear(txn, KEYS)?;
+            clear(txn, META)?;
+            while let Some(frame) = read_frame(input)? {
+                match decode::<Row>(&frame)? {
+                    Row::Bucket(k, v) => {
+                        txn.open_table(BUCKETS)?.insert(k.as_str(), v.as_slice())?;
+                    }
+                    Row::Object(b, k, v) => {
+                        txn.open_table(OBJECTS)?
+                            .insert((b.as_str(), k.as_str()), v.as_slice())?;
+                    }
+                    Row::Upload(k, v) => {
+                        txn.open_table(UPLOADS)?.insert(k.as_str(), v.as_slice())?;
+                    }
+                    Row::Part(id, n, v) => {
+                        txn.open_table(PARTS)?
+                            .insert((id.as_str(), n), v.as_slice())?;
+                    }
+                    Row::Key(k, v) => {
+                        txn.open_table(KEYS)?.insert(k.as_str(), v.as_str())?;
+                    }
+                    Row::Meta(k, v) => {
+                        txn.open_table(META)?.insert(k.as_str(), v.as_slice())?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        self.sync()
+    }
+}
+
+fn clear<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &redb::WriteTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<()> {
+    txn.open_table(def)?.retain(|_, _| false)?;
+    Ok(())
+}

@@ -1,0 +1,405 @@
+//! Content-addressed chunk files under `<data>/chunks/ab/cd/<blake3-hex>`.
+//!
+//! A chunk is written to a temporary file, fsynced, renamed into place and its
+//! directory fsynced, so a chunk file either is complete or does not exist. The
+//! write bypasses the page cache (`O_DIRECT`; buffered where the file system
+//! refuses it): a buffered write costs a kernel copy per byte, and the CPU is what
+//! a PUT runs short of. Chunks cut in an `aligned_buffer` are written as they are;
+//! others from a block-aligned copy. Every read
+//! verifies the bytes against the id. Writing a chunk that already exists only
+//! refreshes its modification time, which the garbage collector's grace period reads.
+
+use crate::ids::ChunkId;
+use crate::error::{Error, Result};
+use bytes::{Bytes, BytesMut};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::SystemTime;
+
+pub struct ChunkStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    /// Writers (put, touch) share it; the collector takes it alone to check and delete.
+    gc_lock: RwLock<()>,
+    /// Bytes of chunk files held (counted at open, then kept up to date).
+    used: AtomicU64,
+    /// Block-aligned staging buffers for direct writes, kept for reuse.
+    spare: Mutex<Vec<Vec<u8>>>,
+}
+
+/// A chunk file as listed.
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkFile {
+    pub id: ChunkId,
+    pub modified: SystemTime,
+    pub len: u64,
+}
+
+impl ChunkStore {
+    /// Opens (creating if needed) the store rooted at `root`; clears leftover temp files.
+    pub fn open(root: &Path) -> Result<Self> {
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&tmp)?;
+        for entry in fs::read_dir(&tmp)? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        let store = ChunkStore {
+            root: root.to_path_buf(),
+            tmp,
+            gc_lock: RwLock::new(()),
+            used: AtomicU64::new(0),
+            spare: Mutex::new(Vec::new()),
+        };
+        let used = store.list()?.iter().map(|f| f.len).sum();
+        store.used.store(used, Ordering::Relaxed);
+        Ok(store)
+    }
+
+    /// Bytes of chunk files held.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn path_of(&self, id: &ChunkId) -> PathBuf {
+        let hex = id.to_hex();
+        self.root.join(&hex[0..2]).join(&hex[2..4]).join(hex)
+    }
+
+    /// Stores `data` under `id` (which the caller computed as `ChunkId::of(data)`).
+    /// Returns true when the file was newly written, false when it already existed.
+    pub fn put(&self, id: &ChunkId, data: &[u8]) -> Result<bool> {
+        let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
+        let path = self.path_of(id);
+        if touch(&path)? {
+            return Ok(false);
+        }
+        let tmp_path = self
+            .tmp
+            .join(format!("{}.{:016x}", id.to_hex(), rand::random::<u64>()));
+        write_synced(&tmp_path, data, &self.spare)?;
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir)?;
+        fs::rename(&tmp_path, &path)?;
+        File::open(dir)?.sync_all()?;
+        self.used.fetch_add(data.len() as u64, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Refreshes an existing chunk's time so the collector keeps it while a new
+    /// reference to it commits; fails if the chunk is gone.
+    pub fn retain(&self, id: &ChunkId) -> Result<()> {
+        let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
+        if touch(&self.path_of(id))? {
+            Ok(())
+        } else {
+            Err(Error::ChunkMissing(*id))
+        }
+    }
+
+    /// Reads a chunk without verifying it: for a reader on another machine, which
+    /// verifies the bytes that reach it (and tries another replica if they fail).
+    pub fn read(&self, id: &ChunkId) -> Result<Vec<u8>> {
+        match fs::read(self.path_of(id)) {
+            Ok(d) => Ok(d),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::ChunkMissing(*id)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads and verifies a chunk.
+    pub fn get(&self, id: &ChunkId) -> Result<Vec<u8>> {
+        let data = self.read(id)?;
+        if ChunkId::of(&data) != *id {
+            tracing::error!(chunk = %id, "chunk failed verification");
+            return Err(Error::ChunkCorrupt(*id));
+        }
+        Ok(data)
+    }
+
+    pub fn contains(&self, id: &ChunkId) -> bool {
+        self.path_of(id).exists()
+    }
+
+    /// Every chunk file.
+    pub fn list(&self) -> Result<Vec<ChunkFile>> {
+        let mut out = Vec::new();
+        for l1 in read_dirs(&self.root)? {
+            for l2 in read_dirs(&l1)? {
+                for entry in fs::read_dir(&l2)? {
+                    let entry = entry?;
+                    let name = entry.file_name();
+                    let Some(id) = name.to_str().and_then(ChunkId::from_hex) else {
+                        continue;
+                    };
+                    let meta = entry.metadata()?;
+                    out.push(ChunkFile {
+                        id,
+                        modified: meta.modified()?,
+                        len: meta.len(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes each chunk of `ids` whose file is still older than `cutoff`, checked
+    /// under the store's exclusive lock so a concurrent `put` that reuses the chunk
+    /// either refreshes it first (and it stays) or finds it gone (and rewrites it).
+    pub fn delete_if_older(&self, ids: &[ChunkId], cutoff: SystemTime) -> Result<u64> {
+        let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
+        let mut deleted = 0;
+        for id in ids {
+            let path = self.path_of(id);
+            let Ok(meta) = fs::metadata(&path) else {
+                continue;
+            };
+            if meta.modified()? < cutoff {
+                fs::remove_file(&path)?;
+                self.used.fetch_sub(meta.len(), Ordering::Relaxed);
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes every chunk whose id `doomed` selects (the chunks of a placement
+    /// group this node no longer holds); returns the bytes freed.
+    pub fn delete_where(&self, doomed: impl Fn(&ChunkId) -> bool) -> Result<u64> {
+        let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
+        let mut freed = 0;
+        for file in self.list()? {
+            if doomed(&file.id) {
+                match fs::remove_file(self.path_of(&file.id)) {
+                    Ok(()) => freed += file.len,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        self.used.fetch_sub(freed, Ordering::Relaxed);
+        Ok(freed)
+    }
+}
+
+/// The block size direct writes are aligned to (buffer address, length, offset).
+const ALIGN: usize = 4096;
+/// Aligned staging buffers kept for reuse between direct writes.
+const SPARE_BUFFERS: usize = 2;
+
+/// Writes `data` to a new file at `path` and fsyncs it: directly (page cache
+/// bypassed) where the file system supports it, buffered otherwise.
+fn write_synced(path: &Path, data: &[u8], spare: &Mutex<Vec<Vec<u8>>>) -> io::Result<()> {
+    let file = match write_direct(path, data, spare) {
+        Ok(file) => file,
+        // Refused at open, or (on some file systems) only at the write.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => buffered(path, data)?,
+        Err(e) => return Err(e),
+    };
+    file.sync_all()
+}
+
+fn write_direct(path: &Path, data: &[u8], spare: &Mutex<Vec<Vec<u8>>>) -> io::Result<File> {
+    let mut file = File::options()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)?;
+    write_aligned(&mut file, data, spare)?;
+    Ok(file)
+}
+
+fn buffered(path: &Path, data: &[u8]) -> io::Result<File> {
+    let mut file = File::create(path)?;
+    file.write_all(data)?;
+    Ok(file)
+}
+
+/// Writes `data` through a file opened with `O_DIRECT`, then cuts the file back
+/// to its length. Bytes that start block-aligned (see `aligned_buffer`) go out as
+/// they are, up to their last whole block; the rest is copied into a block-aligned
+/// buffer padded to whole blocks (taken from `spare`, given back after).
+fn write_aligned(file: &mut File, data: &[u8], spare: &Mutex<Vec<Vec<u8>>>) -> io::Result<()> {
+    let direct = if data.as_ptr().align_offset(ALIGN) == 0 {
+        data.len() / ALIGN * ALIGN
+    } else {
+        0
+    };
+    file.write_all(&data[..direct])?;
+    let rest = &data[direct..];
+    if !rest.is_empty() {
+        let padded = rest.len().div_ceil(ALIGN) * ALIGN;
+        let taken = spare.lock().ok().and_then(|mut s| s.pop());
+        let mut buf = taken.unwrap_or_default();
+        if buf.len() < padded + ALIGN {
+            buf = vec![0u8; padded + ALIGN];
+        }
+        let start = buf.as_ptr().align_offset(ALIGN);
+        let block = &mut buf[start..start + padded];
+        block[..rest.len()].copy_from_slice(rest);
+        block[rest.len()..].fill(0);
+        let written = file.write_all(block);
+        if let Ok(mut s) = spare.lock() {
+            if s.len() < SPARE_BUFFERS {
+                s.push(buf);
+            }
+        }
+        written?;
+    }
+    file.set_len(data.len() as u64)
+}
+
+/// An empty buffer of at least `capacity` bytes whose start is block-aligned, so
+/// that a chunk filled in it is written to disk without a copy.
+pub fn aligned_buffer(capacity: usize) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(capacity + ALIGN);
+    let skip = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+    buf.resize(skip, 0);
+    let _ = buf.split_to(skip);
+    buf
+}
+
+/// Deserializes chunk bytes into an `aligned_buffer` (serde `deserialize_with`),
+/// so chunks that arrive over the network are written to disk without a copy.
+pub fn deserialize_aligned<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Bytes, D::Error> {
+    struct Aligned;
+    impl<'de> serde::de::Visitor<'de> for Aligned {
+        type Value = Bytes;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("chunk bytes")
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<Bytes, E> {
+            if v.len() < ALIGN {
+                // Log rows carry no bytes; a tail-sized chunk is copied anyway.
+                return Ok(Bytes::copy_from_slice(v));
+            }
+            let mut buf = aligned_buffer(v.len());
+            buf.extend_from_slice(v);
+            Ok(buf.freeze())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Bytes, A::Error> {
+            let mut buf = aligned_buffer(seq.size_hint().unwrap_or(0));
+            while let Some(b) = seq.next_element::<u8>()? {
+                buf.extend_from_slice(&[b]);
+            }
+            Ok(buf.freeze())
+        }
+    }
+    d.deserialize_bytes(Aligned)
+}
+
+/// Refreshes the modification time of an existing file; false if there is none.
+fn touch(path: &Path) -> Result<bool> {
+    match File::options().write(true).open(path) {
+        Ok(f) => {
+            f.set_modified(SystemTime::now())?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The fan-out subdirectories (two hex characters) of `dir`.
+fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if entry.file_type()?.is_dir() && name.len() == 2 {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
+}
+
+fn poisoned() -> Error {
+    Error::Task("chunk store lock poisoned".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn put_get_dedup_and_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        let data = b"hello chunk".to_vec();
+        let id = ChunkId::of(&data);
+        assert!(store.put(&id, &data).unwrap());
+        assert!(!store.put(&id, &data).unwrap());
+        assert_eq!(store.get(&id).unwrap(), data);
+        assert_eq!(store.list().unwrap().len(), 1);
+
+        fs::write(store.path_of(&id), b"tampered").unwrap();
+        assert!(matches!(store.get(&id), Err(Error::ChunkCorrupt(_))));
+    }
+
+    #[test]
+    fn aligned_and_unaligned_writes_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        for len in [1, ALIGN - 1, ALIGN, ALIGN + 1, 3 * ALIGN + 17, 1 << 20] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let mut aligned = aligned_buffer(len);
+            assert_eq!(aligned.as_ptr().align_offset(ALIGN), 0);
+            assert!(aligned.capacity() >= len);
+            aligned.extend_from_slice(&data);
+            let aligned = aligned.freeze();
+            assert_eq!(aligned.as_ptr().align_offset(ALIGN), 0);
+            let id = ChunkId::of(&data);
+            assert!(store.put(&id, &aligned).unwrap());
+            assert_eq!(store.get(&id).unwrap(), data);
+            assert_eq!(fs::metadata(store.path_of(&id)).unwrap().len(), len as u64);
+            // Other bytes from an unaligned start.
+            let other: Vec<u8> = data.iter().map(|b| b ^ 0x5a).collect();
+            let mut shifted_other = vec![0u8];
+            shifted_other.extend_from_slice(&other);
+            let id2 = ChunkId::of(&other);
+            assert!(store.put(&id2, &shifted_other[1..]).unwrap());
+            assert_eq!(store.get(&id2).unwrap(), other);
+        }
+    }
+
+    #[test]
+    fn chunk_bytes_deserialize_aligned() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Msg {
+            #[serde(deserialize_with = "deserialize_aligned")]
+            data: Bytes,
+        }
+        for len in [0, 100, ALIGN, 3 * ALIGN + 5] {
+            let data = Bytes::from((0..len).map(|i| i as u8).collect::<Vec<_>>());
+            let wire = postcard::to_allocvec(&Msg { data: data.clone() }).unwrap();
+            let back: Msg = postcard::from_bytes(&wire).unwrap();
+            assert_eq!(back.data, data);
+            if len >= ALIGN {
+                assert_eq!(back.data.as_ptr().align_offset(ALIGN), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn delete_respects_cutoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        let id = ChunkId::of(b"x");
+        store.put(&id, b"x").unwrap();
+        let past = SystemTime::now() - std::time::Duration::from_secs(60);
+        assert_eq!(store.delete_if_older(&[id], past).unwrap(), 0);
+        let future = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert_eq!(store.delete_if_older(&[id], future).unwrap(), 1);
+        assert!(!store.contains(&id));
+    }
+}
