@@ -6,9 +6,12 @@
 //! Each case prints: name, bytes or ops per iteration, throughput, iterations.
 //! `CAIRN_BENCH_SCALE=N` multiplies the work (default 1: a few seconds in all).
 
+use cairn_node::records::{
+    BucketRecord, Checksums, ChunkRef, ContentHeaders, ObjectData, ObjectMeta, ObjectRecord,
+    WriteCondition,
+};
 use cairn_node::storage::catalog::Catalog;
 use cairn_node::storage::chunk_store::ChunkStore;
-use cairn_node::records::{BucketRecord, Checksums, ChunkRef, ContentHeaders, ObjectData, ObjectMeta, ObjectRecord, WriteCondition};
 use cairn_node::ChunkId;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -201,7 +201,11 @@ fn no_module_imports_from_a_higher_layer() {
             }
         }
     }
-    assert!(upward.is_empty(), "imports against the layer order:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "imports against the layer order:\n{}",
+        upward.join("\n")
+    );
 }
 
 #[test]
@@ -239,7 +243,11 @@ fn no_import_circles_between_files() {
             visit(m, &graph, &mut state, &mut Vec::new(), &mut circles);
         }
     }
-    assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
+    assert!(
+        circles.is_empty(),
+        "import circles:\n{}",
+        circles.join("\n")
+    );
 }
 
 #[test]
@@ -266,7 +274,11 @@ fn source_files_stay_small() {
         if lines > 600 {
             big.push(format!("{} ({lines} lines)", path.display()));
         }
-        assert!(text.starts_with("//!"), "{} has no //! doc comment at the top", path.display());
+        assert!(
+            text.starts_with("//!"),
+            "{} has no //! doc comment at the top",
+            path.display()
+        );
     }
     assert!(big.is_empty(), "files over 600 lines:\n{}", big.join("\n"));
 }

@@ -5,9 +5,9 @@
 
 use super::status::human;
 use cairn_node::cluster::config::ClusterConfig;
+use cairn_node::cluster::map::ClusterMap;
 use cairn_node::cluster::members::NodeEntry;
 use cairn_node::ids::NodeId;
-use cairn_node::cluster::map::ClusterMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

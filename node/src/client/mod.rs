@@ -6,18 +6,23 @@
 //! falling back to the next on error. The transport is either in-process (the
 //! embedded server) or the internal RPC client; both end in `Node::handle`.
 
-use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply, ListPage, ListQuery, UploadList, UploadListQuery};
 use crate::cluster::config::ClusterConfig;
 use crate::cluster::map::ClusterMap;
-use crate::node::Node;
 use crate::cluster::placement::pg_of;
+use crate::error::{Error, Result};
+use crate::ids::ChunkId;
 use crate::ids::{pg_group, GroupId, NodeId, CATALOG_GROUP};
-use crate::records::{BucketChange, BucketRecord, ChunkRef, ObjectChange, ObjectRecord, PartRecord, UploadRecord, WriteCondition};
-use crate::rpc::routing::Router;
+use crate::node::Node;
+use crate::records::{
+    BucketChange, BucketRecord, ChunkRef, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
+    WriteCondition,
+};
 use crate::rpc::client::RpcClient;
 use crate::rpc::messages::{Request, Response};
-use crate::ids::ChunkId;
-use crate::error::{Error, Result};
+use crate::rpc::routing::Router;
+use crate::storage::catalog::{
+    CatalogCommand, CatalogQuery, CatalogReply, ListPage, ListQuery, UploadList, UploadListQuery,
+};
 use bytes::Bytes;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};

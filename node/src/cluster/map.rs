@@ -5,8 +5,8 @@
 //! the usable capacity are all functions of it.
 
 use crate::cluster::members::{MoveLimits, NodeEntry};
-use crate::ids::NodeId;
 use crate::cluster::placement;
+use crate::ids::NodeId;
 use crate::ids::PgId;
 use crate::ids::{group_pg, pg_group, GroupId, CATALOG_GROUP};
 use serde::{Deserialize, Serialize};

@@ -1,12 +1,11 @@
 //! Placement: which placement group (PG) a chunk belongs to, and which nodes hold a PG
 //! (capacity-weighted rendezvous hashing, spread over zones, avoiding draining nodes).
 
-use crate::ids::ChunkId;
 use crate::cluster::members::NodeEntry;
+use crate::ids::ChunkId;
 use crate::ids::{NodeId, PgId};
 use std::cmp::Ordering;
 use std::collections::HashSet;
-
 
 /// The PG of a chunk: the leading log2(`pg_count`) bits of its id (`pg_count` is a power
 /// of two; otherwise the largest power of two below it is used). `pg_count` <= 1 gives 0.

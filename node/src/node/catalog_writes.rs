@@ -6,10 +6,10 @@
 //! write (the group appended about 1,500 entries a second however many clients
 //! wrote at once).
 
-use crate::storage::catalog::{CatalogCommand, CatalogReply};
 use crate::error::WireError;
-use crate::raft::{Command, Reply};
 use crate::error::{Error, Result};
+use crate::raft::{Command, Reply};
+use crate::storage::catalog::{CatalogCommand, CatalogReply};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, Semaphore};

@@ -3,24 +3,24 @@
 //! chunks a placement-group snapshot lists), status and usage. Both the RPC server
 //! and the in-process transport end here.
 
+use super::support::*;
+use super::Node;
+use super::RPC_TIMEOUT;
 use crate::cluster::placement::pg_of;
+use crate::error::{Error, Result};
+use crate::ids::ChunkId;
 use crate::ids::PgId;
+use crate::ids::{group_pg, pg_group, GroupId, NodeId, CATALOG_GROUP};
 use crate::raft::state_machine::read_chunk_list;
 use crate::raft::{Command, Reply};
-use crate::ids::{group_pg, pg_group, GroupId, NodeId, CATALOG_GROUP};
 use crate::records::ChunkRef;
 use crate::rpc::messages::{GroupStatus, NodeStatus, Request, Response, SnapshotHeader};
-use crate::ids::ChunkId;
-use crate::error::{Error, Result};
 use bytes::Bytes;
 use openraft::raft::SnapshotResponse;
 use openraft::storage::Snapshot;
 use openraft::ServerState;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use super::Node;
-use super::support::*;
-use super::RPC_TIMEOUT;
 
 impl Node {
     /// Serves one internal request.
@@ -112,7 +112,6 @@ impl Node {
             }
         }
     }
-
 
     /// A chunk held here, read for a caller that verifies it.
     pub async fn read_chunk_unverified(&self, id: ChunkId) -> Result<Response> {
@@ -261,7 +260,6 @@ impl Node {
         })
     }
 
-
     /// Refuses a new chunk of `len` bytes if a member of its group would pass its
     /// capacity (own usage exact, others' as last reported).
     fn check_room(&self, group: GroupId, len: u64) -> Result<()> {
@@ -299,5 +297,4 @@ impl Node {
         }
         Ok(())
     }
-
 }

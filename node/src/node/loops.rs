@@ -1,15 +1,15 @@
 //! The background rounds of a node: following the committed map, starting moves,
 //! leaving groups, refreshing peers' usage and collecting garbage.
 
+use super::support::*;
+use super::RPC_TIMEOUT;
+use super::{Node, NodeOptions};
+use crate::error::{Error, Result};
 use crate::ids::CATALOG_GROUP;
 use crate::rpc::messages::{Request, Response};
 use crate::storage::gc;
-use crate::error::{Error, Result};
 use std::sync::Arc;
 use std::time::Duration;
-use super::{Node, NodeOptions};
-use super::support::*;
-use super::RPC_TIMEOUT;
 
 impl Node {
     /// The background loops: following the committed map (every second), starting

@@ -4,13 +4,13 @@
 //! cluster file's map as epoch 1 when the cluster is created. Placement groups are
 //! initialized only from the epoch-1 map: later, nodes join groups as learners.
 
-use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
 use crate::cluster::map::ClusterMap;
+use crate::error::{Error, Result};
+use crate::ids::{GroupId, CATALOG_GROUP};
 use crate::node::{Node, RPC_TIMEOUT};
 use crate::raft::{Command, Reply};
-use crate::ids::{GroupId, CATALOG_GROUP};
 use crate::rpc::messages::{Request, Response};
-use crate::error::{Error, Result};
+use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
 use openraft::ServerState;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,7 +5,6 @@
 //! (`handle`). This file holds the node itself: start-up, its groups, and writes
 //! through them; `moves`, `map_watch` and `loops` add the background work.
 
-
 mod catalog_writes;
 mod handle;
 mod loops;
@@ -19,26 +18,26 @@ mod throttle;
 
 pub use support::blocking;
 
-use catalog_writes::CatalogWrites;
 use crate::cluster::config::ClusterConfig;
-use crate::cluster::members::NodeEntry;
 use crate::cluster::map::ClusterMap;
-use move_state::MoveState;
-use crate::raft::log_store::LogStore;
-use crate::rpc::raft_network::Network;
-use crate::raft::state_machine::{Kind, StateMachine};
-use crate::raft::{config, Command, Raft, Reply};
-use crate::ids::{group_pg, GroupId, NodeId, CATALOG_GROUP};
-use crate::rpc::routing::Router;
-use crate::rpc::client::RpcClient;
-use crate::raft::stores::Stores;
-use throttle::Throttle;
-use support::*;
+use crate::cluster::members::NodeEntry;
 use crate::error::{Error, Result};
+use crate::ids::{group_pg, GroupId, NodeId, CATALOG_GROUP};
+use crate::raft::log_store::LogStore;
+use crate::raft::state_machine::{Kind, StateMachine};
+use crate::raft::stores::Stores;
+use crate::raft::{config, Command, Raft, Reply};
+use crate::rpc::client::RpcClient;
+use crate::rpc::raft_network::Network;
+use crate::rpc::routing::Router;
+use catalog_writes::CatalogWrites;
+use move_state::MoveState;
 use openraft::BasicNode;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use support::*;
+use throttle::Throttle;
 
 #[derive(Clone, Debug)]
 pub struct NodeOptions {
@@ -240,7 +239,6 @@ impl Node {
         write_to(self.raft(group)?, cmd).await
     }
 
-
     /// Raft metrics of every group on this node.
     pub fn group_metrics(&self) -> Vec<(GroupId, openraft::RaftMetrics<NodeId, BasicNode>)> {
         let groups: Vec<(GroupId, Raft)> = match self.groups.read() {
@@ -285,5 +283,4 @@ impl Node {
             let _ = raft.shutdown().await;
         }
     }
-
 }

@@ -2,13 +2,13 @@
 //! `POST /raft/snapshot` (a streamed snapshot), both only with the cluster secret;
 //! `GET /health` and `GET /metrics` open to all.
 
-use crate::rpc::messages::{Request, Response, SnapshotHeader};
-use crate::rpc::SECRET_HEADER;
 use crate::error::WireError;
-use crate::storage::frames::read_frame;
+use crate::error::{Error, Result};
 use crate::node::metrics::render_node_metrics;
 use crate::node::Node;
-use crate::error::{Error, Result};
+use crate::rpc::messages::{Request, Response, SnapshotHeader};
+use crate::rpc::SECRET_HEADER;
+use crate::storage::frames::read_frame;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

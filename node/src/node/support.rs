@@ -1,9 +1,9 @@
 //! Small helpers every file of the node layer uses: running blocking storage work
 //! off the async threads, committing through a group, and mapping openraft errors.
 
-use crate::raft::{Command, Raft, Reply};
-use crate::ids::NodeId;
 use crate::error::{Error, Result};
+use crate::ids::NodeId;
+use crate::raft::{Command, Raft, Reply};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::BasicNode;
 

@@ -12,11 +12,11 @@
 //! into the next one.
 
 use super::recent_chunks::RecentChunks;
-use super::wal::{Mutation, Wal};
 use super::types::{storage_error, Command, Entry, LogId, StorageError, TypeConfig, Vote};
+use super::wal::{Mutation, Wal};
+use crate::error::{Error, Result};
 use crate::ids::GroupId;
 use crate::storage::chunk_store::ChunkStore;
-use crate::error::{Error, Result};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{EntryPayload, RaftLogReader};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};

@@ -5,16 +5,19 @@
 //! receiver fetches the chunks it lacks before installing, see `node`).
 
 use super::snapshot::{write_synced, SnapshotDir, SnapshotFile};
-use super::types::{storage_error, Command, Entry, LogId, Reply, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
-use crate::ids::GroupId;
-use crate::storage::catalog::{CatalogCommand, CatalogReply};
-use crate::error::WireError;
-use crate::storage::frames::{read_frame, write_frame};
+use super::types::{
+    storage_error, Command, Entry, LogId, Reply, SnapshotMeta, StorageError, StoredMembership,
+    TypeConfig,
+};
 use crate::cluster::placement::pg_of;
+use crate::error::WireError;
+use crate::error::{Error, Result};
+use crate::ids::ChunkId;
+use crate::ids::GroupId;
 use crate::ids::PgId;
 use crate::raft::stores::Stores;
-use crate::ids::ChunkId;
-use crate::error::{Error, Result};
+use crate::storage::catalog::{CatalogCommand, CatalogReply};
+use crate::storage::frames::{read_frame, write_frame};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
 use std::sync::Arc;

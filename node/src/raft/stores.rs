@@ -2,10 +2,10 @@
 //! handlers: the chunk store, the catalog (the catalog group's state machine) and
 //! the shared Raft log.
 
+use crate::error::Result;
+use crate::raft::log_store::LogDb;
 use crate::storage::catalog::Catalog;
 use crate::storage::chunk_store::ChunkStore;
-use crate::raft::log_store::LogDb;
-use crate::error::Result;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

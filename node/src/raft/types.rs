@@ -3,11 +3,11 @@
 //! configuration built from `[raft]` tuning, and the mapping of errors to
 //! openraft's `StorageError`.
 
-use crate::storage::catalog::{CatalogCommand, CatalogReply};
+use super::snapshot::SnapshotFile;
 use crate::cluster::config::RaftTuning;
 use crate::error::WireError;
 use crate::ids::{ChunkId, GroupId, NodeId, CATALOG_GROUP};
-use super::snapshot::SnapshotFile;
+use crate::storage::catalog::{CatalogCommand, CatalogReply};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -5,9 +5,9 @@
 //! while new changes keep coming. A checkpoint (a syncing redb commit) empties it;
 //! on open, whatever it holds is replayed into the database.
 
+use crate::error::{Error, Result};
 use crate::storage::frames::{read_frame, write_frame};
 use crate::storage::group_commit::GroupCommit;
-use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{BufReader, Write};

@@ -5,10 +5,10 @@
 use super::messages::{Request, Response, SnapshotHeader};
 use super::SECRET_HEADER;
 use crate::error::WireError;
-use crate::storage::frames::write_frame;
+use crate::error::{Error, Result};
 use crate::ids::NodeId;
 use crate::raft::SnapshotFile;
-use crate::error::{Error, Result};
+use crate::storage::frames::write_frame;
 use openraft::raft::SnapshotResponse;
 use std::collections::HashMap;
 use std::sync::RwLock;

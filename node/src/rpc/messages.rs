@@ -1,12 +1,12 @@
 //! The internal RPC vocabulary: requests a node serves, their responses, the header
 //! of a streamed snapshot, and the status a node reports.
 
-use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
+use crate::ids::ChunkId;
 use crate::ids::PgId;
 use crate::ids::{GroupId, NodeId};
 use crate::raft::{SnapshotMeta, TypeConfig, Vote};
 use crate::records::ChunkRef;
-use crate::ids::ChunkId;
+use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
 use bytes::Bytes;
 use openraft::error::RaftError;
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};

@@ -1,11 +1,11 @@
 //! openraft's network for one group: every message goes through the node's shared
 //! `RpcClient` (so all groups share connections), tagged with the group id.
 
+use crate::error::Error;
 use crate::ids::{GroupId, NodeId};
 use crate::raft::{TypeConfig, Vote};
 use crate::rpc::client::RpcClient;
 use crate::rpc::messages::{Request, Response, SnapshotHeader};
-use crate::error::Error;
 use openraft::error::{
     Fatal, NetworkError, RPCError, RaftError, RemoteError, ReplicationClosed, StreamingError,
     Unreachable,

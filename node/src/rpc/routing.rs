@@ -3,8 +3,8 @@
 //! candidate nodes until a retry window closes. Used by the gateway's `NodeClient`
 //! and by nodes calling the catalog leader.
 
-use crate::ids::{GroupId, NodeId};
 use crate::error::{Error, Result};
+use crate::ids::{GroupId, NodeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;

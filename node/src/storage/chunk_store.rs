@@ -9,8 +9,8 @@
 //! verifies the bytes against the id. Writing a chunk that already exists only
 //! refreshes its modification time, which the garbage collector's grace period reads.
 
-use crate::ids::ChunkId;
 use crate::error::{Error, Result};
+use crate::ids::ChunkId;
 use bytes::{Bytes, BytesMut};
 use std::fs::{self, File};
 use std::io::{self, Write};

@@ -3,9 +3,9 @@
 //! period, which protects chunks of uploads still in flight (a write that reuses an
 //! existing chunk refreshes its time).
 
+use crate::error::Result;
 use crate::storage::catalog::Catalog;
 use crate::storage::chunk_store::ChunkStore;
-use crate::error::Result;
 use std::time::{Duration, SystemTime};
 
 /// Extra age an unreferenced chunk must have beyond the grace period.

@@ -5,13 +5,11 @@
 
 mod parse;
 
-
 use crate::cluster::map::ClusterMap;
 use crate::cluster::members::{MoveLimits, NodeEntry};
 use crate::cluster::placement;
 use crate::ids::NodeId;
 use std::path::{Path, PathBuf};
-
 
 /// Highest allowed number of placement groups.
 pub const MAX_PLACEMENT_GROUPS: u32 = 65536;
@@ -78,7 +76,6 @@ pub enum ConfigError {
     #[error("invalid cluster config: {0}")]
     Invalid(String),
 }
-
 
 impl ClusterConfig {
     /// Reads, parses and validates `path`; relative paths in it (`data_dir`,

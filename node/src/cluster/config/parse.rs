@@ -321,4 +321,3 @@ pub fn parse_capacity(s: &str) -> Option<u64> {
     }
     Some(bytes as u64)
 }
-

@@ -1,8 +1,8 @@
 //! Bucket records: create, look up, list, update, delete (only when empty).
 
 use super::db::{decode, encode, Catalog, BUCKETS, OBJECTS, UPLOADS};
-use crate::records::{BucketChange, BucketRecord, UploadRecord};
 use crate::error::{Error, Result};
+use crate::records::{BucketChange, BucketRecord, UploadRecord};
 use redb::ReadableTable;
 
 impl Catalog {

@@ -6,8 +6,11 @@ use super::db::Catalog;
 use super::listing::{ListPage, ListQuery};
 use super::uploads::{UploadList, UploadListQuery};
 use crate::cluster::map::ClusterMap;
-use crate::records::{BucketChange, BucketRecord, ObjectChange, ObjectRecord, PartRecord, UploadRecord, WriteCondition};
 use crate::error::Result;
+use crate::records::{
+    BucketChange, BucketRecord, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
+    WriteCondition,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

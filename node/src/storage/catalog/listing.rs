@@ -3,8 +3,8 @@
 //! ListObjects V1 and V2.
 
 use super::db::{Catalog, BUCKETS, OBJECTS};
-use crate::records::ObjectHead;
 use crate::error::{Error, Result};
+use crate::records::ObjectHead;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

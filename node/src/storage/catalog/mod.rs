@@ -5,16 +5,16 @@
 //! `sync` makes everything durable (before a snapshot lets the log be purged).
 
 mod buckets;
-mod db;
 mod command;
+mod db;
 mod keys;
 mod listing;
 mod objects;
 mod snapshot;
 mod uploads;
 
-pub use db::Catalog;
 pub use command::{CatalogCommand, CatalogQuery, CatalogReply};
+pub use db::Catalog;
 
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};

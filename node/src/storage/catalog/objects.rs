@@ -2,8 +2,8 @@
 //! condition), get, update in place (tags), delete.
 
 use super::db::{decode, encode, Catalog, BUCKETS, OBJECTS};
-use crate::records::{ObjectChange, ObjectRecord, WriteCondition};
 use crate::error::{Error, Result};
+use crate::records::{ObjectChange, ObjectRecord, WriteCondition};
 use redb::{ReadableTable, WriteTransaction};
 
 impl Catalog {

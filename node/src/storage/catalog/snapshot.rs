@@ -3,8 +3,8 @@
 //! all tables in one write transaction. Nothing is held in memory whole.
 
 use super::db::{decode, encode, Catalog, BUCKETS, KEYS, META, OBJECTS, PARTS, UPLOADS};
-use crate::storage::frames::{read_frame, write_frame};
 use crate::error::Result;
+use crate::storage::frames::{read_frame, write_frame};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};

@@ -1,11 +1,11 @@
 //! Multipart uploads and their parts: create, add parts, list, complete (the object
 //! appears and the upload disappears in one transaction), abort.
 
+use super::db::{decode, encode, Catalog, BUCKETS, PARTS, UPLOADS};
 use super::listing::common_prefix;
 use super::objects::put_in;
-use super::db::{decode, encode, Catalog, BUCKETS, PARTS, UPLOADS};
-use crate::records::{ObjectRecord, PartRecord, UploadRecord, WriteCondition};
 use crate::error::{Error, Result};
+use crate::records::{ObjectRecord, PartRecord, UploadRecord, WriteCondition};
 use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
