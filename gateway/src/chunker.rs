@@ -141,6 +141,10 @@ fn body_error(msg: &str) -> S3Error {
         );
         err.set_status_code(http::StatusCode::BAD_REQUEST);
         err
+    } else if msg.contains("RequestTimeout") {
+        crate::s3::error::request_timeout()
+    } else if msg.contains("SlowDown") {
+        crate::s3::error::slow_down("Too many uploads in progress; reduce your request rate.")
     } else if msg.contains("SignatureMismatch") {
         s3_error!(
             SignatureDoesNotMatch,

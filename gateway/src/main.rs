@@ -37,13 +37,14 @@ enum Command {
         /// Data directory (created if missing).
         #[arg(long, default_value = "./cairn-data")]
         data: PathBuf,
-        /// Region reported to clients and expected in signatures.
+        /// Region reported to clients; SigV4 credential scopes must name it
+        /// (others are refused with AuthorizationHeaderMalformed, as AWS does).
         #[arg(long, default_value = "us-east-1")]
         region: String,
         /// Domain for virtual-hosted-style requests (BUCKET.DOMAIN).
         #[arg(long)]
         domain: Option<String>,
-        /// Chunk size in bytes.
+        /// Chunk size in bytes (at most 16 MiB).
         #[arg(long, default_value_t = 4 * 1024 * 1024)]
         chunk_size: usize,
         /// Seconds an unreferenced chunk is kept before it may be deleted.
@@ -52,6 +53,8 @@ enum Command {
         /// Seconds between garbage collection passes.
         #[arg(long, default_value_t = 600)]
         gc_interval: u64,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Run storage node ID of the cluster described by the cluster file.
     Node {
@@ -79,9 +82,11 @@ enum Command {
         /// Domain for virtual-hosted-style requests (BUCKET.DOMAIN).
         #[arg(long)]
         domain: Option<String>,
-        /// Chunk size in bytes.
+        /// Chunk size in bytes (at most 16 MiB).
         #[arg(long, default_value_t = 4 * 1024 * 1024)]
         chunk_size: usize,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Operate a running cluster.
     Cluster {
@@ -90,6 +95,47 @@ enum Command {
     },
     /// Load-test an S3 endpoint (any store, path-style SigV4): ops/s, MiB/s, latency.
     Bench(cairn::bench::BenchArgs),
+}
+
+/// Connection limits of the S3 endpoint.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Seconds a request's header may take to arrive from its first byte.
+    #[arg(long, default_value_t = 30)]
+    header_timeout: u64,
+    /// Seconds an idle keep-alive connection is kept open between requests.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
+    /// Seconds a request body (or a response the client does not read) may move
+    /// no byte before the request fails (400 RequestTimeout).
+    #[arg(long, default_value_t = 60)]
+    body_idle_timeout: u64,
+    /// Connections served at once; more are answered 503 SlowDown and closed.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// Request bodies above 64 KiB read at once (each holds up to one chunk in
+    /// memory while it arrives); more wait for a turn, at most the body-idle
+    /// timeout, then get 503 SlowDown.
+    #[arg(long, default_value_t = 256)]
+    max_open_bodies: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Result<server::Limits, String> {
+        if self.max_connections == 0 || self.max_open_bodies == 0 {
+            return Err("--max-connections and --max-open-bodies must be positive".to_string());
+        }
+        if self.header_timeout == 0 || self.idle_timeout == 0 || self.body_idle_timeout == 0 {
+            return Err("timeouts must be positive".to_string());
+        }
+        Ok(server::Limits {
+            header_timeout: Duration::from_secs(self.header_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout),
+            max_connections: self.max_connections,
+            max_open_bodies: self.max_open_bodies,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -129,6 +175,18 @@ enum ClusterCommand {
     },
 }
 
+/// A chunk travels in one RPC body (up to 8 in a replication batch).
+fn check_chunk_size(chunk_size: usize) -> Result<(), String> {
+    let max = cairn_node::node::rpc_server::MAX_CHUNK_SIZE;
+    if chunk_size == 0 || chunk_size > max {
+        return Err(format!(
+            "--chunk-size must be between 1 and {max} bytes ({} MiB)",
+            max >> 20
+        ));
+    }
+    Ok(())
+}
+
 fn load(path: &std::path::Path) -> Result<ClusterConfig, String> {
     ClusterConfig::load(path).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -159,10 +217,10 @@ fn main() -> std::process::ExitCode {
                 chunk_size,
                 gc_grace,
                 gc_interval,
+                limits,
             } => {
-                if chunk_size == 0 {
-                    return Err("--chunk-size must be positive".to_string());
-                }
+                check_chunk_size(chunk_size)?;
+                let limits = limits.limits()?;
                 server::run_embedded(server::ServerOptions {
                     listen,
                     data_dir: data,
@@ -171,6 +229,7 @@ fn main() -> std::process::ExitCode {
                     chunk_size,
                     gc_grace: Duration::from_secs(gc_grace),
                     gc_interval: Duration::from_secs(gc_interval),
+                    limits,
                 })
                 .await
                 .map_err(|e| e.to_string())
@@ -193,16 +252,17 @@ fn main() -> std::process::ExitCode {
                 listen,
                 domain,
                 chunk_size,
+                limits,
             } => {
-                if chunk_size == 0 {
-                    return Err("--chunk-size must be positive".to_string());
-                }
+                check_chunk_size(chunk_size)?;
+                let limits = limits.limits()?;
                 let cfg = load(&config)?;
                 let opts = server::GatewayOptions {
                     listen,
                     region: cfg.region.clone(),
                     domain,
                     chunk_size,
+                    limits,
                 };
                 server::run_cluster_gateway(cfg, opts)
                     .await

@@ -5,6 +5,9 @@
 //! in-process) and `cairn gateway` (a gateway of a cluster, nodes reached by RPC).
 
 use crate::auth::{KeyAuth, PublicReadAccess};
+use crate::drain::BodyLimits;
+use crate::limits::{Activity, InFlight, TimedIo};
+pub use crate::limits::Limits;
 use crate::metrics::METRICS;
 use crate::s3::S3Api;
 use crate::state::{Gateway, GatewayConfig};
@@ -16,6 +19,7 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::Body;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -29,6 +33,7 @@ pub struct ServerOptions {
     pub chunk_size: usize,
     pub gc_grace: Duration,
     pub gc_interval: Duration,
+    pub limits: Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +59,7 @@ pub struct GatewayOptions {
     pub region: String,
     pub domain: Option<String>,
     pub chunk_size: usize,
+    pub limits: Limits,
 }
 
 /// Runs the embedded single-node store until the process is stopped.
@@ -76,6 +82,7 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
         region: opts.region.clone(),
         domain: opts.domain.clone(),
         chunk_size: opts.chunk_size,
+        limits: opts.limits.clone(),
     };
     let where_ = format!("data in {}", opts.data_dir.display());
     run_gateway_with(client, &gateway_opts, None, &where_).await
@@ -143,7 +150,12 @@ async fn run_gateway_with(
         "  try: AWS_ACCESS_KEY_ID={access} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION={} aws --endpoint-url {endpoint} s3 ls",
         opts.region
     );
-    serve(listener, service).await;
+    let cx = ServeContext {
+        service,
+        region: opts.region.clone(),
+        limits: opts.limits.clone(),
+    };
+    serve(listener, cx).await;
     Ok(())
 }
 
@@ -201,8 +213,35 @@ pub fn build_service(gateway: Gateway, domain: Option<&str>) -> Result<S3Service
     Ok(builder.build())
 }
 
-/// Accepts connections forever, one task per connection.
-pub async fn serve(listener: TcpListener, service: S3Service) {
+/// What the listener serves with: the S3 service, the region signatures must name,
+/// and the connection limits.
+#[derive(Clone)]
+pub struct ServeContext {
+    pub service: S3Service,
+    pub region: String,
+    pub limits: Limits,
+}
+
+/// What every request of a listener shares.
+#[derive(Clone)]
+struct Shared {
+    service: S3Service,
+    region: Arc<str>,
+    bodies: BodyLimits,
+}
+
+/// Accepts connections forever, one task per connection, at most
+/// `max_connections` at once (more are answered `503 SlowDown` and closed).
+pub async fn serve(listener: TcpListener, cx: ServeContext) {
+    let limits = Arc::new(cx.limits.clone());
+    let shared = Shared {
+        service: cx.service,
+        region: Arc::from(cx.region.as_str()),
+        bodies: BodyLimits::new(limits.body_idle_timeout, limits.max_open_bodies),
+    };
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    // Refusals in progress; past these, connections over the cap are just closed.
+    let refusals = Arc::new(tokio::sync::Semaphore::new(64));
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -213,19 +252,47 @@ pub async fn serve(listener: TcpListener, service: S3Service) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            crate::limits::warn_refused(limits.max_connections);
+            if let Ok(turn) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    crate::limits::refuse(stream).await;
+                    drop(turn);
+                });
+            }
+            continue;
+        };
+        let shared = shared.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| handle(service.clone(), req));
+            let activity = Arc::new(Activity::default());
+            let io = TimedIo::new(stream, activity.clone(), limits);
+            let svc = hyper::service::service_fn(move |req| {
+                let in_flight = activity.begin();
+                handle(shared.clone(), in_flight, req)
+            });
             let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(error) = conn.serve_connection(TokioIo::new(stream), svc).await {
+            if let Err(error) = conn.serve_connection(TokioIo::new(io), svc).await {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            drop(permit);
         });
     }
 }
 
+type Response = http::Response<crate::limits::Guarded<Body>>;
+
 async fn handle(
-    service: S3Service,
+    shared: Shared,
+    in_flight: InFlight,
+    req: http::Request<Incoming>,
+) -> Result<Response, s3s::HttpError> {
+    let resp = respond(shared, req).await?;
+    Ok(resp.map(|body| crate::limits::Guarded::new(body, in_flight)))
+}
+
+async fn respond(
+    shared: Shared,
     req: http::Request<Incoming>,
 ) -> Result<http::Response<Body>, s3s::HttpError> {
     let request_id = format!("{:016x}", rand::random::<u64>());
@@ -249,13 +316,25 @@ async fn handle(
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .is_some_and(|v| v == "0");
-    let mut req = req.map(|body| Body::http_body(crate::drain::DrainOnDrop::new(body)));
+    let (parts, incoming) = req.into_parts();
+    let (body, watch) = crate::drain::watch(incoming, &parts.headers, &shared.bodies);
+    let mut req = http::Request::from_parts(parts, Body::http_body_unsync(body));
     join_repeated(req.headers_mut(), http::header::CONTENT_ENCODING);
-    let resp = service.call(req).instrument(span.clone()).await?;
+    let resp = match crate::precheck::check_auth(&req, &shared.region) {
+        Err(refusal) => crate::s3::error::response(refusal),
+        Ok(()) => {
+            if crate::precheck::unframed_upload(&req) {
+                req = crate::precheck::carry_unframed(req);
+            }
+            shared.service.call(req).instrument(span.clone()).await?
+        }
+    };
     let mut resp = finish_error(resp, &request_id).await;
-    if empty_expect_continue {
-        // No `100 Continue` went out for an empty body; botocore then misreads the
-        // next response on this connection (boto/botocore#3755). Start afresh.
+    if watch.finish() || empty_expect_continue {
+        // The rest of the body cannot be told from the next request on this
+        // connection (see `drain`), or, for an empty body with `Expect`, no
+        // `100 Continue` went out and botocore then misreads the next response on
+        // this connection (boto/botocore#3755). Start afresh.
         resp.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),

@@ -379,6 +379,11 @@ impl Cluster {
             .unwrap_or_else(|| panic!("no node {id} in this cluster"))
     }
 
+    /// The cluster secret (the `x-cairn-secret` of internal RPC).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
     pub fn node_addr(&self, id: u64) -> SocketAddr {
         self.node(id).addr
     }

@@ -633,3 +633,134 @@ async fn gc_keeps_chunks_of_live_objects_under_churn() {
     }
     assert!(get_bytes(&c, "gcb", "k").await == v2, "k differs");
 }
+
+/// The internal RPC listener with the right secret: a body past the limit is
+/// refused as it streams (413, whether declared or chunked), a message with
+/// trailing bytes is refused, a snapshot header frame claiming too many bytes is
+/// refused on arrival, and no failed snapshot transfer leaves a file in
+/// `snapshots/incoming/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_rpc_limits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cluster = Cluster::start(ClusterOpts::new().nodes(1)).await;
+    let addr = cluster.node_addr(1);
+    let secret = cluster.secret().to_string();
+    let head = |path: &str, framing: &str| {
+        format!("POST {path} HTTP/1.1\r\nhost: n\r\nx-cairn-secret: {secret}\r\n{framing}\r\n\r\n")
+    };
+    /// Sends `head` and then `body` (while it can), returns the response's status
+    /// line and body.
+    async fn exchange(
+        addr: std::net::SocketAddr,
+        head: String,
+        body: Vec<u8>,
+        then_close: bool,
+    ) -> String {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut rd, mut wr) = stream.into_split();
+        let writer = tokio::spawn(async move {
+            let _ = wr.write_all(head.as_bytes()).await;
+            for piece in body.chunks(1 << 20) {
+                if wr.write_all(piece).await.is_err() {
+                    return;
+                }
+            }
+            if then_close {
+                drop(wr);
+            } else {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        });
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(n) = rd.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+                if out.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+        })
+        .await;
+        writer.abort();
+        String::from_utf8_lossy(&out).to_string()
+    }
+
+    // Declared too large: refused before any byte of the body.
+    let started = Instant::now();
+    let resp = exchange(addr, head("/rpc", "content-length: 1073741824"), Vec::new(), false).await;
+    assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Chunked past the limit: refused once the limit is passed.
+    let limit = cairn_node::node::rpc_server::MAX_RPC_BODY;
+    let mut chunked = Vec::with_capacity(limit + (8 << 20));
+    let piece = vec![0u8; 1 << 20];
+    for _ in 0..(limit >> 20) + 4 {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(&piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    let resp = exchange(addr, head("/rpc", "transfer-encoding: chunked"), chunked, false).await;
+    assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+
+    // A valid message, then one with a trailing byte.
+    let status = cairn_node::rpc::encode(&cairn_node::rpc::messages::Request::Status, 0).unwrap();
+    let ok = exchange(
+        addr,
+        head("/rpc", &format!("content-length: {}", status.len())),
+        status.clone(),
+        false,
+    )
+    .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let mut trailing = status.clone();
+    trailing.push(0);
+    let resp = exchange(
+        addr,
+        head("/rpc", &format!("content-length: {}", trailing.len())),
+        trailing,
+        false,
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+
+    // A snapshot header frame claiming 1 GiB: answered at once, body unfinished.
+    let started = Instant::now();
+    let mut frame = (1u32 << 30).to_le_bytes().to_vec();
+    frame.extend_from_slice(&[1u8; 64]);
+    let resp = exchange(
+        addr,
+        head("/raft/snapshot", "content-length: 2000000000"),
+        frame,
+        false,
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1"), "no answer: {resp}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // A transfer whose client goes away in the middle.
+    let mut partial = 100u32.to_le_bytes().to_vec();
+    partial.extend_from_slice(&[1u8; 10]);
+    let _ = exchange(
+        addr,
+        head("/raft/snapshot", "content-length: 5000"),
+        partial,
+        true,
+    )
+    .await;
+    let incoming = cluster.node_data_dir(1).join("snapshots/incoming");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<_> = std::fs::read_dir(&incoming)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left in {}: {left:?}", incoming.display());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

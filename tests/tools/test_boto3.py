@@ -238,3 +238,24 @@ def test_bucket_errors(s3, bucket, bucket_name):
     s3.delete_object(Bucket=bucket, Key="x")
     s3.delete_bucket(Bucket=bucket)
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_refused_put_then_more_calls_on_same_client(s3, bucket):
+    """A PUT refused before its body was read (a 1,025-byte key: KeyTooLongError),
+    sent with `Expect: 100-continue` (botocore sends it for file-like bodies), does
+    not desynchronise the pooled connection: the next calls on the same client
+    succeed (they used to fail with SignatureDoesNotMatch)."""
+    events = []
+    s3.meta.events.register("before-send.s3.PutObject",
+                            lambda request, **kw: events.append(request.headers.get("Expect")))
+    for round_ in range(3):
+        with pytest.raises(ClientError) as err:
+            s3.put_object(Bucket=bucket, Key="k" * 1025, Body=io.BytesIO(b"x" * 4096))
+        assert err.value.response["Error"]["Code"] == "KeyTooLongError"
+        upload = s3.create_multipart_upload(Bucket=bucket, Key=f"mpu-{round_}")
+        s3.abort_multipart_upload(Bucket=bucket, Key=f"mpu-{round_}", UploadId=upload["UploadId"])
+        s3.put_object(Bucket=bucket, Key=f"after-{round_}", Body=io.BytesIO(b"y" * 4096))
+        assert s3.get_object(Bucket=bucket, Key=f"after-{round_}")["Body"].read() == b"y" * 4096
+    assert events and all(e in (b"100-continue", "100-continue") for e in events), events
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["after-0", "after-1", "after-2"]

@@ -109,6 +109,54 @@ pub fn complete_error_document(xml: &str, request_id: &str) -> Option<String> {
     Some(out)
 }
 
+/// `400 InvalidArgument` with a message.
+pub fn invalid_argument(msg: impl Into<std::borrow::Cow<'static, str>>) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::InvalidArgument, msg);
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
+}
+
+/// `400 AuthorizationQueryParametersError`: a presigned URL's auth parameters are wrong.
+pub fn query_auth_error(msg: impl Into<std::borrow::Cow<'static, str>>) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::AuthorizationQueryParametersError, msg);
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
+}
+
+/// `400 AuthorizationHeaderMalformed`: a SigV4 credential scope names another region.
+pub fn wrong_region(got: &str, expected: &str) -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::AuthorizationHeaderMalformed,
+        format!("The authorization header is malformed; the region '{got}' is wrong; expecting '{expected}'"),
+    );
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
+}
+
+/// `503 SlowDown`: the server is at a limit; retry later.
+pub fn slow_down(msg: impl Into<std::borrow::Cow<'static, str>>) -> S3Error {
+    S3Error::with_message(S3ErrorCode::SlowDown, msg)
+}
+
+/// `400 RequestTimeout`: the body sent nothing for the body-idle timeout.
+pub fn request_timeout() -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::RequestTimeout,
+        "Your socket connection to the server was not read from or written to within the timeout period.",
+    );
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
+}
+
+/// The HTTP response of an error found before the request reached s3s.
+pub fn response(e: S3Error) -> http::Response<s3s::Body> {
+    e.to_http_response().unwrap_or_else(|_| {
+        let mut resp = http::Response::new(s3s::Body::empty());
+        *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        resp
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

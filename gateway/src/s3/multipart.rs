@@ -86,6 +86,7 @@ pub async fn upload_part(
         mut input,
         headers,
         trailing_headers,
+        extensions,
         ..
     } = req;
     let number = part_number(input.part_number)?;
@@ -95,9 +96,9 @@ pub async fn upload_part(
     upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
     let expected = expected_digests!(input, headers);
     let hasher = BodyHasher::new(&expected);
-    let body = input
-        .body
-        .take()
+    let unframed = crate::precheck::UnframedBody::take(&extensions).map(StreamingBlob::from);
+    let body = unframed
+        .or_else(|| input.body.take())
         .ok_or_else(|| s3_error!(IncompleteBody, "a part needs a body"))?;
     let stored = store_body(gw, body, hasher, MAX_PUT_SIZE, false).await?;
     let trailers = trailing_headers.and_then(|t| t.take());

@@ -20,6 +20,7 @@ pub async fn put_object(
         mut input,
         headers,
         trailing_headers,
+        extensions,
         ..
     } = req;
     check_key(&input.key)?;
@@ -39,7 +40,8 @@ pub async fn put_object(
 
     let expected = expected_digests!(input, headers);
     let hasher = BodyHasher::new(&expected);
-    let body = input.body.take().unwrap_or_else(|| {
+    let unframed = crate::precheck::UnframedBody::take(&extensions).map(StreamingBlob::from);
+    let body = unframed.or_else(|| input.body.take()).unwrap_or_else(|| {
         StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
     });
     let stored = store_body(gw, body, hasher, MAX_PUT_SIZE, true).await?;

@@ -1,6 +1,12 @@
 //! The internal HTTP server of a node (hyper): `POST /rpc` (a postcard `Request`),
 //! `POST /raft/snapshot` (a streamed snapshot), both only with the cluster secret;
 //! `GET /health` and `GET /metrics` open to all.
+//!
+//! Limits: a connection idle (or sending a header) for `HEADER_TIMEOUT` is closed;
+//! a body is read as it streams, at most `MAX_RPC_BODY` bytes (a snapshot header
+//! frame at most `MAX_SNAPSHOT_HEADER`, checked when its length arrives), failing
+//! when it moves nothing for `BODY_IDLE_TIMEOUT`; a message followed by trailing
+//! bytes is refused; a snapshot file that was not installed is deleted.
 
 use crate::error::WireError;
 use crate::error::{Error, Result};
@@ -13,12 +19,24 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 type Resp = hyper::Response<Full<Bytes>>;
+
+/// The largest chunk a gateway may cut (`--chunk-size`).
+pub const MAX_CHUNK_SIZE: usize = 16 << 20;
+/// The largest RPC body: a data group's AppendEntries carries up to 8 chunks.
+pub const MAX_RPC_BODY: usize = 8 * MAX_CHUNK_SIZE + (32 << 20);
+/// The largest snapshot header frame (group, vote, snapshot meta).
+const MAX_SNAPSHOT_HEADER: usize = 1 << 20;
+/// Longer than the RPC client's pool idle timeout (60 s), so pooled connections
+/// are closed by the client first.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(120);
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Serves `node` on `listener` until the process ends.
 pub async fn serve(node: Arc<Node>, listener: TcpListener) {
@@ -37,7 +55,11 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener) {
                 let node = node.clone();
                 async move { Ok::<_, std::convert::Infallible>(route(node, req).await) }
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
             if let Err(error) = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await
@@ -84,14 +106,15 @@ async fn route(node: Arc<Node>, req: hyper::Request<Incoming>) -> Resp {
             reply(StatusCode::FORBIDDEN, "missing or wrong cluster secret\n")
         }
         (&Method::POST, "/rpc") => {
-            let body = match req.into_body().collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(e) => return reply(StatusCode::BAD_REQUEST, e.to_string()),
+            let body = match read_limited(req.into_body(), MAX_RPC_BODY).await {
+                Ok(b) => b,
+                Err(refusal) => return refusal,
             };
-            let request: Request = match postcard::from_bytes(&body) {
+            let request: Request = match decode_exact(&body) {
                 Ok(r) => r,
-                Err(e) => return reply(StatusCode::BAD_REQUEST, e.to_string()),
+                Err(e) => return reply(StatusCode::BAD_REQUEST, e),
             };
+            drop(body);
             // Chunk bytes are hashed off the async threads; other requests go on.
             let (request, intact) = if request.chunk_bytes() > 0 {
                 match tokio::task::spawn_blocking(move || {
@@ -123,6 +146,82 @@ async fn route(node: Arc<Node>, req: hyper::Request<Incoming>) -> Resp {
     }
 }
 
+/// The next frame of a body, failing when none comes for `BODY_IDLE_TIMEOUT`.
+async fn next_frame(body: &mut Incoming) -> Result<Option<Bytes>> {
+    loop {
+        let frame = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame())
+            .await
+            .map_err(|_| Error::Remote("the body stalled".into()))?;
+        match frame {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(Error::Remote(e.to_string())),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    return Ok(Some(data));
+                }
+            }
+        }
+    }
+}
+
+/// Reads a body as it streams, refusing it (413) as soon as it passes `max` bytes.
+async fn read_limited(mut body: Incoming, max: usize) -> std::result::Result<Vec<u8>, Resp> {
+    use hyper::body::Body as _;
+    let too_large = || {
+        reply(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("an RPC body is at most {max} bytes\n"),
+        )
+    };
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    loop {
+        match next_frame(&mut body).await {
+            Ok(Some(data)) => {
+                if out.len() + data.len() > max {
+                    return Err(too_large());
+                }
+                out.extend_from_slice(&data);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => return Err(reply(StatusCode::BAD_REQUEST, e.to_string())),
+        }
+    }
+}
+
+/// Decodes one message that fills `bytes` exactly (trailing bytes are refused).
+fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(format!("{} trailing bytes after the message", rest.len())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A snapshot file being received: deleted when dropped unless kept (every
+/// error path, and a transfer whose connection went away mid-way).
+struct PartialFile {
+    path: Option<std::path::PathBuf>,
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn_blocking(move || std::fs::remove_file(path));
+                }
+                Err(_) => {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+    }
+}
+
 /// Writes the streamed snapshot to a file, then has the node install it.
 async fn receive_snapshot(
     node: &Node,
@@ -131,36 +230,39 @@ async fn receive_snapshot(
     let dir = node.stores.snapshot_root().join("incoming");
     tokio::fs::create_dir_all(&dir).await?;
     let path = dir.join(format!("{:016x}", rand::random::<u64>()));
+    let mut partial = PartialFile {
+        path: Some(path.clone()),
+    };
     let mut file = tokio::fs::File::create(&path).await?;
     let mut head: Vec<u8> = Vec::new();
     let mut header: Option<SnapshotHeader> = None;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Error::Remote(e.to_string()))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
+    while let Some(data) = next_frame(&mut body).await? {
         if header.is_some() {
             file.write_all(&data).await?;
             continue;
         }
         head.extend_from_slice(&data);
-        let mut cursor = std::io::Cursor::new(head.as_slice());
-        if head.len() >= 4 {
-            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-            if head.len() >= 4 + len {
-                if let Some(frame) = read_frame(&mut cursor)? {
-                    header = Some(postcard::from_bytes(&frame)?);
-                    file.write_all(&head[4 + len..]).await?;
-                }
-            }
+        if head.len() < 4 {
+            continue;
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        if len > MAX_SNAPSHOT_HEADER {
+            return Err(Error::Remote(format!(
+                "snapshot header frame of {len} bytes (at most {MAX_SNAPSHOT_HEADER})"
+            )));
+        }
+        if head.len() >= 4 + len {
+            header = Some(decode_exact(&head[4..4 + len]).map_err(Error::Remote)?);
+            file.write_all(&head[4 + len..]).await?;
+            head = Vec::new();
         }
     }
     file.sync_all().await?;
     drop(file);
     let header = header.ok_or_else(|| Error::Remote("snapshot without header".into()))?;
-    let result = node.install_snapshot(header, path.clone()).await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&path).await;
+    let result = node.install_snapshot(header, path).await;
+    if result.is_ok() {
+        partial.path = None;
     }
     result
 }
