@@ -1,7 +1,8 @@
 //! `DrainOnDrop`: a request body that, if dropped before its end (a request refused
 //! before its body was read, e.g. a bad signature), reads and discards the rest in
 //! the background, bounded in bytes and time. The client then receives the error
-//! response instead of a reset connection while it is still sending.
+//! response instead of a reset connection while it is still sending. Every byte
+//! read through it is counted in the received-bytes metric.
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -32,10 +33,14 @@ impl Body for DrainOnDrop {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.inner.as_mut() {
+        let polled = match self.inner.as_mut() {
             Some(inner) => Pin::new(inner).poll_frame(cx),
             None => Poll::Ready(None),
+        };
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            count_received(frame);
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -46,6 +51,14 @@ impl Body for DrainOnDrop {
         self.inner
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+/// Request bytes count in the metrics as they are read, whether a handler or the
+/// drain reads them.
+fn count_received(frame: &Frame<Bytes>) {
+    if let Some(data) = frame.data_ref() {
+        crate::metrics::METRICS.add_received(data.len() as u64);
     }
 }
 
@@ -67,6 +80,7 @@ impl Drop for DrainOnDrop {
                     std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
                 {
                     read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                    count_received(&frame);
                     if read > DRAIN_MAX_BYTES {
                         break;
                     }
