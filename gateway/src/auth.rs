@@ -1,6 +1,7 @@
 //! Who may do what: SigV4/SigV2 secrets come from the catalog's access keys (s3s
 //! checks the signatures); signed requests may do everything; anonymous requests may
-//! only GET/HEAD objects that a public-read bucket ACL or the bucket policy opens.
+//! only GET/HEAD objects that a public-read bucket ACL or the bucket policy opens;
+//! then every request passes the refusals of `s3::refuse`.
 
 use cairn_node::NodeClient;
 use s3s::access::{S3Access, S3AccessContext};
@@ -51,28 +52,49 @@ impl S3Auth for KeyAuth {
 }
 
 pub struct PublicReadAccess {
-    pub node: NodeClient,
+    node: NodeClient,
+    /// Parsed bucket policies, so an anonymous GET does not parse JSON.
+    policies: crate::policy::PolicyCache,
+}
+
+impl PublicReadAccess {
+    pub fn new(node: NodeClient) -> Self {
+        PublicReadAccess {
+            node,
+            policies: crate::policy::PolicyCache::default(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl S3Access for PublicReadAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        if cx.credentials().is_some() {
-            return Ok(());
-        }
         let op = cx.s3_op().name();
-        if let (S3Path::Object { bucket, key }, "GetObject" | "HeadObject") = (cx.s3_path(), op) {
-            if let Ok(rec) = self.node.get_bucket(bucket.to_string()).await {
-                let by_policy = rec
-                    .policy
-                    .as_deref()
-                    .and_then(|text| crate::policy::parse(text).ok())
-                    .is_some_and(|doc| crate::policy::allows_anonymous_get(&doc, bucket, key));
-                if rec.public_read_acl || by_policy {
-                    return Ok(());
-                }
-            }
+        if cx.credentials().is_none() && !self.anonymous_may(cx).await {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
         }
-        Err(s3_error!(AccessDenied, "Access Denied"))
+        // Whoever asks, what Cairn cannot keep is refused before any body is read.
+        crate::s3::refuse::check_request(op, cx.uri(), cx.headers())
+    }
+}
+
+impl PublicReadAccess {
+    /// Whether an anonymous request is a GET/HEAD of an object that a public-read
+    /// bucket ACL or the bucket policy opens.
+    async fn anonymous_may(&self, cx: &S3AccessContext<'_>) -> bool {
+        let op = cx.s3_op().name();
+        let (S3Path::Object { bucket, key }, "GetObject" | "HeadObject") = (cx.s3_path(), op)
+        else {
+            return false;
+        };
+        let Ok(rec) = self.node.get_bucket(bucket.to_string()).await else {
+            return false;
+        };
+        rec.public_read_acl
+            || rec.policy.as_deref().is_some_and(|text| {
+                self.policies
+                    .get(bucket, text)
+                    .is_some_and(|p| p.allows_anonymous_get(bucket, key))
+            })
     }
 }

@@ -4,7 +4,8 @@
 //! While a body is read: a body that sends nothing for the body-idle timeout fails
 //! (`RequestTimeout`), and a body that may be large (declared above 64 KiB, or
 //! chunked) holds one of a fixed number of upload permits while it is read, so
-//! stalled uploads hold at most `max_open_bodies` chunk buffers together.
+//! stalled uploads hold at most `max_open_bodies` chunk buffers together. Every
+//! byte read, by a handler or the drain, counts in the received-bytes metric.
 //!
 //! When the response is ready and the body was not read to its end (a request
 //! refused early), the connection's framing decides (HTTP/1.1, RFC 9110 §10.1.1):
@@ -208,6 +209,7 @@ impl Body for RequestBody {
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.progressed = true;
+                count_received(&frame);
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
@@ -290,6 +292,14 @@ impl BodyWatch {
 
 /// Reads and discards the rest of a body the client is sending, bounded in bytes
 /// and time; dropping it past the bound makes hyper close the connection.
+/// Request bytes count in the metrics as they are read, whether a handler or the
+/// drain reads them.
+fn count_received(frame: &Frame<Bytes>) {
+    if let Some(data) = frame.data_ref() {
+        crate::metrics::METRICS.add_received(data.len() as u64);
+    }
+}
+
 fn drain(mut body: Incoming) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
@@ -301,6 +311,7 @@ fn drain(mut body: Incoming) {
                 std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
             {
                 read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                count_received(&frame);
                 if read > DRAIN_MAX_BYTES {
                     break;
                 }

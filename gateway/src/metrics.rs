@@ -1,5 +1,5 @@
 //! The gateway's Prometheus metrics: S3 requests by method and status class,
-//! request and response bytes (by Content-Length), a latency histogram and, on a
+//! request bytes (as read) and response bytes (by Content-Length), a latency histogram and, on a
 //! cluster gateway, the cluster's map epoch, capacity and move progress (refreshed
 //! in the background). Served at `GET /metrics`.
 
@@ -33,7 +33,12 @@ pub static METRICS: Metrics = Metrics {
 };
 
 impl Metrics {
-    pub fn record(&self, method: &str, status: u16, bytes_in: u64, bytes_out: u64, took: Duration) {
+    /// Counts request body bytes as they are read (not as declared).
+    pub fn add_received(&self, bytes: u64) {
+        self.bytes_in.fetch_add(bytes, Relaxed);
+    }
+
+    pub fn record(&self, method: &str, status: u16, bytes_out: u64, took: Duration) {
         let m = METHODS
             .iter()
             .position(|x| *x == method)
@@ -44,7 +49,6 @@ impl Metrics {
             _ => 0,
         };
         self.requests[m][c].fetch_add(1, Relaxed);
-        self.bytes_in.fetch_add(bytes_in, Relaxed);
         self.bytes_out.fetch_add(bytes_out, Relaxed);
         let secs = took.as_secs_f64();
         let b = BUCKETS

@@ -1,50 +1,210 @@
 //! Bucket policies, as far as Cairn enforces them: a statement that allows anyone
 //! (`"Principal": "*"`) `s3:GetObject` on `arn:aws:s3:::BUCKET/PATTERN` lets
 //! anonymous clients GET/HEAD the keys matching PATTERN (`*` and `?` wildcards).
-//! Statements with conditions are not honoured (they never widen access).
+//! Signed requests may do everything already, so other grants change nothing.
+//!
+//! A document is validated when it is put: structure and types (`MalformedPolicy`),
+//! and what Cairn does not evaluate — `Deny`, `Condition`, `NotPrincipal`,
+//! `NotAction`, `NotResource` — is refused (`NotImplemented`) rather than stored
+//! and ignored. The parsed form is cached per bucket (`PolicyCache`), so an
+//! anonymous GET compares the stored text and matches patterns, nothing more.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
-/// Parses a policy document, rejecting what is not a JSON object with statements.
-pub fn parse(text: &str) -> Result<Value, String> {
-    let doc: Value =
-        serde_json::from_str(text).map_err(|e| format!("policy is not valid JSON: {e}"))?;
-    if doc.get("Statement").is_none() {
-        return Err("policy has no Statement".into());
-    }
-    Ok(doc)
+/// AWS's limit on a bucket policy document.
+pub const MAX_POLICY_BYTES: usize = 20 * 1024;
+
+/// Why a policy document is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PolicyError {
+    /// Not a well-formed policy (`MalformedPolicy`).
+    Malformed(String),
+    /// Well-formed, but asks for what Cairn does not evaluate (`NotImplemented`).
+    Unsupported(String),
 }
 
-/// Whether `doc` lets anyone `s3:GetObject` the object `bucket/key`.
-pub fn allows_anonymous_get(doc: &Value, bucket: &str, key: &str) -> bool {
-    let object_arn = format!("arn:aws:s3:::{bucket}/{key}");
-    let statements = match doc.get("Statement") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(s @ Value::Object(_)) => vec![s],
-        _ => Vec::new(),
+/// A parsed policy: its statements as Cairn evaluates them.
+#[derive(Debug)]
+pub struct Policy {
+    statements: Vec<Statement>,
+}
+
+#[derive(Debug)]
+struct Statement {
+    /// `Principal` is `*` (or `{"AWS": "*"}`).
+    anyone: bool,
+    /// Lower-cased action patterns.
+    actions: Vec<String>,
+    /// Resource ARN patterns.
+    resources: Vec<String>,
+}
+
+fn malformed(msg: impl Into<String>) -> PolicyError {
+    PolicyError::Malformed(msg.into())
+}
+
+/// Parses and validates a policy document.
+pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+    let doc: Value = serde_json::from_str(text)
+        .map_err(|e| malformed(format!("Policies must be valid JSON: {e}")))?;
+    let Value::Object(doc) = doc else {
+        return Err(malformed("A policy must be a JSON object"));
     };
-    statements.into_iter().any(|s| {
-        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
-        let anyone = match s.get("Principal") {
-            Some(Value::String(p)) => p == "*",
-            Some(Value::Object(o)) => strings(o.get("AWS")).any(|p| p == "*"),
-            _ => false,
-        };
-        let action =
-            strings(s.get("Action")).any(|a| a == "s3:GetObject" || a == "s3:*" || a == "*");
-        let resource = strings(s.get("Resource")).any(|r| glob(r, &object_arn));
-        allow && anyone && action && resource && s.get("Condition").is_none()
+    for (field, value) in &doc {
+        match (field.as_str(), value) {
+            ("Version", Value::String(v)) if v == "2012-10-17" || v == "2008-10-17" => {}
+            ("Version", _) => {
+                return Err(malformed(
+                    "Version must be \"2012-10-17\" or \"2008-10-17\"",
+                ))
+            }
+            ("Id", Value::String(_)) => {}
+            ("Statement", _) => {}
+            (other, _) => return Err(malformed(format!("Unknown or mistyped field {other}"))),
+        }
+    }
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) if !a.is_empty() => {
+            a.iter().map(statement).collect::<Result<_, _>>()?
+        }
+        Some(s @ Value::Object(_)) => vec![statement(s)?],
+        Some(_) => {
+            return Err(malformed(
+                "Statement must be an object or a non-empty array of objects",
+            ))
+        }
+        None => return Err(malformed("Missing required field Statement")),
+    };
+    Ok(Policy { statements })
+}
+
+fn statement(value: &Value) -> Result<Statement, PolicyError> {
+    let Value::Object(s) = value else {
+        return Err(malformed("Each statement must be a JSON object"));
+    };
+    for field in s.keys() {
+        match field.as_str() {
+            "Sid" | "Effect" | "Principal" | "Action" | "Resource" => {}
+            "Condition" | "NotPrincipal" | "NotAction" | "NotResource" => {
+                return Err(PolicyError::Unsupported(format!(
+                    "Policy statements with {field} are not evaluated by Cairn yet"
+                )))
+            }
+            other => return Err(malformed(format!("Unknown field {other} in a statement"))),
+        }
+    }
+    if s.get("Sid").is_some_and(|v| !v.is_string()) {
+        return Err(malformed("Sid must be a string"));
+    }
+    match s.get("Effect") {
+        Some(Value::String(e)) if e == "Allow" => {}
+        Some(Value::String(e)) if e == "Deny" => {
+            return Err(PolicyError::Unsupported(
+                "Deny statements are not evaluated by Cairn yet".into(),
+            ))
+        }
+        Some(other) => return Err(malformed(format!("Invalid effect: {other}"))),
+        None => return Err(malformed("Missing required field Effect")),
+    }
+    let anyone = principal(s)?;
+    let actions = string_list(s, "Action")?;
+    if let Some(bad) = actions
+        .iter()
+        .find(|a| !(*a == "*" || a.starts_with("s3:")))
+    {
+        return Err(malformed(format!("Policy has invalid action: {bad}")));
+    }
+    let resources = string_list(s, "Resource")?;
+    if let Some(bad) = resources
+        .iter()
+        .find(|r| !(*r == "*" || r.starts_with("arn:aws:s3:::")))
+    {
+        return Err(malformed(format!("Policy has invalid resource: {bad}")));
+    }
+    Ok(Statement {
+        anyone,
+        actions: actions.iter().map(|a| a.to_ascii_lowercase()).collect(),
+        resources,
     })
 }
 
+/// `"*"`, or an object of principal kinds to a string or strings.
+fn principal(s: &Map<String, Value>) -> Result<bool, PolicyError> {
+    match s.get("Principal") {
+        Some(Value::String(p)) if p == "*" => Ok(true),
+        Some(Value::Object(kinds)) if !kinds.is_empty() => {
+            let mut anyone = false;
+            for (kind, who) in kinds {
+                let who = strings(who).ok_or_else(|| {
+                    malformed(format!("Principal {kind} must be a string or strings"))
+                })?;
+                anyone |= kind == "AWS" && who.contains(&"*");
+            }
+            Ok(anyone)
+        }
+        Some(_) => Err(malformed("Invalid principal in policy")),
+        None => Err(malformed("Missing required field Principal")),
+    }
+}
+
+fn string_list(s: &Map<String, Value>, field: &str) -> Result<Vec<String>, PolicyError> {
+    let value = s
+        .get(field)
+        .ok_or_else(|| malformed(format!("Missing required field {field}")))?;
+    match strings(value) {
+        Some(v) if !v.is_empty() => Ok(v.into_iter().map(str::to_string).collect()),
+        _ => Err(malformed(format!(
+            "{field} must be a string or a non-empty array of strings"
+        ))),
+    }
+}
+
 /// A string or an array of strings.
-fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
-    let items: Vec<&str> = match v {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
-    items.into_iter()
+fn strings(v: &Value) -> Option<Vec<&str>> {
+    match v {
+        Value::String(s) => Some(vec![s.as_str()]),
+        Value::Array(a) => a.iter().map(Value::as_str).collect(),
+        _ => None,
+    }
+}
+
+impl Policy {
+    /// Whether this policy lets anyone `s3:GetObject` the object `bucket/key`.
+    pub fn allows_anonymous_get(&self, bucket: &str, key: &str) -> bool {
+        let object_arn = format!("arn:aws:s3:::{bucket}/{key}");
+        self.statements.iter().any(|s| {
+            s.anyone
+                && s.actions.iter().any(|a| glob(a, "s3:getobject"))
+                && s.resources.iter().any(|r| glob(r, &object_arn))
+        })
+    }
+}
+
+/// Parsed policies by bucket, each with the text it was parsed from: a lookup
+/// compares the stored text (a changed policy is parsed again), so nothing is
+/// ever stale. A stored text that does not parse grants nothing.
+#[derive(Default)]
+pub struct PolicyCache {
+    parsed: RwLock<HashMap<String, (String, Option<Arc<Policy>>)>>,
+}
+
+impl PolicyCache {
+    pub fn get(&self, bucket: &str, text: &str) -> Option<Arc<Policy>> {
+        if let Ok(map) = self.parsed.read() {
+            if let Some((cached_text, policy)) = map.get(bucket) {
+                if cached_text == text {
+                    return policy.clone();
+                }
+            }
+        }
+        let policy = parse(text).ok().map(Arc::new);
+        if let Ok(mut map) = self.parsed.write() {
+            map.insert(bucket.to_string(), (text.to_string(), policy.clone()));
+        }
+        policy
+    }
 }
 
 /// IAM-style wildcard match: `*` any run of characters, `?` one character.
@@ -75,7 +235,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn doc(resource: &str) -> Value {
+    fn doc(resource: &str) -> Policy {
         parse(&format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"{resource}"}}]}}"#
         ))
@@ -84,32 +244,66 @@ mod tests {
 
     #[test]
     fn whole_bucket_and_prefix_grants() {
-        assert!(allows_anonymous_get(
-            &doc("arn:aws:s3:::b/*"),
-            "b",
-            "x/y.png"
-        ));
-        assert!(!allows_anonymous_get(
-            &doc("arn:aws:s3:::b/*"),
-            "other",
-            "x"
-        ));
+        assert!(doc("arn:aws:s3:::b/*").allows_anonymous_get("b", "x/y.png"));
+        assert!(!doc("arn:aws:s3:::b/*").allows_anonymous_get("other", "x"));
         let d = doc("arn:aws:s3:::b/public/*");
-        assert!(allows_anonymous_get(&d, "b", "public/a.jpg"));
-        assert!(!allows_anonymous_get(&d, "b", "private/a.jpg"));
-        assert!(allows_anonymous_get(
-            &doc("arn:aws:s3:::b/img?.png"),
-            "b",
-            "img1.png"
-        ));
+        assert!(d.allows_anonymous_get("b", "public/a.jpg"));
+        assert!(!d.allows_anonymous_get("b", "private/a.jpg"));
+        assert!(doc("arn:aws:s3:::b/img?.png").allows_anonymous_get("b", "img1.png"));
     }
 
     #[test]
-    fn denies_without_star_principal_or_with_conditions() {
+    fn named_principals_grant_nothing_anonymous() {
         let d = parse(r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#).unwrap();
-        assert!(!allows_anonymous_get(&d, "b", "k"));
-        let d = parse(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"IpAddress":{"aws:SourceIp":"1.2.3.4/32"}}}}"#).unwrap();
-        assert!(!allows_anonymous_get(&d, "b", "k"));
-        assert!(parse("not json").is_err());
+        assert!(!d.allows_anonymous_get("b", "k"));
+        let d = parse(r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":["s3:Get*"],"Resource":"arn:aws:s3:::b/*"}}"#).unwrap();
+        assert!(d.allows_anonymous_get("b", "k"));
+    }
+
+    #[test]
+    fn refuses_malformed_and_unsupported() {
+        let malformed = [
+            "not json",
+            "[]",
+            r#"{"Statement":42}"#,
+            r#"{"Statement":[]}"#,
+            r#"{"Version":"2012-10-17"}"#,
+            r#"{"Version":7,"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#,
+            r#"{"Statement":{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#,
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":42,"Resource":"arn:aws:s3:::b/*"}}"#,
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject"}}"#,
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"ec2:Run","Resource":"arn:aws:s3:::b/*"}}"#,
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Colour":"red"}}"#,
+        ];
+        for text in malformed {
+            assert!(
+                matches!(parse(text), Err(PolicyError::Malformed(_))),
+                "{text}"
+            );
+        }
+        let unsupported = [
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#,
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"IpAddress":{"aws:SourceIp":"1.2.3.4/32"}}}}"#,
+            r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"x"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#,
+        ];
+        for text in unsupported {
+            assert!(
+                matches!(parse(text), Err(PolicyError::Unsupported(_))),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn cache_follows_the_stored_text() {
+        let cache = PolicyCache::default();
+        let open = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#;
+        let closed = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/none/*"}}"#;
+        assert!(cache.get("b", open).unwrap().allows_anonymous_get("b", "k"));
+        assert!(!cache
+            .get("b", closed)
+            .unwrap()
+            .allows_anonymous_get("b", "k"));
+        assert!(cache.get("b", "garbage").is_none());
     }
 }

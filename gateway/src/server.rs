@@ -203,7 +203,7 @@ pub fn build_service(gateway: Gateway, domain: Option<&str>) -> Result<S3Service
     let node = gateway.node.clone();
     let mut builder = S3ServiceBuilder::new(S3Api(gateway));
     builder.set_auth(KeyAuth::new(node.clone()));
-    builder.set_access(PublicReadAccess { node });
+    builder.set_access(PublicReadAccess::new(node));
     if let Some(domain) = domain {
         if domain.is_empty() || domain.contains(['/', ':', ' ']) {
             return Err(ServerError::Domain(domain.to_string()));
@@ -303,7 +303,6 @@ async fn respond(
         return Ok(http::Response::new(Body::from(METRICS.render())));
     }
     let method = req.method().as_str().to_string();
-    let bytes_in = content_length(req.headers());
     let span = tracing::info_span!(
         "request",
         id = %request_id,
@@ -346,7 +345,6 @@ async fn respond(
     METRICS.record(
         &method,
         resp.status().as_u16(),
-        bytes_in,
         content_length(resp.headers()),
         started.elapsed(),
     );

@@ -1,15 +1,18 @@
 //! Access control that shops use for public assets: canned bucket ACLs
 //! (`private`, `public-read`) and bucket policies (evaluated in `policy`). Either may
 //! grant anonymous GET/HEAD of objects; everything else always needs a signature.
+//! Grants and policy statements Cairn cannot keep are refused, not stored.
 
 use super::bucket::owner;
-use super::error::OrS3;
+use super::error::{custom, OrS3};
+use super::refuse;
+use crate::policy::{PolicyError, MAX_POLICY_BYTES};
 use crate::state::Gateway;
 use cairn_node::records::BucketChange;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
-const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 
 /// The owner's full control, the first grant of every ACL.
 fn owner_grant() -> Grant {
@@ -30,21 +33,11 @@ pub async fn put_bucket_acl(
     req: S3Request<PutBucketAclInput>,
 ) -> S3Result<S3Response<PutBucketAclOutput>> {
     let input = req.input;
+    // Canned ACLs and `x-amz-grant-*` headers were checked with the request
+    // (`refuse::check_request`); an ACL document is checked here.
     let public = match (&input.acl, &input.access_control_policy) {
-        (Some(acl), _) => match acl.as_str() {
-            "private" => false,
-            "public-read" => true,
-            other => {
-                return Err(s3_error!(
-                    NotImplemented,
-                    "canned ACL {other} is not supported"
-                ))
-            }
-        },
-        (None, Some(policy)) => policy.grants.iter().flatten().any(|g| {
-            g.grantee.as_ref().and_then(|e| e.uri.as_deref()) == Some(ALL_USERS)
-                && g.permission.as_ref().is_some_and(|p| p.as_str() == "READ")
-        }),
+        (Some(acl), _) => acl.as_str() == "public-read",
+        (None, Some(policy)) => refuse::bucket_acl_grants(policy.grants.as_deref().unwrap_or(&[]))?,
         (None, None) => input
             .grant_read
             .as_deref()
@@ -86,7 +79,20 @@ pub async fn put_bucket_policy(
     req: S3Request<PutBucketPolicyInput>,
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
     let input = req.input;
-    crate::policy::parse(&input.policy).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
+    if input.policy.len() > MAX_POLICY_BYTES {
+        return Err(custom(
+            "PolicyTooLarge",
+            http::StatusCode::BAD_REQUEST,
+            format!(
+                "Policy exceeds the maximum allowed document size of {MAX_POLICY_BYTES} bytes."
+            ),
+        ));
+    }
+    match crate::policy::parse(&input.policy) {
+        Ok(_) => {}
+        Err(PolicyError::Malformed(e)) => return Err(s3_error!(MalformedPolicy, "{e}")),
+        Err(PolicyError::Unsupported(e)) => return Err(s3_error!(NotImplemented, "{e}")),
+    }
     let text = input.policy;
     gw.node
         .update_bucket(input.bucket, BucketChange::SetPolicy(Some(text)))

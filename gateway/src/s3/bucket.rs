@@ -8,19 +8,30 @@ use cairn_node::records::BucketRecord;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
+/// The canonical id of the single owner of every bucket in this store.
+pub const OWNER_ID: &str = "cairn";
+
 /// The single owner of every bucket in this store.
 pub fn owner() -> Owner {
     Owner {
-        display_name: Some("cairn".into()),
-        id: Some("cairn".into()),
+        display_name: Some(OWNER_ID.into()),
+        id: Some(OWNER_ID.into()),
     }
 }
 
+/// Prefixes and suffixes AWS reserves (access point, Object Lambda, Multi-Region
+/// Access Point, directory and table bucket names; IDNA; AWS internal).
+const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
 /// S3's bucket naming rules (3–63 characters of a-z, 0-9, '.', '-', starting and
-/// ending with a letter or digit, not shaped like an IP address).
+/// ending with a letter or digit, not shaped like an IP address, none of the
+/// reserved prefixes and suffixes).
 pub fn valid_bucket_name(name: &str) -> bool {
     let b = name.as_bytes();
-    (3..=63).contains(&b.len())
+    !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+        && !RESERVED_SUFFIXES.iter().any(|s| name.ends_with(s))
+        && (3..=63).contains(&b.len())
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
         && b[0].is_ascii_alphanumeric()
@@ -37,6 +48,21 @@ pub async fn create_bucket(
     if !valid_bucket_name(&input.bucket) {
         return Err(s3_error!(InvalidBucketName));
     }
+    if let Some(c) = &input.create_bucket_configuration {
+        if c.bucket.is_some() || c.location.is_some() {
+            return Err(s3_error!(
+                NotImplemented,
+                "Directory buckets (Bucket and Location in CreateBucketConfiguration) are not supported."
+            ));
+        }
+    }
+    // Canned ACLs, grants and object-lock headers were checked with the request
+    // (`refuse::check_request`): what is left is private or public-read.
+    let public_read = matches!(input.acl.as_ref().map(|a| a.as_str()), Some("public-read"))
+        || input
+            .grant_read
+            .as_deref()
+            .is_some_and(|g| g.contains(super::acl::ALL_USERS));
     let location = input
         .create_bucket_configuration
         .and_then(|c| c.location_constraint)
@@ -46,7 +72,7 @@ pub async fn create_bucket(
     let record = BucketRecord {
         created_ms: cairn_node::now_ms(),
         location,
-        public_read_acl: matches!(input.acl.as_ref().map(|a| a.as_str()), Some("public-read")),
+        public_read_acl: public_read,
         ..Default::default()
     };
     gw.node

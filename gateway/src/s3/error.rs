@@ -38,6 +38,14 @@ pub fn from_node(e: Error) -> S3Error {
     }
 }
 
+/// An error whose code s3s does not know (`PolicyTooLarge`, `BadRequest`...), with
+/// the status S3 gives it.
+pub fn custom(code: &str, status: http::StatusCode, message: impl Into<String>) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.to_string().into()), message.into());
+    e.set_status_code(status);
+    e
+}
+
 /// `?`-friendly conversion of node results.
 pub trait OrS3<T> {
     fn or_s3(self) -> s3s::S3Result<T>;

@@ -169,7 +169,22 @@ pub fn parse_tagging_header(header: Option<&str>) -> S3Result<Vec<(String, Strin
         tags.push((k.into_owned(), v.into_owned()));
     }
     validate_tags(&tags)?;
+    check_object_tag_count(&tags)?;
     Ok(tags)
+}
+
+/// An object carries at most 10 tags (a bucket 50); AWS answers `BadRequest`.
+pub const MAX_OBJECT_TAGS: usize = 10;
+
+pub fn check_object_tag_count(tags: &[(String, String)]) -> S3Result<()> {
+    if tags.len() > MAX_OBJECT_TAGS {
+        return Err(super::error::custom(
+            "BadRequest",
+            http::StatusCode::BAD_REQUEST,
+            format!("Object tags cannot be greater than {MAX_OBJECT_TAGS}"),
+        ));
+    }
+    Ok(())
 }
 
 pub fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
@@ -212,7 +227,22 @@ pub fn check_key(key: &str) -> S3Result<()> {
     if key.is_empty() {
         return Err(s3_error!(InvalidArgument, "empty key"));
     }
+    if let Some(c) = key.chars().find(|c| !xml_char(*c)) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Object key contains the character U+{:04X}, which XML listings cannot carry; Cairn refuses such keys.",
+            u32::from(c)
+        ));
+    }
     Ok(())
+}
+
+/// Whether a listing's XML can carry `c` as it is: XML 1.0's `Char` production,
+/// less the carriage return, which XML parsers turn into a line feed (s3s writes
+/// it unescaped). Keys with other characters could not be listed without
+/// `encoding-type=url` (AWS's advice), so Cairn refuses them when written.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// The write condition of `If-None-Match: *` / `If-Match: etag` on a PUT or complete.

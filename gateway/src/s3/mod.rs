@@ -11,6 +11,7 @@ mod list;
 pub(crate) mod meta;
 mod multipart;
 mod put;
+pub(crate) mod refuse;
 mod tagging;
 
 use crate::state::Gateway;

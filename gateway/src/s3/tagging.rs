@@ -1,7 +1,8 @@
-//! Bucket and object tagging: Put/Get/Delete for each.
+//! Bucket and object tagging: Put/Get/Delete for each (at most 50 tags on a
+//! bucket, 10 on an object).
 
 use super::error::OrS3;
-use super::meta::{tags_from_dto, tags_to_dto};
+use super::meta::{check_object_tag_count, tags_from_dto, tags_to_dto};
 use crate::state::Gateway;
 use cairn_node::records::{BucketChange, ObjectChange};
 use s3s::dto::*;
@@ -50,6 +51,7 @@ pub async fn put_object_tagging(
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let input = req.input;
     let tags = tags_from_dto(input.tagging.tag_set)?;
+    check_object_tag_count(&tags)?;
     gw.node
         .update_object(input.bucket, input.key, ObjectChange::SetTags(tags))
         .await

@@ -1,0 +1,347 @@
+//! Refusals of request elements that ask for something Cairn does not do. A client
+//! that asks for a guarantee (object lock, encryption, an ACL grant, a storage
+//! class, a website redirect, a version...) gets a clear error before anything is
+//! read or stored, never a success that silently drops the request element.
+//!
+//! `check_request` runs on every request once its identity is known (from the
+//! access check, before s3s reads any body); the body-borne parts (ACL documents,
+//! bucket policies, create-bucket configurations) are checked by their handlers
+//! with the helpers below.
+
+use super::acl::ALL_USERS;
+use super::bucket::OWNER_ID;
+use super::error::custom;
+use http::{HeaderMap, Uri};
+use s3s::{s3_error, S3Result};
+
+/// The checksum algorithms Cairn computes and verifies.
+pub const CHECKSUM_ALGORITHMS: [&str; 5] = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"];
+
+/// Operations whose body s3s reads whole (an XML or JSON document) before the
+/// handler runs; every other operation streams its body.
+fn streams_body(op: &str) -> bool {
+    matches!(op, "PutObject" | "UploadPart" | "PostObject")
+}
+
+/// The largest document body accepted (s3s's own default limit, refused here
+/// before a byte of it is read).
+pub const MAX_DOCUMENT_BODY: u64 = 20 * 1024 * 1024;
+
+/// Refuses what the headers and query of a request ask for and Cairn cannot keep.
+pub fn check_request(op: &str, uri: &Uri, headers: &HeaderMap) -> S3Result<()> {
+    check_document_length(op, headers)?;
+    check_query(op, uri)?;
+    for (name, value) in headers {
+        let name = name.as_str();
+        let value = value.to_str().unwrap_or("").trim();
+        check_header(op, name, value)?;
+    }
+    Ok(())
+}
+
+fn check_header(op: &str, name: &str, value: &str) -> S3Result<()> {
+    if name.starts_with("x-amz-server-side-encryption")
+        || name.starts_with("x-amz-copy-source-server-side-encryption")
+    {
+        return Err(s3_error!(
+            NotImplemented,
+            "Server-side encryption ({name}) is not supported yet: Cairn stores objects unencrypted."
+        ));
+    }
+    match name {
+        "x-amz-object-lock-mode"
+        | "x-amz-object-lock-retain-until-date"
+        | "x-amz-object-lock-legal-hold" => Err(s3_error!(
+            InvalidRequest,
+            "Bucket is missing Object Lock Configuration ({name}): Cairn does not implement Object Lock yet."
+        )),
+        "x-amz-bucket-object-lock-enabled" if !value.eq_ignore_ascii_case("false") => {
+            Err(s3_error!(
+                NotImplemented,
+                "Object Lock is not supported yet: Cairn cannot make objects immutable."
+            ))
+        }
+        "x-amz-storage-class" if value != "STANDARD" => Err(s3_error!(
+            InvalidStorageClass,
+            "The storage class you specified is not valid: Cairn has only STANDARD."
+        )),
+        "x-amz-website-redirect-location" => Err(s3_error!(
+            NotImplemented,
+            "Website redirects (x-amz-website-redirect-location) are not supported yet."
+        )),
+        "x-amz-acl" => check_canned_acl(op, value),
+        "x-amz-expected-bucket-owner" | "x-amz-source-expected-bucket-owner"
+            if value != OWNER_ID =>
+        {
+            Err(s3_error!(
+                AccessDenied,
+                "The bucket is owned by {OWNER_ID}, not by the expected owner."
+            ))
+        }
+        "x-amz-checksum-algorithm" | "x-amz-sdk-checksum-algorithm" => {
+            check_checksum_name(name, value)
+        }
+        "x-amz-trailer" => value.split(',').try_for_each(|t| {
+            let t = t.trim().to_ascii_lowercase();
+            match t.strip_prefix("x-amz-checksum-") {
+                Some(algo) => check_checksum_name(name, algo),
+                None => Err(s3_error!(
+                    InvalidRequest,
+                    "Unsupported trailer {t}: only x-amz-checksum-* trailers are accepted."
+                )),
+            }
+        }),
+        _ if name.starts_with("x-amz-grant-") => check_grant_header(op, name, value),
+        _ => match name.strip_prefix("x-amz-checksum-") {
+            Some("type" | "mode") | None => Ok(()),
+            Some(algo) => check_checksum_name(name, algo),
+        },
+    }
+}
+
+fn check_checksum_name(header: &str, algo: &str) -> S3Result<()> {
+    if CHECKSUM_ALGORITHMS.contains(&algo.to_ascii_lowercase().as_str()) {
+        Ok(())
+    } else {
+        Err(s3_error!(
+            InvalidRequest,
+            "Checksum algorithm {algo} ({header}) is not supported: use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256."
+        ))
+    }
+}
+
+/// Bucket ACLs can be `private` or `public-read` (anonymous GET/HEAD of objects);
+/// object ACLs only say what already holds with one owner.
+fn check_canned_acl(op: &str, value: &str) -> S3Result<()> {
+    let ok = match op {
+        "CreateBucket" | "PutBucketAcl" => matches!(value, "private" | "public-read"),
+        _ => matches!(
+            value,
+            "private" | "bucket-owner-full-control" | "bucket-owner-read"
+        ),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(s3_error!(
+            NotImplemented,
+            "The canned ACL {value} is not supported for {op}: buckets can be private or public-read, objects follow their bucket."
+        ))
+    }
+}
+
+/// `x-amz-grant-*: id="...", uri="..."`: only grants that hold anyway (the owner's)
+/// or that a bucket ACL can express (anyone may read) are accepted.
+fn check_grant_header(op: &str, name: &str, value: &str) -> S3Result<()> {
+    let bucket_acl = matches!(op, "CreateBucket" | "PutBucketAcl");
+    for grantee in value.split(',') {
+        let (kind, who) = grantee
+            .trim()
+            .split_once('=')
+            .unwrap_or((grantee.trim(), ""));
+        let who = who.trim().trim_matches('"');
+        let owner = kind.trim().eq_ignore_ascii_case("id") && who == OWNER_ID;
+        let public_read = bucket_acl
+            && name == "x-amz-grant-read"
+            && kind.trim().eq_ignore_ascii_case("uri")
+            && who == ALL_USERS;
+        if !(owner || public_read) {
+            return Err(s3_error!(
+                NotImplemented,
+                "The grant {name}: {} is not supported: Cairn has one owner and can only open a bucket's objects to anonymous reads.",
+                grantee.trim()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, unread, a document body larger than the limit, and one without a
+/// declared length (it could not be bounded before reading it).
+fn check_document_length(op: &str, headers: &HeaderMap) -> S3Result<()> {
+    if streams_body(op) {
+        return Ok(());
+    }
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > MAX_DOCUMENT_BODY => Err(s3_error!(
+            MaxMessageLengthExceeded,
+            "Your request was too big: {op} bodies are limited to {MAX_DOCUMENT_BODY} bytes."
+        )),
+        None if headers.contains_key(http::header::TRANSFER_ENCODING) => Err(custom(
+            "MissingContentLength",
+            http::StatusCode::LENGTH_REQUIRED,
+            "You must provide the Content-Length HTTP header.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Sub-resources of operations newer than s3s's routing table: without this, s3s
+/// would take `PUT /b/k?renameObject` for a PutObject of an empty body, and
+/// `GET /b?abac` for a listing.
+const UNROUTED_SUBRESOURCES: [&str; 5] = [
+    "renameObject",
+    "abac",
+    "metadataConfiguration",
+    "metadataInventoryTable",
+    "metadataJournalTable",
+];
+
+/// Buckets are unversioned: the only version that exists is `null`. Operations
+/// s3s does not know are refused rather than taken for others.
+fn check_query(op: &str, uri: &Uri) -> S3Result<()> {
+    let Some(query) = uri.query() else {
+        return Ok(());
+    };
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if UNROUTED_SUBRESOURCES.contains(&k) {
+            return Err(s3_error!(
+                NotImplemented,
+                "The {k} operation is not implemented."
+            ));
+        }
+        if k == "versionId" && v != "null" {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Invalid version id specified for {op}: Cairn buckets are unversioned."
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether an ACL document's grants are ones a bucket ACL can keep: the owner's
+/// full control and anyone's READ. Returns whether anyone may read.
+pub fn bucket_acl_grants(grants: &[s3s::dto::Grant]) -> S3Result<bool> {
+    let mut public = false;
+    for g in grants {
+        let grantee = g.grantee.as_ref();
+        let permission = g.permission.as_ref().map(|p| p.as_str()).unwrap_or("");
+        let id = grantee.and_then(|e| e.id.as_deref());
+        let uri = grantee.and_then(|e| e.uri.as_deref());
+        if id == Some(OWNER_ID) && uri.is_none() {
+            continue; // the owner holds every permission already
+        }
+        if uri == Some(ALL_USERS) && id.is_none() && permission == "READ" {
+            public = true;
+            continue;
+        }
+        return Err(s3_error!(
+            NotImplemented,
+            "The grant of {permission} to {} is not supported: Cairn has one owner and can only open a bucket's objects to anonymous reads.",
+            id.or(uri)
+                .or(grantee.and_then(|e| e.email_address.as_deref()))
+                .unwrap_or("an unnamed grantee")
+        ));
+    }
+    Ok(public)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, http::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn code(op: &str, uri: &str, pairs: &[(&'static str, &'static str)]) -> Option<String> {
+        let uri: Uri = uri.parse().unwrap();
+        check_request(op, &uri, &headers(pairs))
+            .err()
+            .map(|e| e.code().as_str().to_string())
+    }
+
+    #[test]
+    fn refuses_what_is_not_kept() {
+        let put = "PutObject";
+        let u = "/b/k";
+        assert_eq!(code(put, u, &[]), None);
+        assert_eq!(
+            code(put, u, &[("x-amz-server-side-encryption", "AES256")]).as_deref(),
+            Some("NotImplemented")
+        );
+        assert_eq!(
+            code(put, u, &[("x-amz-object-lock-mode", "COMPLIANCE")]).as_deref(),
+            Some("InvalidRequest")
+        );
+        assert_eq!(
+            code(put, u, &[("x-amz-storage-class", "GLACIER")]).as_deref(),
+            Some("InvalidStorageClass")
+        );
+        assert_eq!(code(put, u, &[("x-amz-storage-class", "STANDARD")]), None);
+        assert_eq!(
+            code(put, u, &[("x-amz-acl", "public-read")]).as_deref(),
+            Some("NotImplemented")
+        );
+        assert_eq!(
+            code("CreateBucket", "/b", &[("x-amz-acl", "public-read")]),
+            None
+        );
+        assert_eq!(
+            code(
+                "CreateBucket",
+                "/b",
+                &[("x-amz-bucket-object-lock-enabled", "true")]
+            )
+            .as_deref(),
+            Some("NotImplemented")
+        );
+        assert_eq!(
+            code(put, u, &[("x-amz-grant-full-control", "id=\"cairn\"")]),
+            None
+        );
+        assert_eq!(
+            code(put, u, &[("x-amz-grant-read", "id=\"someone\"")]).as_deref(),
+            Some("NotImplemented")
+        );
+        assert_eq!(
+            code(
+                "PutBucketAcl",
+                "/b?acl",
+                &[(
+                    "x-amz-grant-read",
+                    "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""
+                )]
+            ),
+            None
+        );
+        assert_eq!(
+            code(put, u, &[("x-amz-checksum-sha512", "abc")]).as_deref(),
+            Some("InvalidRequest")
+        );
+        assert_eq!(code(put, u, &[("x-amz-checksum-crc32", "abc")]), None);
+        assert_eq!(
+            code("GetObject", "/b/k?versionId=3", &[]).as_deref(),
+            Some("InvalidArgument")
+        );
+        assert_eq!(code("GetObject", "/b/k?versionId=null", &[]), None);
+        assert_eq!(
+            code("PutObject", "/b/k?renameObject", &[]).as_deref(),
+            Some("NotImplemented")
+        );
+        assert_eq!(
+            code(
+                "DeleteObjects",
+                "/b?delete",
+                &[("content-length", "26214400")]
+            )
+            .as_deref(),
+            Some("MaxMessageLengthExceeded")
+        );
+        assert_eq!(
+            code("PutObject", u, &[("content-length", "26214400")]),
+            None
+        );
+    }
+}

@@ -1,0 +1,713 @@
+#![allow(clippy::unwrap_used)]
+//! What Cairn does not do is refused, never silently accepted: object lock,
+//! server-side encryption, ACL grants it cannot keep, storage classes other than
+//! STANDARD, website redirects, versions, bucket policies it does not evaluate.
+//! Every refusal is checked to have changed nothing stored.
+
+use aws_sdk_s3::primitives::DateTime;
+use aws_sdk_s3::types::*;
+use cairn_tests::*;
+
+/// Sends a SigV4-signed request (`headers` signed too); returns status and body.
+pub async fn raw(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, String) {
+    let url = server.url(path);
+    let signed = sign_request(method, &url, headers, PayloadMode::Bytes(&body));
+    let mut rb = server
+        .http()
+        .request(method.parse().unwrap(), &url)
+        .body(body);
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    for (k, v) in signed {
+        rb = rb.header(k, v);
+    }
+    let resp = rb.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+#[track_caller]
+fn assert_raw(got: (u16, String), status: u16, code: &str) {
+    assert_eq!(
+        (got.0, xml_code(&got.1).as_deref()),
+        (status, Some(code)),
+        "{}",
+        got.1
+    );
+}
+
+async fn absent(c: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    assert_err(
+        c.head_object().bucket(bucket).key(key).send().await,
+        404,
+        &[],
+    );
+}
+
+#[tokio::test]
+async fn object_lock_is_refused_and_nothing_is_locked_or_created() {
+    let server = Server::start_default().await;
+    let c = server.client();
+    assert_err(
+        c.create_bucket()
+            .bucket("locked")
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    assert_err(c.head_bucket().bucket("locked").send().await, 404, &[]);
+    // `false` asks for nothing.
+    c.create_bucket()
+        .bucket("bkt")
+        .object_lock_enabled_for_bucket(false)
+        .send()
+        .await
+        .unwrap();
+
+    let until = DateTime::from_secs(4_102_444_800); // 2100-01-01
+    assert_err(
+        c.put_object()
+            .bucket("bkt")
+            .key("k")
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(until)
+            .body(body(b"data".to_vec()))
+            .send()
+            .await,
+        400,
+        &["InvalidRequest"],
+    );
+    assert_err(
+        c.put_object()
+            .bucket("bkt")
+            .key("k")
+            .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+            .body(body(b"data".to_vec()))
+            .send()
+            .await,
+        400,
+        &["InvalidRequest"],
+    );
+    absent(&c, "bkt", "k").await;
+    assert_err(
+        c.create_multipart_upload()
+            .bucket("bkt")
+            .key("mp")
+            .object_lock_mode(ObjectLockMode::Governance)
+            .object_lock_retain_until_date(until)
+            .send()
+            .await,
+        400,
+        &["InvalidRequest"],
+    );
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "{uploads:?}");
+
+    put(&c, "bkt", "src", b"source".to_vec()).await;
+    assert_err(
+        c.copy_object()
+            .bucket("bkt")
+            .key("copy")
+            .copy_source("bkt/src")
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(until)
+            .send()
+            .await,
+        400,
+        &["InvalidRequest"],
+    );
+    absent(&c, "bkt", "copy").await;
+
+    // The configuration operations are not implemented.
+    assert_err(
+        c.put_object_lock_configuration()
+            .bucket("bkt")
+            .object_lock_configuration(
+                ObjectLockConfiguration::builder()
+                    .object_lock_enabled(ObjectLockEnabled::Enabled)
+                    .build(),
+            )
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    assert_err(
+        c.put_object_retention()
+            .bucket("bkt")
+            .key("src")
+            .retention(
+                ObjectLockRetention::builder()
+                    .mode(ObjectLockRetentionMode::Compliance)
+                    .retain_until_date(until)
+                    .build(),
+            )
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    assert_err(
+        c.put_object_legal_hold()
+            .bucket("bkt")
+            .key("src")
+            .legal_hold(
+                ObjectLockLegalHold::builder()
+                    .status(ObjectLockLegalHoldStatus::On)
+                    .build(),
+            )
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    // The source is not locked: it can be deleted at once.
+    c.delete_object()
+        .bucket("bkt")
+        .key("src")
+        .send()
+        .await
+        .unwrap();
+    assert!(list_keys(&c, "bkt").await.is_empty());
+}
+
+#[tokio::test]
+async fn encryption_storage_class_and_redirects_are_refused() {
+    let server = Server::start_default().await;
+    let c = server.client();
+    create_bucket(&c, "bkt").await;
+    assert_err(
+        c.put_object()
+            .bucket("bkt")
+            .key("sse")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .body(body(b"data".to_vec()))
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    assert_err(
+        c.put_object()
+            .bucket("bkt")
+            .key("kms")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id("arn:aws:kms:us-east-1:1:key/x")
+            .body(body(b"data".to_vec()))
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    // SSE-C, as raw headers (SDKs insist on TLS for customer keys).
+    assert_raw(
+        raw(
+            &server,
+            "PUT",
+            "bkt/ssec",
+            &[
+                ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+                (
+                    "x-amz-server-side-encryption-customer-key",
+                    "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+                ),
+                (
+                    "x-amz-server-side-encryption-customer-key-md5",
+                    "0lUHzzOP3XbJ5yGUJQ8tTw==",
+                ),
+            ],
+            b"data".to_vec(),
+        )
+        .await,
+        501,
+        "NotImplemented",
+    );
+    assert_err(
+        c.create_multipart_upload()
+            .bucket("bkt")
+            .key("mp")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    assert_err(
+        c.put_bucket_encryption()
+            .bucket("bkt")
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(
+                                ServerSideEncryptionByDefault::builder()
+                                    .sse_algorithm(ServerSideEncryption::Aes256)
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    for class in [
+        StorageClass::Glacier,
+        StorageClass::StandardIa,
+        StorageClass::ReducedRedundancy,
+        StorageClass::DeepArchive,
+    ] {
+        assert_err(
+            c.put_object()
+                .bucket("bkt")
+                .key("cold")
+                .storage_class(class)
+                .body(body(b"data".to_vec()))
+                .send()
+                .await,
+            400,
+            &["InvalidStorageClass"],
+        );
+    }
+    assert_err(
+        c.copy_object()
+            .bucket("bkt")
+            .key("cold")
+            .copy_source("bkt/none")
+            .storage_class(StorageClass::Glacier)
+            .send()
+            .await,
+        400,
+        &["InvalidStorageClass"],
+    );
+    assert_err(
+        c.put_object()
+            .bucket("bkt")
+            .key("redirect")
+            .website_redirect_location("/elsewhere")
+            .body(body(b"data".to_vec()))
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    // An unsupported checksum is refused, not left unverified.
+    assert_raw(
+        raw(
+            &server,
+            "PUT",
+            "bkt/sum",
+            &[("x-amz-checksum-sha512", "AAAA")],
+            b"data".to_vec(),
+        )
+        .await,
+        400,
+        "InvalidRequest",
+    );
+    assert_raw(
+        raw(
+            &server,
+            "PUT",
+            "bkt/sum",
+            &[("x-amz-sdk-checksum-algorithm", "MD5")],
+            b"data".to_vec(),
+        )
+        .await,
+        400,
+        "InvalidRequest",
+    );
+    assert!(list_keys(&c, "bkt").await.is_empty());
+
+    // What holds anyway is accepted.
+    c.put_object()
+        .bucket("bkt")
+        .key("standard")
+        .storage_class(StorageClass::Standard)
+        .body(body(b"data".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list_keys(&c, "bkt").await, vec!["standard"]);
+}
+
+#[tokio::test]
+async fn acl_grants_cairn_cannot_keep_are_refused() {
+    let server = Server::start_default().await;
+    let c = server.client();
+    for acl in [
+        BucketCannedAcl::PublicReadWrite,
+        BucketCannedAcl::AuthenticatedRead,
+    ] {
+        assert_err(
+            c.create_bucket().bucket("acl").acl(acl).send().await,
+            501,
+            &["NotImplemented"],
+        );
+    }
+    assert_err(
+        c.create_bucket()
+            .bucket("acl")
+            .grant_write("id=\"someone-else\"")
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    assert_err(c.head_bucket().bucket("acl").send().await, 404, &[]);
+    create_bucket(&c, "bkt").await;
+
+    for acl in [
+        ObjectCannedAcl::PublicRead,
+        ObjectCannedAcl::PublicReadWrite,
+    ] {
+        assert_err(
+            c.put_object()
+                .bucket("bkt")
+                .key("k")
+                .acl(acl)
+                .body(body(b"data".to_vec()))
+                .send()
+                .await,
+            501,
+            &["NotImplemented"],
+        );
+    }
+    assert_err(
+        c.put_object()
+            .bucket("bkt")
+            .key("k")
+            .grant_read("emailAddress=\"a@example.com\"")
+            .body(body(b"data".to_vec()))
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    absent(&c, "bkt", "k").await;
+    // Owner-only ACLs hold already and are accepted.
+    c.put_object()
+        .bucket("bkt")
+        .key("k")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(body(b"data".to_vec()))
+        .send()
+        .await
+        .unwrap();
+
+    // An ACL document granting a user WRITE is refused; the ACL stays as it was.
+    let before = c.get_bucket_acl().bucket("bkt").send().await.unwrap();
+    let owner = before.owner().unwrap().clone();
+    let user = Grantee::builder()
+        .r#type(Type::CanonicalUser)
+        .id("someone-else")
+        .build()
+        .unwrap();
+    let all_users = Grantee::builder()
+        .r#type(Type::Group)
+        .uri("http://acs.amazonaws.com/groups/global/AllUsers")
+        .build()
+        .unwrap();
+    let policy = |grants: Vec<Grant>| {
+        AccessControlPolicy::builder()
+            .owner(owner.clone())
+            .set_grants(Some(grants))
+            .build()
+    };
+    let grant =
+        |g: &Grantee, p: Permission| Grant::builder().grantee(g.clone()).permission(p).build();
+    for grants in [
+        vec![grant(&user, Permission::Write)],
+        vec![grant(&all_users, Permission::Write)],
+        vec![
+            grant(&all_users, Permission::Read),
+            grant(&user, Permission::FullControl),
+        ],
+    ] {
+        assert_err(
+            c.put_bucket_acl()
+                .bucket("bkt")
+                .access_control_policy(policy(grants))
+                .send()
+                .await,
+            501,
+            &["NotImplemented"],
+        );
+    }
+    let after = c.get_bucket_acl().bucket("bkt").send().await.unwrap();
+    assert_eq!(after.grants(), before.grants());
+    // Anonymous reads still refused: nothing was opened.
+    let anon = server.http().get(server.url("bkt/k")).send().await.unwrap();
+    assert_eq!(anon.status().as_u16(), 403);
+    // AllUsers READ is what a bucket ACL can keep.
+    c.put_bucket_acl()
+        .bucket("bkt")
+        .access_control_policy(policy(vec![grant(&all_users, Permission::Read)]))
+        .send()
+        .await
+        .unwrap();
+    let anon = server.http().get(server.url("bkt/k")).send().await.unwrap();
+    assert_eq!(anon.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn versions_and_expected_owners_are_checked() {
+    let server = Server::start_default().await;
+    let c = server.client();
+    create_bucket(&c, "bkt").await;
+    put(&c, "bkt", "k", b"data".to_vec()).await;
+    assert_err(
+        c.get_object()
+            .bucket("bkt")
+            .key("k")
+            .version_id("3HL4kqtJlcpXroDTDmJ")
+            .send()
+            .await,
+        400,
+        &["InvalidArgument"],
+    );
+    assert_err(
+        c.delete_object()
+            .bucket("bkt")
+            .key("k")
+            .version_id("3HL4kqtJlcpXroDTDmJ")
+            .send()
+            .await,
+        400,
+        &["InvalidArgument"],
+    );
+    assert_eq!(get_bytes(&c, "bkt", "k").await, b"data");
+    // `null` is the version of every object of an unversioned bucket.
+    c.get_object()
+        .bucket("bkt")
+        .key("k")
+        .version_id("null")
+        .send()
+        .await
+        .unwrap();
+
+    assert_err(
+        c.put_object()
+            .bucket("bkt")
+            .key("other")
+            .expected_bucket_owner("123456789012")
+            .body(body(b"x".to_vec()))
+            .send()
+            .await,
+        403,
+        &["AccessDenied"],
+    );
+    absent(&c, "bkt", "other").await;
+    c.put_object()
+        .bucket("bkt")
+        .key("other")
+        .expected_bucket_owner("cairn")
+        .body(body(b"x".to_vec()))
+        .send()
+        .await
+        .unwrap();
+}
+
+const OPEN: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"pub","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}"#;
+
+#[tokio::test]
+async fn bucket_policies_are_validated_and_unevaluated_statements_refused() {
+    let server = Server::start_default().await;
+    let c = server.client();
+    create_bucket(&c, "bkt").await;
+    put(&c, "bkt", "k", b"data".to_vec()).await;
+    let malformed = [
+        "not json".to_string(),
+        r#"{"Statement":42}"#.to_string(),
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}"#.to_string(),
+        r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject",7],"Resource":"arn:aws:s3:::bkt/*"}]}"#.to_string(),
+        r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject"}]}"#.to_string(),
+    ];
+    for text in &malformed {
+        assert_err(
+            c.put_bucket_policy()
+                .bucket("bkt")
+                .policy(text)
+                .send()
+                .await,
+            400,
+            &["MalformedPolicy"],
+        );
+    }
+    let unevaluated = [
+        r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}"#,
+        r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#,
+        r#"{"Statement":[{"Effect":"Allow","Principal":"*","NotAction":"s3:DeleteObject","Resource":"arn:aws:s3:::bkt/*"}]}"#,
+    ];
+    for text in unevaluated {
+        assert_err(
+            c.put_bucket_policy()
+                .bucket("bkt")
+                .policy(text)
+                .send()
+                .await,
+            501,
+            &["NotImplemented"],
+        );
+    }
+    // Over 20 KB: PolicyTooLarge, even when otherwise valid.
+    let sids: Vec<String> = (0..400)
+        .map(|i| format!(r#"{{"Sid":"s{i}","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/p{i}/*"}}"#))
+        .collect();
+    let large = format!(r#"{{"Statement":[{}]}}"#, sids.join(","));
+    assert!(large.len() > 20 * 1024);
+    assert_err(
+        c.put_bucket_policy()
+            .bucket("bkt")
+            .policy(&large)
+            .send()
+            .await,
+        400,
+        &["PolicyTooLarge"],
+    );
+    assert_err(
+        c.get_bucket_policy().bucket("bkt").send().await,
+        404,
+        &["NoSuchBucketPolicy"],
+    );
+    let anon = server.http().get(server.url("bkt/k")).send().await.unwrap();
+    assert_eq!(anon.status().as_u16(), 403);
+
+    // A valid policy opens anonymous GET; a refused replacement leaves it as it was.
+    c.put_bucket_policy()
+        .bucket("bkt")
+        .policy(OPEN)
+        .send()
+        .await
+        .unwrap();
+    let anon = server.http().get(server.url("bkt/k")).send().await.unwrap();
+    assert_eq!(anon.status().as_u16(), 200);
+    assert_err(
+        c.put_bucket_policy()
+            .bucket("bkt")
+            .policy(unevaluated[0])
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+    let stored = c.get_bucket_policy().bucket("bkt").send().await.unwrap();
+    assert_eq!(stored.policy(), Some(OPEN));
+    // A changed policy takes effect at once (the parsed form is not stale).
+    let closed = OPEN.replace("bkt/*", "bkt/public/*");
+    c.put_bucket_policy()
+        .bucket("bkt")
+        .policy(&closed)
+        .send()
+        .await
+        .unwrap();
+    let anon = server.http().get(server.url("bkt/k")).send().await.unwrap();
+    assert_eq!(anon.status().as_u16(), 403);
+}
+
+/// Operations Cairn does not implement answer `501 NotImplemented` and change
+/// nothing (sub-resources s3s does not route are not taken for other operations).
+#[tokio::test]
+async fn unimplemented_operations_answer_not_implemented() {
+    let server = Server::start_default().await;
+    let c = server.client();
+    create_bucket(&c, "bkt").await;
+    put(&c, "bkt", "k", b"data".to_vec()).await;
+    // Bucket sub-resources, with a well-formed document for the PUTs (s3s
+    // parses it before finding the operation unimplemented).
+    let bucket_ops: [(&str, &str, &str); 43] = [
+        ("GET", "versioning", ""),
+        ("PUT", "versioning", "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"),
+        ("GET", "versions", ""),
+        ("GET", "cors", ""),
+        ("PUT", "cors", "<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>"),
+        ("DELETE", "cors", ""),
+        ("GET", "lifecycle", ""),
+        ("PUT", "lifecycle", "<LifecycleConfiguration><Rule><ID>r</ID><Filter><Prefix>tmp/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>"),
+        ("DELETE", "lifecycle", ""),
+        ("GET", "encryption", ""),
+        ("PUT", "encryption", "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"),
+        ("DELETE", "encryption", ""),
+        ("GET", "website", ""),
+        ("PUT", "website", "<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument></WebsiteConfiguration>"),
+        ("DELETE", "website", ""),
+        ("GET", "replication", ""),
+        ("PUT", "replication", "<ReplicationConfiguration><Role>arn:aws:iam::1:role/r</Role><Rule><Status>Enabled</Status><Destination><Bucket>arn:aws:s3:::other</Bucket></Destination></Rule></ReplicationConfiguration>"),
+        ("DELETE", "replication", ""),
+        ("GET", "logging", ""),
+        ("PUT", "logging", "<BucketLoggingStatus></BucketLoggingStatus>"),
+        ("GET", "notification", ""),
+        ("PUT", "notification", "<NotificationConfiguration></NotificationConfiguration>"),
+        ("GET", "object-lock", ""),
+        ("PUT", "object-lock", "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>"),
+        ("GET", "publicAccessBlock", ""),
+        ("PUT", "publicAccessBlock", "<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls></PublicAccessBlockConfiguration>"),
+        ("DELETE", "publicAccessBlock", ""),
+        ("GET", "ownershipControls", ""),
+        ("PUT", "ownershipControls", "<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>"),
+        ("DELETE", "ownershipControls", ""),
+        ("GET", "policyStatus", ""),
+        ("GET", "requestPayment", ""),
+        ("PUT", "requestPayment", "<RequestPaymentConfiguration><Payer>Requester</Payer></RequestPaymentConfiguration>"),
+        ("GET", "accelerate", ""),
+        ("PUT", "accelerate", "<AccelerateConfiguration><Status>Enabled</Status></AccelerateConfiguration>"),
+        ("GET", "analytics", ""),
+        ("GET", "inventory", ""),
+        ("GET", "metrics", ""),
+        ("GET", "intelligent-tiering", ""),
+        ("GET", "metadataTable", ""),
+        ("GET", "metadataConfiguration", ""),
+        ("GET", "abac", ""),
+        ("PUT", "abac", ""),
+    ];
+    let object_ops: [(&str, &str, &str); 8] = [
+        ("PUT", "acl", ""),
+        ("GET", "retention", ""),
+        ("PUT", "retention", "<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>2100-01-01T00:00:00Z</RetainUntilDate></Retention>"),
+        ("GET", "legal-hold", ""),
+        ("PUT", "legal-hold", "<LegalHold><Status>ON</Status></LegalHold>"),
+        ("POST", "restore", ""),
+        ("GET", "torrent", ""),
+        ("PUT", "renameObject", ""),
+    ];
+    let mut unexpected = Vec::new();
+    let requests = bucket_ops
+        .iter()
+        .map(|(m, q, b)| (*m, format!("bkt?{q}"), *b))
+        .chain(
+            object_ops
+                .iter()
+                .map(|(m, q, b)| (*m, format!("bkt/k?{q}"), *b)),
+        );
+    for (method, path, doc) in requests {
+        let headers: &[(&str, &str)] = if path.ends_with("renameObject") {
+            &[("x-amz-rename-source", "/bkt/k")]
+        } else {
+            &[]
+        };
+        let (status, text) = raw(&server, method, &path, headers, doc.as_bytes().to_vec()).await;
+        if (status, xml_code(&text).as_deref()) != (501, Some("NotImplemented")) {
+            unexpected.push(format!("{method} {path}: {status} {text}"));
+        }
+    }
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+    assert_eq!(list_keys(&c, "bkt").await, vec!["k"]);
+    assert_eq!(get_bytes(&c, "bkt", "k").await, b"data");
+}
