@@ -322,7 +322,7 @@ fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
     if values.len() < 2 {
         return;
     }
-    if let Ok(joined) = http::HeaderValue::from_str(&values.join(",")) {
+    if let Ok(joined) = http::HeaderValue::from_str(&values.join(", ")) {
         headers.insert(name, joined);
     }
 }

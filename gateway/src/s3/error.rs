@@ -38,6 +38,16 @@ pub fn from_node(e: Error) -> S3Error {
     }
 }
 
+/// A `partNumber` read past the object's last part: 416 `InvalidPartNumber`.
+pub fn invalid_part_number() -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::Custom("InvalidPartNumber".into()),
+        "The requested partnumber is not satisfiable",
+    );
+    e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+    e
+}
+
 /// `?`-friendly conversion of node results.
 pub trait OrS3<T> {
     fn or_s3(self) -> s3s::S3Result<T>;
