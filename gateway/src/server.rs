@@ -6,8 +6,8 @@
 
 use crate::auth::{KeyAuth, PublicReadAccess};
 use crate::drain::BodyLimits;
-use crate::limits::{Activity, InFlight, TimedIo};
 pub use crate::limits::Limits;
+use crate::limits::{Activity, InFlight, TimedIo};
 use crate::metrics::METRICS;
 use crate::s3::S3Api;
 use crate::state::{Gateway, GatewayConfig};
@@ -399,7 +399,7 @@ fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
     if values.len() < 2 {
         return;
     }
-    if let Ok(joined) = http::HeaderValue::from_str(&values.join(",")) {
+    if let Ok(joined) = http::HeaderValue::from_str(&values.join(", ")) {
         headers.insert(name, joined);
     }
 }

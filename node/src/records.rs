@@ -106,8 +106,31 @@ pub struct UploadRecord {
     pub key: String,
     pub initiated_ms: i64,
     pub meta: ObjectMeta,
-    /// The checksum algorithm named at creation (e.g. `CRC32`), if any.
+    /// The checksum named at creation, if any: `ALGORITHM/TYPE` (`CRC32/COMPOSITE`,
+    /// `CRC64NVME/FULL_OBJECT`), or a bare `ALGORITHM` in records from before the
+    /// type was kept. See `UploadRecord::checksum`.
     pub checksum_algorithm: Option<String>,
+}
+
+impl UploadRecord {
+    /// The checksum algorithm and type (`COMPOSITE` or `FULL_OBJECT`) named at
+    /// creation. The type rides in `checksum_algorithm` so that the record's
+    /// encoding, and with it every stored record, snapshot and log entry, stays as
+    /// it was; a bare algorithm is COMPOSITE, but CRC64NVME, which S3 has only as
+    /// FULL_OBJECT.
+    pub fn checksum(&self) -> Option<(&str, &str)> {
+        let spec = self.checksum_algorithm.as_deref()?;
+        Some(match spec.split_once('/') {
+            Some((algorithm, kind)) => (algorithm, kind),
+            None if spec == "CRC64NVME" => (spec, "FULL_OBJECT"),
+            None => (spec, "COMPOSITE"),
+        })
+    }
+
+    /// The `checksum_algorithm` value for `algorithm` and `kind`.
+    pub fn checksum_spec(algorithm: &str, kind: &str) -> String {
+        format!("{algorithm}/{kind}")
+    }
 }
 
 /// One uploaded part of a multipart upload.
@@ -167,6 +190,31 @@ impl ObjectChange {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn upload_checksum_spec_reads_old_and_new_records() {
+        let mut rec = UploadRecord {
+            bucket: "b".into(),
+            key: "k".into(),
+            initiated_ms: 0,
+            meta: ObjectMeta::default(),
+            checksum_algorithm: None,
+        };
+        assert_eq!(rec.checksum(), None);
+        for (stored, expected) in [
+            ("CRC32", ("CRC32", "COMPOSITE")),
+            ("CRC64NVME", ("CRC64NVME", "FULL_OBJECT")),
+            ("CRC32C/FULL_OBJECT", ("CRC32C", "FULL_OBJECT")),
+            ("SHA256/COMPOSITE", ("SHA256", "COMPOSITE")),
+        ] {
+            rec.checksum_algorithm = Some(stored.into());
+            assert_eq!(rec.checksum(), Some(expected));
+        }
+        assert_eq!(
+            UploadRecord::checksum_spec("CRC32", "FULL_OBJECT"),
+            "CRC32/FULL_OBJECT"
+        );
+    }
 
     #[test]
     fn head_decodes_from_a_full_record() {

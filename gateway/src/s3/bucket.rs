@@ -1,9 +1,10 @@
-//! Bucket operations: CreateBucket, HeadBucket, DeleteBucket, ListBuckets,
-//! GetBucketLocation.
+//! Bucket operations: CreateBucket, HeadBucket, DeleteBucket (with the multipart
+//! uploads still in progress), ListBuckets (paged), GetBucketLocation.
 
 use super::error::OrS3;
 use super::meta::timestamp;
 use crate::state::Gateway;
+use base64::Engine;
 use cairn_node::records::BucketRecord;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
@@ -103,18 +104,54 @@ pub async fn delete_bucket(
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 
+/// Most buckets one ListBuckets page may ask for with `max-buckets`.
+const MAX_BUCKETS: i32 = 10_000;
+
+/// ListBuckets in name order, filtered by `prefix` and `bucket-region`, paged by
+/// `max-buckets` with an opaque continuation token (the last name returned).
 pub async fn list_buckets(
     gw: &Gateway,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
-    let prefix = req.input.prefix.unwrap_or_default();
-    let buckets = gw
+    let input = req.input;
+    let max = match input.max_buckets {
+        None => usize::MAX,
+        Some(n) if (1..=MAX_BUCKETS).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "max-buckets must be an integer between 1 and 10000"
+            ))
+        }
+    };
+    let after = input
+        .continuation_token
+        .as_deref()
+        .map(decode_token)
+        .transpose()?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let region = input.bucket_region.as_deref();
+    let mut listed: Vec<(String, BucketRecord)> = gw
         .node
         .list_buckets()
         .await
         .or_s3()?
         .into_iter()
-        .filter(|(name, _)| name.starts_with(&prefix))
+        .filter(|(name, rec)| {
+            name.starts_with(&prefix)
+                && after.as_ref().is_none_or(|a| name > a)
+                && region.is_none_or(|r| rec.location == r)
+        })
+        .collect();
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    let more = listed.len() > max;
+    listed.truncate(max);
+    let continuation_token = listed
+        .last()
+        .filter(|_| more)
+        .map(|(name, _)| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name));
+    let buckets = listed
+        .into_iter()
         .map(|(name, rec)| Bucket {
             name: Some(name),
             creation_date: Some(timestamp(rec.created_ms)),
@@ -124,8 +161,22 @@ pub async fn list_buckets(
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
         owner: Some(owner()),
-        ..Default::default()
+        continuation_token,
+        prefix: input.prefix,
     }))
+}
+
+fn decode_token(token: &str) -> S3Result<String> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect"
+            )
+        })
 }
 
 pub async fn get_bucket_location(

@@ -46,6 +46,15 @@ pub fn custom(code: &str, status: http::StatusCode, message: impl Into<String>) 
     e
 }
 
+/// A `partNumber` read past the object's last part: 416 `InvalidPartNumber`.
+pub fn invalid_part_number() -> S3Error {
+    custom(
+        "InvalidPartNumber",
+        http::StatusCode::RANGE_NOT_SATISFIABLE,
+        "The requested partnumber is not satisfiable",
+    )
+}
+
 /// `?`-friendly conversion of node results.
 pub trait OrS3<T> {
     fn or_s3(self) -> s3s::S3Result<T>;

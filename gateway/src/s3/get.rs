@@ -1,10 +1,10 @@
 //! GetObject and HeadObject: conditional requests, ranges, part numbers, response
 //! header overrides, and streaming the bytes out of their chunks.
 
-use super::error::OrS3;
+use super::error::{invalid_part_number, OrS3};
 use super::meta::{etag_matches, fill_object_output, millis};
 use crate::reader::object_stream;
-use crate::state::Gateway;
+use crate::state::{Gateway, MAX_PART_NUMBER};
 use cairn_node::records::ObjectRecord;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
@@ -74,7 +74,8 @@ macro_rules! copy_source_conditions {
 }
 pub(crate) use copy_source_conditions;
 
-/// The byte range a read asks for, by `Range` or by `partNumber`.
+/// The byte range a read asks for, by `Range` or by `partNumber` (the bytes of
+/// that part of a multipart object; part 1 of any other object is all of it).
 fn requested_range(
     rec: &ObjectRecord,
     range: Option<&Range>,
@@ -84,19 +85,20 @@ fn requested_range(
         (Some(_), Some(_)) => Err(s3_error!(InvalidRequest, "Range and partNumber together")),
         (Some(r), None) => Ok(Some(r.check(rec.size)?)),
         (None, Some(n)) => {
+            if !(1..=MAX_PART_NUMBER).contains(&n) {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "Part number must be an integer between 1 and 10000, inclusive"
+                ));
+            }
             let sizes: &[u64] = if rec.part_sizes.is_empty() {
                 std::slice::from_ref(&rec.size)
             } else {
                 &rec.part_sizes
             };
-            let idx = usize::try_from(n - 1).map_err(|_| {
-                s3_error!(InvalidRange, "The requested partnumber is not satisfiable")
-            })?;
+            let idx = (n - 1) as usize;
             if idx >= sizes.len() {
-                return Err(s3_error!(
-                    InvalidRange,
-                    "The requested partnumber is not satisfiable"
-                ));
+                return Err(invalid_part_number());
             }
             let start: u64 = sizes[..idx].iter().sum();
             Ok(Some(start..start + sizes[idx]))
@@ -105,11 +107,16 @@ fn requested_range(
     }
 }
 
-fn content_range(r: &ByteRange<u64>, size: u64) -> String {
-    if r.is_empty() {
-        return format!("bytes */{size}");
+/// The `Content-Range` of a ranged read; none for an empty read of an empty
+/// object (`partNumber=1` of a 0-byte object is a plain 200).
+fn content_range(r: &ByteRange<u64>, size: u64) -> Option<String> {
+    if size == 0 {
+        return None;
     }
-    format!("bytes {}-{}/{}", r.start, r.end - 1, size)
+    if r.is_empty() {
+        return Some(format!("bytes */{size}"));
+    }
+    Some(format!("bytes {}-{}/{}", r.start, r.end - 1, size))
 }
 
 macro_rules! apply_response_overrides {
@@ -156,7 +163,7 @@ pub async fn get_object(
     out.tag_count = i32::try_from(rec.meta.tags.len()).ok().filter(|n| *n > 0);
     let bytes = match range {
         Some(r) => {
-            out.content_range = Some(content_range(&r, rec.size));
+            out.content_range = content_range(&r, rec.size);
             r
         }
         None => 0..rec.size,
@@ -180,18 +187,20 @@ pub async fn head_object(
     read_conditions!(input).check(&rec, false)?;
     let range = requested_range(&rec, input.range.as_ref(), input.part_number)?;
     let mut out = HeadObjectOutput::default();
-    fill_object_output!(out, rec, input.checksum_mode.is_some());
+    let with_checksums = input.checksum_mode.is_some() && range.is_none();
+    fill_object_output!(out, rec, with_checksums);
     apply_response_overrides!(out, input);
     let len = match &range {
         Some(r) => {
-            out.content_range = Some(content_range(r, rec.size));
+            out.content_range = content_range(r, rec.size);
             r.end - r.start
         }
         None => rec.size,
     };
     out.content_length = i64::try_from(len).ok();
+    let partial = out.content_range.is_some();
     let mut resp = S3Response::new(out);
-    if range.is_some() {
+    if partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
     }
     Ok(resp)

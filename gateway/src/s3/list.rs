@@ -1,6 +1,8 @@
 //! ListObjectsV2 and ListObjects (V1): prefix, delimiter with common prefixes,
-//! max-keys paging by continuation token / start-after / marker, encoding-type=url.
+//! max-keys paging by continuation token / start-after / marker, encoding-type=url,
+//! the keys' owner (V1, and V2 with fetch-owner).
 
+use super::bucket::owner;
 use super::error::OrS3;
 use super::meta::{etag, timestamp};
 use crate::state::Gateway;
@@ -19,22 +21,39 @@ fn max_keys(v: Option<i32>) -> S3Result<usize> {
     }
 }
 
-/// Applies `encoding-type=url` to a key or prefix when asked.
+/// Applies `encoding-type=url` to a key or prefix when asked: every byte of the
+/// UTF-8 form is percent-encoded except the unreserved characters (`A-Z a-z 0-9
+/// - . _ ~`) and `/`, as S3 does. Clients decode with form decoding (boto3's
+/// `unquote_plus`) or plain percent decoding; both read `%20` as a space.
 fn encoder(encoding: Option<&EncodingType>) -> impl Fn(String) -> String {
     let url = encoding.is_some_and(|e| e.as_str() == "url");
-    move |s: String| {
-        if url {
-            urlencoding::encode(&s).into_owned()
-        } else {
-            s
-        }
-    }
+    move |s: String| if url { url_encode(&s) } else { s }
 }
 
-fn contents(page: &ListPage, enc: &impl Fn(String) -> String) -> Vec<Object> {
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The delimiter that applies: an empty `delimiter=` is none at all.
+fn delimiter(d: Option<String>) -> Option<String> {
+    d.filter(|d| !d.is_empty())
+}
+
+/// The listed keys; with their owner when `with_owner` (V1 always, V2 with
+/// `fetch-owner=true`).
+fn contents(page: &ListPage, enc: &impl Fn(String) -> String, with_owner: bool) -> Vec<Object> {
     page.objects
         .iter()
         .map(|o| Object {
+            owner: with_owner.then(owner),
             key: Some(enc(o.key.clone())),
             size: i64::try_from(o.size).ok(),
             e_tag: Some(etag(&o.etag)),
@@ -56,6 +75,22 @@ fn common_prefixes(page: &ListPage, enc: &impl Fn(String) -> String) -> Vec<Comm
         .collect()
 }
 
+/// One page of the bucket's listing. A page of at most zero keys is empty and not
+/// truncated (`max-keys=0`), as S3 answers it.
+async fn list_page(gw: &Gateway, bucket: &str, query: ListQuery) -> S3Result<ListPage> {
+    let empty = query.max == 0;
+    let mut page = gw
+        .node
+        .list_objects(bucket.to_string(), query)
+        .await
+        .or_s3()?;
+    if empty {
+        page.truncated = false;
+        page.last = None;
+    }
+    Ok(page)
+}
+
 pub async fn list_objects_v2(
     gw: &Gateway,
     req: S3Request<ListObjectsV2Input>,
@@ -73,17 +108,14 @@ pub async fn list_objects_v2(
         }
         None => None,
     };
+    let delim = delimiter(input.delimiter);
     let query = ListQuery {
         prefix: input.prefix.clone().unwrap_or_default(),
-        delimiter: input.delimiter.clone(),
+        delimiter: delim.clone(),
         start_after: after_token.or_else(|| input.start_after.clone()),
         max: max_keys(input.max_keys)?,
     };
-    let page = gw
-        .node
-        .list_objects(input.bucket.clone(), query)
-        .await
-        .or_s3()?;
+    let page = list_page(gw, &input.bucket, query).await?;
     let enc = encoder(input.encoding_type.as_ref());
     let next_continuation_token = page
         .last
@@ -95,10 +127,10 @@ pub async fn list_objects_v2(
         key_count: i32::try_from(page.objects.len() + page.common_prefixes.len()).ok(),
         max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
         is_truncated: Some(page.truncated),
-        contents: Some(contents(&page, &enc)),
+        contents: Some(contents(&page, &enc, input.fetch_owner == Some(true))),
         common_prefixes: Some(common_prefixes(&page, &enc)),
         prefix: Some(enc(input.prefix.unwrap_or_default())),
-        delimiter: input.delimiter.map(&enc),
+        delimiter: delim.map(&enc),
         start_after: input.start_after.map(&enc),
         continuation_token: input.continuation_token,
         next_continuation_token,
@@ -113,28 +145,25 @@ pub async fn list_objects(
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
     let input = req.input;
+    let delim = delimiter(input.delimiter);
     let query = ListQuery {
         prefix: input.prefix.clone().unwrap_or_default(),
-        delimiter: input.delimiter.clone(),
+        delimiter: delim.clone(),
         start_after: input.marker.clone().filter(|m| !m.is_empty()),
         max: max_keys(input.max_keys)?,
     };
-    let page = gw
-        .node
-        .list_objects(input.bucket.clone(), query)
-        .await
-        .or_s3()?;
+    let page = list_page(gw, &input.bucket, query).await?;
     let enc = encoder(input.encoding_type.as_ref());
     let next_marker = page.last.clone().filter(|_| page.truncated).map(&enc);
     let out = ListObjectsOutput {
         name: Some(input.bucket),
         max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
         is_truncated: Some(page.truncated),
-        contents: Some(contents(&page, &enc)),
+        contents: Some(contents(&page, &enc, true)),
         common_prefixes: Some(common_prefixes(&page, &enc)),
         prefix: Some(enc(input.prefix.unwrap_or_default())),
-        delimiter: input.delimiter.map(&enc),
-        marker: Some(input.marker.unwrap_or_default()),
+        delimiter: delim.map(&enc),
+        marker: Some(enc(input.marker.unwrap_or_default())),
         next_marker,
         encoding_type: input.encoding_type,
         ..Default::default()

@@ -2,6 +2,7 @@
 //! family of operations. Operations not listed answer `NotImplemented`.
 
 mod acl;
+mod attributes;
 mod bucket;
 mod copy;
 mod delete;
@@ -10,6 +11,7 @@ mod get;
 mod list;
 pub(crate) mod meta;
 mod multipart;
+mod multipart_checksum;
 mod put;
 pub(crate) mod refuse;
 mod tagging;
@@ -87,6 +89,9 @@ macro_rules! paste_input {
     };
     (head_object) => {
         HeadObjectInput
+    };
+    (get_object_attributes) => {
+        GetObjectAttributesInput
     };
     (delete_object) => {
         DeleteObjectInput
@@ -187,6 +192,9 @@ macro_rules! paste_output {
     (head_object) => {
         HeadObjectOutput
     };
+    (get_object_attributes) => {
+        GetObjectAttributesOutput
+    };
     (delete_object) => {
         DeleteObjectOutput
     };
@@ -254,6 +262,7 @@ dispatch! {
     put_object => put,
     get_object => get,
     head_object => get,
+    get_object_attributes => attributes,
     delete_object => delete,
     delete_objects => delete,
     copy_object => copy,

@@ -2,6 +2,8 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 //! Parts are stored as chunks like any body; completing an upload writes one object
 //! record listing the parts' chunks in order, and drops the upload, in one commit.
+//! The object's additional checksum (composite or full-object) is made in
+//! `multipart_checksum`.
 
 use super::bucket::owner;
 use super::copy::copy_source;
@@ -10,6 +12,7 @@ use super::get::copy_source_conditions;
 use super::meta::{
     check_key, etag, expected_digests, fill_checksums, object_meta_from, timestamp, write_condition,
 };
+use super::multipart_checksum::{check_complete, object_checksums, upload_checksum};
 use crate::checksum::{BodyHasher, Expected};
 use crate::chunker::{check_framing, store_body};
 use crate::reader::object_stream;
@@ -18,7 +21,6 @@ use base64::Engine;
 use cairn_node::records::{Checksums, ObjectData, ObjectRecord, PartRecord, UploadRecord};
 use cairn_node::storage::catalog::UploadListQuery;
 use md5::{Digest, Md5};
-use s3s::checksum::ChecksumHasher;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -31,6 +33,26 @@ fn part_number(n: i32) -> S3Result<u32> {
             "Part number must be an integer between 1 and 10000"
         ))
     }
+}
+
+/// The upload's checksum algorithm and type, as S3 names them in responses.
+fn checksum_of(upload: &UploadRecord) -> (Option<ChecksumAlgorithm>, Option<ChecksumType>) {
+    match upload.checksum() {
+        Some((algorithm, kind)) => (
+            Some(algorithm.to_string().into()),
+            Some(kind.to_string().into()),
+        ),
+        None => (None, None),
+    }
+}
+
+/// What to hash a part's body for: what the request names, and always the
+/// upload's algorithm (so that the object's checksum can be made at completion).
+fn with_upload_algorithm(mut expected: Expected, upload: &UploadRecord) -> Expected {
+    if let Some((algorithm, _)) = upload.checksum() {
+        expected.algorithms.push(algorithm.to_ascii_lowercase());
+    }
+    expected
 }
 
 /// The upload, checked to belong to `bucket/key`.
@@ -54,26 +76,25 @@ pub async fn create_multipart_upload(
     let input = req.input;
     check_key(&input.key)?;
     let meta = object_meta_from!(input);
+    let checksum = upload_checksum(
+        input.checksum_algorithm.as_ref(),
+        input.checksum_type.as_ref(),
+    )?;
     let record = UploadRecord {
         bucket: input.bucket.clone(),
         key: input.key.clone(),
         initiated_ms: cairn_node::now_ms(),
         meta,
-        checksum_algorithm: input
-            .checksum_algorithm
-            .as_ref()
-            .map(|a| a.as_str().to_string()),
+        checksum_algorithm: checksum,
     };
+    let (checksum_algorithm, checksum_type) = checksum_of(&record);
     let upload_id = gw.node.create_upload(record).await.or_s3()?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(upload_id),
-        checksum_type: input
-            .checksum_algorithm
-            .is_some()
-            .then(|| ChecksumType::from_static(ChecksumType::COMPOSITE)),
-        checksum_algorithm: input.checksum_algorithm,
+        checksum_type,
+        checksum_algorithm,
         ..Default::default()
     }))
 }
@@ -93,8 +114,8 @@ pub async fn upload_part(
     if input.content_length.unwrap_or(0) as u64 > MAX_PUT_SIZE {
         return Err(s3_error!(EntityTooLarge));
     }
-    upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
-    let expected = expected_digests!(input, headers);
+    let upload = upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
+    let expected = with_upload_algorithm(expected_digests!(input, headers), &upload);
     let hasher = BodyHasher::new(&expected);
     let unframed = crate::precheck::UnframedBody::take(&extensions).map(StreamingBlob::from);
     let body = unframed
@@ -129,7 +150,7 @@ pub async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let input = req.input;
     let number = part_number(input.part_number)?;
-    upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
+    let upload = upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
     let src = copy_source(gw, &input.copy_source, copy_source_conditions!(input)).await?;
     let range = match &input.copy_source_range {
         Some(r) => {
@@ -148,15 +169,16 @@ pub async fn upload_part_copy(
     if range.end - range.start > MAX_PUT_SIZE {
         return Err(s3_error!(EntityTooLarge));
     }
-    let hasher = BodyHasher::new(&Expected::default());
+    let expected = with_upload_algorithm(Expected::default(), &upload);
+    let hasher = BodyHasher::new(&expected);
     let stream = object_stream(gw, src.data, range);
     let stored = store_body(gw, stream, hasher, MAX_PUT_SIZE, false).await?;
-    let digests = stored.hasher.verify(&Expected::default(), None)?;
+    let digests = stored.hasher.verify(&expected, None)?;
     let part = PartRecord {
         etag: hex::encode(digests.md5),
         size: stored.size,
         last_modified_ms: cairn_node::now_ms(),
-        checksums: Checksums::default(),
+        checksums: digests.checksums,
         chunks: stored.data.chunks().to_vec(),
     };
     let result = CopyPartResult {
@@ -174,56 +196,16 @@ pub async fn upload_part_copy(
     }))
 }
 
-/// The composite checksum `base64(H(raw part checksums))-N` of algorithm `algo`, when
-/// every part has one.
-fn composite_checksum(algo: &str, parts: &[&PartRecord]) -> Option<String> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut hasher = ChecksumHasher::default();
-    let pick: fn(&Checksums) -> &Option<String> = match algo {
-        "CRC32" => {
-            hasher.crc32 = Some(Default::default());
-            |c| &c.crc32
-        }
-        "CRC32C" => {
-            hasher.crc32c = Some(Default::default());
-            |c| &c.crc32c
-        }
-        "SHA1" => {
-            hasher.sha1 = Some(Default::default());
-            |c| &c.sha1
-        }
-        "SHA256" => {
-            hasher.sha256 = Some(Default::default());
-            |c| &c.sha256
-        }
-        _ => return None,
-    };
-    for p in parts {
-        let raw = b64.decode(pick(&p.checksums).as_deref()?).ok()?;
-        hasher.update(&raw);
-    }
-    let sum = hasher.finalize();
-    let value = [
-        sum.checksum_crc32,
-        sum.checksum_crc32c,
-        sum.checksum_sha1,
-        sum.checksum_sha256,
-    ]
-    .into_iter()
-    .flatten()
-    .next()?;
-    Some(format!("{value}-{}", parts.len()))
-}
-
 pub async fn complete_multipart_upload(
     gw: &Gateway,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let input = req.input;
+    let mut input = req.input;
     let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let upload = upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
     let requested = input
         .multipart_upload
+        .take()
         .and_then(|m| m.parts)
         .unwrap_or_default();
     if requested.is_empty() {
@@ -271,20 +253,8 @@ pub async fn complete_multipart_upload(
         md5.update(hex::decode(&p.etag).unwrap_or_default());
     }
     let etag_value = format!("{}-{}", hex::encode(md5.finalize()), chosen.len());
-    let mut checksums = Checksums::default();
-    if let Some(algo) = &upload.checksum_algorithm {
-        let value = composite_checksum(algo, &chosen);
-        match algo.as_str() {
-            "CRC32" => checksums.crc32 = value,
-            "CRC32C" => checksums.crc32c = value,
-            "SHA1" => checksums.sha1 = value,
-            "SHA256" => checksums.sha256 = value,
-            _ => {}
-        }
-        if checksums != Checksums::default() {
-            checksums.kind = Some("COMPOSITE".into());
-        }
-    }
+    let checksums = object_checksums(&upload, &chosen);
+    check_complete(&input, &upload, &checksums, size)?;
     let record = ObjectRecord {
         size,
         etag: etag_value,
@@ -331,6 +301,7 @@ pub async fn list_parts(
 ) -> S3Result<S3Response<ListPartsOutput>> {
     let input = req.input;
     let upload = upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
+    let (checksum_algorithm, checksum_type) = checksum_of(&upload);
     let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
     let marker = input.part_number_marker.unwrap_or(0);
     let all = gw.node.list_parts(input.upload_id.clone()).await.or_s3()?;
@@ -368,7 +339,8 @@ pub async fn list_parts(
         is_truncated: Some(truncated),
         parts: Some(parts),
         owner: Some(owner()),
-        checksum_algorithm: upload.checksum_algorithm.map(Into::into),
+        checksum_algorithm,
+        checksum_type,
         ..Default::default()
     }))
 }

@@ -374,8 +374,9 @@ impl NodeClient {
             .map(drop)
     }
 
+    /// Deletes a bucket without objects, and its multipart uploads in progress.
     pub async fn delete_bucket(&self, name: String) -> Result<()> {
-        self.catalog_write(CatalogCommand::DeleteBucket { name })
+        self.catalog_write(CatalogCommand::DeleteBucketAndUploads { name })
             .await
             .map(drop)
     }

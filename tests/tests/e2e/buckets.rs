@@ -284,3 +284,187 @@ async fn bucket_tagging() {
         &["NoSuchBucket"],
     );
 }
+
+/// Starts a multipart upload of `key` and uploads one part of `data`.
+async fn start_upload(c: &aws_sdk_s3::Client, bucket: &str, key: &str, data: Vec<u8>) -> String {
+    let up = c
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_string();
+    c.upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .part_number(1)
+        .body(body(data))
+        .send()
+        .await
+        .unwrap();
+    id
+}
+
+/// S3 deletes a bucket whose only content is multipart uploads in progress, and
+/// the uploads with it; their parts' chunks become garbage. With objects too, the
+/// bucket is not empty and nothing is touched.
+#[tokio::test]
+async fn delete_bucket_with_only_uploads_deletes_them() {
+    let server = Server::start(ServerOpts::new().chunk_size(MIB).gc(0, 1)).await;
+    let c = server.client();
+    create_bucket(&c, "keep").await;
+    put(&c, "keep", "obj", b"data".to_vec()).await;
+    let kept_upload = start_upload(&c, "keep", "big", payload(1, 2 * MIB)).await;
+    assert_err(
+        c.delete_bucket().bucket("keep").send().await,
+        409,
+        &["BucketNotEmpty"],
+    );
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket("keep")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        uploads.uploads().len(),
+        1,
+        "the refused delete kept the upload"
+    );
+    assert_eq!(get_bytes(&c, "keep", "obj").await, b"data");
+
+    create_bucket(&c, "scratch").await;
+    let id1 = start_upload(&c, "scratch", "a", payload(2, 3 * MIB)).await;
+    let id2 = start_upload(&c, "scratch", "b/c", payload(3, 3 * MIB)).await;
+    // An upload without parts goes too.
+    c.create_multipart_upload()
+        .bucket("scratch")
+        .key("empty")
+        .send()
+        .await
+        .unwrap();
+    c.delete_bucket().bucket("scratch").send().await.unwrap();
+    assert_eq!(bucket_names(&c).await, vec!["keep".to_string()]);
+    assert_err(
+        c.list_multipart_uploads().bucket("scratch").send().await,
+        404,
+        &["NoSuchBucket"],
+    );
+
+    // A bucket of the same name starts without the old uploads, which are gone.
+    create_bucket(&c, "scratch").await;
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket("scratch")
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
+    for (key, id) in [("a", &id1), ("b/c", &id2)] {
+        assert_err(
+            c.upload_part()
+                .bucket("scratch")
+                .key(key)
+                .upload_id(id)
+                .part_number(2)
+                .body(body(b"late".to_vec()))
+                .send()
+                .await,
+            404,
+            &["NoSuchUpload"],
+        );
+    }
+
+    // The deleted parts' chunks are collected; the other bucket's stay.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let kept_chunks = 2; // 2 MiB part of "keep"/"big" in 1 MiB chunks ("obj" is inline)
+    loop {
+        let (n, _) = server.chunk_files();
+        if n == kept_chunks {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} chunk files left, expected {kept_chunks}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let parts = c
+        .list_parts()
+        .bucket("keep")
+        .key("big")
+        .upload_id(&kept_upload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parts.parts().len(), 1);
+}
+
+/// ListBuckets pages by `max-buckets` with a continuation token, and filters by
+/// `prefix` and `bucket-region`.
+#[tokio::test]
+async fn list_buckets_paginated() {
+    let server = Server::start_default().await;
+    let c = server.client();
+    let names = ["pg-a", "pg-b", "pg-c", "pg-d", "pg-e", "zz-other"];
+    for n in names.iter().rev() {
+        create_bucket(&c, n).await;
+    }
+
+    for (prefix, want) in [(None, &names[..]), (Some("pg-"), &names[..5])] {
+        let mut seen = Vec::new();
+        let mut token: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let r = c
+                .list_buckets()
+                .max_buckets(2)
+                .set_prefix(prefix.map(str::to_string))
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .unwrap();
+            pages += 1;
+            assert!(r.buckets().len() <= 2, "page of {}", r.buckets().len());
+            assert_eq!(r.prefix(), prefix);
+            seen.extend(r.buckets().iter().map(|b| b.name().unwrap().to_string()));
+            token = r.continuation_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+            assert!(pages < 10, "pagination does not end");
+        }
+        assert_eq!(seen, want, "prefix {prefix:?}");
+        assert_eq!(pages, want.len().div_ceil(2), "prefix {prefix:?}");
+    }
+
+    // Without max-buckets: everything, no token.
+    let r = c.list_buckets().send().await.unwrap();
+    assert_eq!(r.buckets().len(), names.len());
+    assert_eq!(r.continuation_token(), None);
+
+    let r = c.list_buckets().bucket_region(REGION).send().await.unwrap();
+    assert_eq!(r.buckets().len(), names.len());
+    let r = c
+        .list_buckets()
+        .bucket_region("xx-none-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.buckets().is_empty());
+
+    for bad in [0, 10_001] {
+        assert_err(
+            c.list_buckets().max_buckets(bad).send().await,
+            400,
+            &["InvalidArgument"],
+        );
+    }
+    assert_err(
+        c.list_buckets().continuation_token("%%%").send().await,
+        400,
+        &["InvalidArgument"],
+    );
+}

@@ -1,9 +1,11 @@
-//! Bucket records: create, look up, list, update, delete (only when empty).
+//! Bucket records: create, look up, list, update, delete (only without objects; the
+//! multipart uploads still in progress are deleted with the bucket, as S3 does).
 
 use super::db::{decode, encode, Catalog, BUCKETS, OBJECTS, UPLOADS};
+use super::uploads::remove_upload;
 use crate::error::{Error, Result};
 use crate::records::{BucketChange, BucketRecord, UploadRecord};
-use redb::ReadableTable;
+use redb::{ReadableTable, WriteTransaction};
 
 impl Catalog {
     pub fn create_bucket(&self, name: &str, record: &BucketRecord) -> Result<()> {
@@ -49,27 +51,45 @@ impl Catalog {
         })
     }
 
-    /// Deletes an empty bucket (no objects, no multipart uploads in progress).
+    /// Deletes an empty bucket (no objects, no multipart uploads in progress): the
+    /// meaning of `CatalogCommand::DeleteBucket`, kept for the log entries that
+    /// carry it.
     pub fn delete_bucket(&self, name: &str) -> Result<()> {
-        self.write(|txn| {
-            let mut t = txn.open_table(BUCKETS)?;
-            if t.get(name)?.is_none() {
-                return Err(Error::NoSuchBucket);
-            }
-            let objects = txn.open_table(OBJECTS)?;
-            if let Some(first) = objects.range((name, "")..)?.next() {
-                if first?.0.value().0 == name {
-                    return Err(Error::BucketNotEmpty);
-                }
-            }
-            for item in txn.open_table(UPLOADS)?.iter()? {
-                let upload: UploadRecord = decode(item?.1.value())?;
-                if upload.bucket == name {
-                    return Err(Error::BucketNotEmpty);
-                }
-            }
-            t.remove(name)?;
-            Ok(())
-        })
+        self.write(|txn| delete_bucket_in(txn, name, false))
     }
+
+    /// Deletes a bucket without objects together with its multipart uploads in
+    /// progress and their parts (whose chunks become garbage for the collector).
+    pub fn delete_bucket_and_uploads(&self, name: &str) -> Result<()> {
+        self.write(|txn| delete_bucket_in(txn, name, true))
+    }
+}
+
+fn delete_bucket_in(txn: &WriteTransaction, name: &str, with_uploads: bool) -> Result<()> {
+    let mut t = txn.open_table(BUCKETS)?;
+    if t.get(name)?.is_none() {
+        return Err(Error::NoSuchBucket);
+    }
+    let objects = txn.open_table(OBJECTS)?;
+    if let Some(first) = objects.range((name, "")..)?.next() {
+        if first?.0.value().0 == name {
+            return Err(Error::BucketNotEmpty);
+        }
+    }
+    let mut uploads = Vec::new();
+    for item in txn.open_table(UPLOADS)?.iter()? {
+        let (id, value) = item?;
+        let upload: UploadRecord = decode(value.value())?;
+        if upload.bucket == name {
+            if !with_uploads {
+                return Err(Error::BucketNotEmpty);
+            }
+            uploads.push(id.value().to_string());
+        }
+    }
+    for id in uploads {
+        remove_upload(txn, &id)?;
+    }
+    t.remove(name)?;
+    Ok(())
 }

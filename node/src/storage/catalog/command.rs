@@ -67,6 +67,11 @@ pub enum CatalogCommand {
     /// Commit the next cluster map; refused unless its epoch is the committed
     /// epoch + 1 (someone else applied first).
     SetClusterMap(Box<ClusterMap>),
+    /// Delete a bucket without objects and its multipart uploads in progress
+    /// (`DeleteBucket` above refuses while uploads remain).
+    DeleteBucketAndUploads {
+        name: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -155,6 +160,7 @@ impl Catalog {
                 secret_key,
             } => self.put_key(access_key, secret_key),
             C::SetClusterMap(map) => self.set_cluster_map(map),
+            C::DeleteBucketAndUploads { name } => self.delete_bucket_and_uploads(name),
         }
         .map(|()| CatalogReply::Done)
     }

@@ -158,7 +158,7 @@ impl Catalog {
     }
 }
 
-fn remove_upload(txn: &WriteTransaction, upload_id: &str) -> Result<()> {
+pub(super) fn remove_upload(txn: &WriteTransaction, upload_id: &str) -> Result<()> {
     if txn.open_table(UPLOADS)?.remove(upload_id)?.is_none() {
         return Err(Error::NoSuchUpload);
     }
