@@ -24,6 +24,6 @@ pub async fn run_node(cfg: ClusterConfig, id: NodeId, opts: NodeOptions) -> Resu
         "Cairn node {id} is serving on {address}, data in {}",
         data_dir.unwrap_or_default()
     );
-    server::serve(node, listener).await;
+    rpc_server::serve(node, listener).await;
     Ok(())
 }

@@ -14,7 +14,7 @@
 //! | `raft` | openraft's type config, the shared log, state machines, snapshots |
 //! | `rpc` | the internal wire: messages, the client, Raft's network, leader routing |
 //! | `node` | one node: its groups, request handling, moves, map following, the RPC server |
-//! | `client` | `NodeClient`, the gateway's only door into storage |
+//! | `client` | `NodeClient`: how a gateway reaches buckets, objects and chunks |
 //!
 //! See `docs/ARCHITECTURE.md` for the whole picture.
 

@@ -14,7 +14,6 @@ use crate::node::metrics::render_node_metrics;
 use crate::node::Node;
 use crate::rpc::messages::{Request, Response, SnapshotHeader};
 use crate::rpc::SECRET_HEADER;
-use crate::storage::frames::read_frame;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
