@@ -44,6 +44,10 @@ impl ChunkStore {
     pub fn open(root: &Path) -> Result<Self> {
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp)?;
+        sync_dir(root)?;
+        if let Some(parent) = root.parent() {
+            sync_dir(parent)?;
+        }
         for entry in fs::read_dir(&tmp)? {
             let _ = fs::remove_file(entry?.path());
         }
@@ -64,6 +68,26 @@ impl ChunkStore {
         self.used.load(Ordering::Relaxed)
     }
 
+    /// Creates the fan-out directories down to `dir` (`ab/cd`), fsyncing the parent
+    /// of each one created, so a power loss cannot take a directory entry (and
+    /// every chunk under it) that a synced chunk depends on.
+    fn fan_out_dirs(&self, dir: &Path) -> Result<()> {
+        let Ok(rel) = dir.strip_prefix(&self.root) else {
+            return Ok(());
+        };
+        let mut parent = self.root.clone();
+        for part in rel.iter() {
+            let child = parent.join(part);
+            match fs::create_dir(&child) {
+                Ok(()) => sync_dir(&parent)?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e.into()),
+            }
+            parent = child;
+        }
+        Ok(())
+    }
+
     fn path_of(&self, id: &ChunkId) -> PathBuf {
         let hex = id.to_hex();
         self.root.join(&hex[0..2]).join(&hex[2..4]).join(hex)
@@ -82,9 +106,14 @@ impl ChunkStore {
             .join(format!("{}.{:016x}", id.to_hex(), rand::random::<u64>()));
         write_synced(&tmp_path, data, &self.spare)?;
         let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir)?;
-        fs::rename(&tmp_path, &path)?;
-        File::open(dir)?.sync_all()?;
+        let placed = self
+            .fan_out_dirs(dir)
+            .and_then(|()| fs::rename(&tmp_path, &path).map_err(Error::from))
+            .and_then(|()| sync_dir(dir));
+        if let Err(e) = placed {
+            let _ = fs::remove_file(&tmp_path);
+            return Err(e);
+        }
         self.used.fetch_add(data.len() as u64, Ordering::Relaxed);
         Ok(true)
     }
@@ -326,10 +355,58 @@ fn poisoned() -> Error {
     Error::Task("chunk store lock poisoned".into())
 }
 
+/// fsyncs a directory (its entries), counted in tests.
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(test)]
+    tests::SYNCED_DIRS.with(|d| d.borrow_mut().push(dir.to_path_buf()));
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    thread_local! {
+        /// Directories `sync_dir` fsynced on this thread.
+        pub(super) static SYNCED_DIRS: std::cell::RefCell<Vec<PathBuf>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    #[test]
+    fn new_fan_out_directories_are_synced_in_their_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        SYNCED_DIRS.with(|d| d.borrow_mut().clear());
+        let data = b"a chunk in fresh directories".to_vec();
+        let id = ChunkId::of(&data);
+        store.put(&id, &data).unwrap();
+        let file = store.path_of(&id);
+        let cd = file.parent().unwrap().to_path_buf();
+        let ab = cd.parent().unwrap().to_path_buf();
+        let synced = SYNCED_DIRS.with(|d| d.borrow().clone());
+        // ab's entry lives in the root, cd's in ab, the chunk's in cd.
+        for want in [dir.path().to_path_buf(), ab.clone(), cd.clone()] {
+            assert!(
+                synced.contains(&want),
+                "{} not synced: {synced:?}",
+                want.display()
+            );
+        }
+        // A second chunk in the same directories syncs only its own entry.
+        SYNCED_DIRS.with(|d| d.borrow_mut().clear());
+        let (other, other_id) = (0u32..)
+            .map(|n| {
+                let d = format!("sibling {n}").into_bytes();
+                let id = ChunkId::of(&d);
+                (d, id)
+            })
+            .find(|(_, i)| store.path_of(i).parent() == Some(cd.as_path()))
+            .unwrap();
+        store.put(&other_id, &other).unwrap();
+        assert_eq!(SYNCED_DIRS.with(|d| d.borrow().clone()), vec![cd]);
+    }
 
     #[test]
     fn put_get_dedup_and_verify() {
