@@ -11,7 +11,7 @@ use super::meta::{
     check_key, etag, expected_digests, fill_checksums, object_meta_from, timestamp, write_condition,
 };
 use crate::checksum::{BodyHasher, Expected};
-use crate::chunker::{check_framing, store_body};
+use crate::chunker::{check_framing, store_body, Pins};
 use crate::reader::object_stream;
 use crate::state::{Gateway, MAX_OBJECT_SIZE, MAX_PART_NUMBER, MAX_PUT_SIZE, MIN_PART_SIZE};
 use base64::Engine;
@@ -115,10 +115,10 @@ pub async fn upload_part(
         ..Default::default()
     };
     fill_checksums!(out, part.checksums);
-    gw.node
-        .put_part(input.upload_id, number, part)
-        .await
-        .or_s3()?;
+    let pins = Pins::of(&part.chunks);
+    let committed = gw.node.put_part(input.upload_id, number, part).await;
+    pins.release(gw);
+    committed.or_s3()?;
     Ok(S3Response::new(out))
 }
 
@@ -163,10 +163,10 @@ pub async fn upload_part_copy(
         last_modified: Some(timestamp(part.last_modified_ms)),
         ..Default::default()
     };
-    gw.node
-        .put_part(input.upload_id, number, part)
-        .await
-        .or_s3()?;
+    let pins = Pins::of(&part.chunks);
+    let committed = gw.node.put_part(input.upload_id, number, part).await;
+    pins.release(gw);
+    committed.or_s3()?;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(result),
         ..Default::default()

@@ -8,17 +8,28 @@
 //! others from a block-aligned copy. Every read
 //! verifies the bytes against the id. Writing a chunk that already exists only
 //! refreshes its modification time, which the garbage collector's grace period reads.
+//!
+//! A chunk written or touched is also *pinned* in memory for `PIN_WINDOW`: the
+//! collector never deletes a pinned chunk, whatever the grace period, so the chunks
+//! of an upload in flight (its record not committed yet) survive however long the
+//! upload takes (the gateway re-touches them while it runs and releases them once
+//! the record committed).
 
 use crate::error::{Error, Result};
 use crate::ids::ChunkId;
 use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a write or touch pins a chunk against collection. Writers refresh
+/// their pins well within it (`PIN_WINDOW / 5`) while an upload runs.
+pub const PIN_WINDOW: Duration = Duration::from_secs(600);
 
 pub struct ChunkStore {
     root: PathBuf,
@@ -29,6 +40,8 @@ pub struct ChunkStore {
     used: AtomicU64,
     /// Block-aligned staging buffers for direct writes, kept for reuse.
     spare: Mutex<Vec<Vec<u8>>>,
+    /// Chunks of writes in flight: id → pinned until.
+    pins: Mutex<HashMap<ChunkId, Instant>>,
 }
 
 /// A chunk file as listed.
@@ -57,6 +70,7 @@ impl ChunkStore {
             gc_lock: RwLock::new(()),
             used: AtomicU64::new(0),
             spare: Mutex::new(Vec::new()),
+            pins: Mutex::new(HashMap::new()),
         };
         let used = store.list()?.iter().map(|f| f.len).sum();
         store.used.store(used, Ordering::Relaxed);
@@ -98,6 +112,7 @@ impl ChunkStore {
     pub fn put(&self, id: &ChunkId, data: &[u8]) -> Result<bool> {
         let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
         let path = self.path_of(id);
+        self.pin(id);
         if touch(&path)? {
             return Ok(false);
         }
@@ -123,10 +138,35 @@ impl ChunkStore {
     pub fn retain(&self, id: &ChunkId) -> Result<()> {
         let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
         if touch(&self.path_of(id))? {
+            self.pin(id);
             Ok(())
         } else {
             Err(Error::ChunkMissing(*id))
         }
+    }
+
+    /// Pins `id` against collection for `PIN_WINDOW` (a write of it is in flight).
+    pub fn pin(&self, id: &ChunkId) {
+        self.pins_lock().insert(*id, Instant::now() + PIN_WINDOW);
+    }
+
+    /// Drops the pins of `ids` (their record committed, or their write failed).
+    pub fn release(&self, ids: &[ChunkId]) {
+        let mut pins = self.pins_lock();
+        for id in ids {
+            pins.remove(id);
+        }
+    }
+
+    /// Chunks pinned now.
+    pub fn pinned(&self) -> usize {
+        self.pins_lock().len()
+    }
+
+    fn pins_lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChunkId, Instant>> {
+        self.pins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reads a chunk without verifying it: for a reader on another machine, which
@@ -181,8 +221,14 @@ impl ChunkStore {
     /// either refreshes it first (and it stays) or finds it gone (and rewrites it).
     pub fn delete_if_older(&self, ids: &[ChunkId], cutoff: SystemTime) -> Result<u64> {
         let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
+        let mut pins = self.pins_lock();
+        let now = Instant::now();
+        pins.retain(|_, until| *until > now);
         let mut deleted = 0;
         for id in ids {
+            if pins.contains_key(id) {
+                continue;
+            }
             let path = self.path_of(id);
             let Ok(meta) = fs::metadata(&path) else {
                 continue;
@@ -375,6 +421,27 @@ mod tests {
     }
 
     #[test]
+    fn pinned_chunks_survive_collection_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        let data = b"chunk of an upload in flight".to_vec();
+        let id = ChunkId::of(&data);
+        store.put(&id, &data).unwrap();
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        // Older than any cutoff, unreferenced: only the pin keeps it.
+        assert_eq!(store.delete_if_older(&[id], future).unwrap(), 0);
+        assert!(store.contains(&id));
+        store.release(&[id]);
+        assert_eq!(store.delete_if_older(&[id], future).unwrap(), 1);
+        assert!(!store.contains(&id));
+        // A touch (a copy, or a writer refreshing its upload) pins again.
+        store.put(&id, &data).unwrap();
+        store.release(&[id]);
+        store.retain(&id).unwrap();
+        assert_eq!(store.delete_if_older(&[id], future).unwrap(), 0);
+    }
+
+    #[test]
     fn new_fan_out_directories_are_synced_in_their_parents() {
         let dir = tempfile::tempdir().unwrap();
         let store = ChunkStore::open(dir.path()).unwrap();
@@ -473,6 +540,7 @@ mod tests {
         let store = ChunkStore::open(dir.path()).unwrap();
         let id = ChunkId::of(b"x");
         store.put(&id, b"x").unwrap();
+        store.release(&[id]);
         let past = SystemTime::now() - std::time::Duration::from_secs(60);
         assert_eq!(store.delete_if_older(&[id], past).unwrap(), 0);
         let future = SystemTime::now() + std::time::Duration::from_secs(60);
