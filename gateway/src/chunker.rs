@@ -3,6 +3,10 @@
 //! node by a task of its own while the next one fills, with at most
 //! `write_window` writes in flight. Memory per request is bounded by
 //! `(write_window + 1) * chunk_size`, whatever the object's size.
+//!
+//! Every chunk written is pinned against garbage collection on its nodes until
+//! the record that refers to it commits (`Pins::release`); an upload that runs
+//! long re-touches what it stored so far, so its pins never lapse.
 
 use crate::body_hashing::BodyHashing;
 use crate::checksum::BodyHasher;
@@ -10,11 +14,13 @@ use crate::s3::error::OrS3;
 use crate::state::Gateway;
 use bytes::{Bytes, BytesMut};
 use cairn_node::records::{ChunkRef, ObjectData};
-use cairn_node::storage::chunk_store::aligned_buffer;
+use cairn_node::storage::chunk_store::{aligned_buffer, PIN_WINDOW};
+use cairn_node::ChunkId;
 use futures::stream::StreamExt;
 use futures::Stream;
 use http::HeaderMap;
 use s3s::{s3_error, S3Error, S3ErrorCode, S3Result};
+use std::time::Instant;
 use tokio::task::JoinSet;
 
 /// A stored body: its size, where its bytes are, and the hasher that saw them.
@@ -29,15 +35,47 @@ pub struct StoredBody {
 struct Writes {
     tasks: JoinSet<(usize, cairn_node::Result<ChunkRef>)>,
     done: Vec<Option<ChunkRef>>,
+    /// When the pins of the chunks written so far were last refreshed, and the
+    /// refresh in flight.
+    refreshed: Instant,
+    refresh: Option<tokio::task::JoinHandle<cairn_node::Result<()>>>,
 }
 
 impl Writes {
-    fn start(&mut self, gw: &Gateway, chunk: Bytes) {
+    fn new() -> Self {
+        Writes {
+            tasks: JoinSet::new(),
+            done: Vec::new(),
+            refreshed: Instant::now(),
+            refresh: None,
+        }
+    }
+
+    async fn start(&mut self, gw: &Gateway, chunk: Bytes) -> S3Result<()> {
         let node = gw.node.clone();
         let index = self.done.len();
         self.done.push(None);
         self.tasks
             .spawn(async move { (index, node.put_chunk(chunk).await) });
+        if self.refreshed.elapsed() >= PIN_WINDOW / 5 {
+            self.refreshed = Instant::now();
+            self.refreshed_ok().await?;
+            let ids: Vec<ChunkId> = self.done.iter().flatten().map(|c| c.id).collect();
+            let node = gw.node.clone();
+            self.refresh = Some(tokio::spawn(async move { node.retain_chunks(ids).await }));
+        }
+        Ok(())
+    }
+
+    /// Fails if the last refresh found a chunk gone (the upload cannot commit).
+    async fn refreshed_ok(&mut self) -> S3Result<()> {
+        if let Some(refresh) = self.refresh.take() {
+            refresh
+                .await
+                .map_err(|e| s3_error!(InternalError, "a chunk refresh stopped: {e}"))?
+                .or_s3()?;
+        }
+        Ok(())
     }
 
     /// Waits for one write to finish.
@@ -54,7 +92,26 @@ impl Writes {
         while !self.tasks.is_empty() {
             self.one().await?;
         }
+        self.refreshed_ok().await?;
         Ok(self.done.into_iter().flatten().collect())
+    }
+}
+
+/// The chunks a request pinned, to release once its record committed or failed.
+pub struct Pins(Vec<ChunkId>);
+
+impl Pins {
+    pub fn of(chunks: &[ChunkRef]) -> Pins {
+        Pins(chunks.iter().map(|c| c.id).collect())
+    }
+
+    /// Drops the pins in the background (best effort: they also expire).
+    pub fn release(self, gw: &Gateway) {
+        if self.0.is_empty() {
+            return;
+        }
+        let node = gw.node.clone();
+        tokio::spawn(async move { node.release_chunks(self.0).await });
     }
 }
 
@@ -75,10 +132,7 @@ where
     let chunk_size = gw.cfg.chunk_size;
     let mut buf = BytesMut::new();
     let mut hashing = BodyHashing::new(hasher);
-    let mut writes = Writes {
-        tasks: JoinSet::new(),
-        done: Vec::new(),
-    };
+    let mut writes = Writes::new();
     let mut size: u64 = 0;
 
     while let Some(piece) = body.next().await {
@@ -106,7 +160,7 @@ where
                 buf.split().freeze()
             };
             hashing = hashing.chunk(full.clone()).await?;
-            writes.start(gw, full);
+            writes.start(gw, full).await?;
             if writes.tasks.len() >= gw.cfg.write_window {
                 writes.one().await?;
             }
@@ -123,7 +177,7 @@ where
         });
     }
     if !last.is_empty() {
-        writes.start(gw, last);
+        writes.start(gw, last).await?;
     }
     Ok(StoredBody {
         size,

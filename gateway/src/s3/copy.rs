@@ -4,6 +4,7 @@
 use super::error::OrS3;
 use super::get::{copy_source_conditions, ReadConditions};
 use super::meta::{check_key, etag, fill_checksums, object_meta_from, timestamp};
+use crate::chunker::Pins;
 use crate::state::{Gateway, MAX_PUT_SIZE};
 use cairn_node::records::{ObjectRecord, WriteCondition};
 use s3s::dto::*;
@@ -76,7 +77,8 @@ pub async fn copy_object(
     if replace_tags {
         meta.tags = new_meta.tags;
     }
-    // Keep the shared chunks from being collected while the new record commits.
+    // Keep the shared chunks from being collected (pinned) while the new record
+    // commits.
     gw.node
         .retain_chunks(src.data.chunks().iter().map(|c| c.id).collect())
         .await
@@ -93,10 +95,13 @@ pub async fn copy_object(
         ..Default::default()
     };
     fill_checksums!(result, record.checksums);
-    gw.node
+    let pins = Pins::of(record.data.chunks());
+    let committed = gw
+        .node
         .put_object(input.bucket, input.key, record, WriteCondition::Always)
-        .await
-        .or_s3()?;
+        .await;
+    pins.release(gw);
+    committed.or_s3()?;
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(result),
         ..Default::default()

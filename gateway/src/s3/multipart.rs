@@ -14,7 +14,7 @@ use super::meta::{
 };
 use super::multipart_checksum::{check_complete, object_checksums, upload_checksum};
 use crate::checksum::{BodyHasher, Expected};
-use crate::chunker::{check_framing, store_body};
+use crate::chunker::{check_framing, store_body, Pins};
 use crate::reader::object_stream;
 use crate::state::{Gateway, MAX_OBJECT_SIZE, MAX_PART_NUMBER, MAX_PUT_SIZE, MIN_PART_SIZE};
 use cairn_node::records::{ObjectData, ObjectRecord, PartRecord, UploadRecord};
@@ -136,10 +136,10 @@ pub async fn upload_part(
         ..Default::default()
     };
     fill_checksums!(out, part.checksums);
-    gw.node
-        .put_part(input.upload_id, number, part)
-        .await
-        .or_s3()?;
+    let pins = Pins::of(&part.chunks);
+    let committed = gw.node.put_part(input.upload_id, number, part).await;
+    pins.release(gw);
+    committed.or_s3()?;
     Ok(S3Response::new(out))
 }
 
@@ -185,10 +185,10 @@ pub async fn upload_part_copy(
         last_modified: Some(timestamp(part.last_modified_ms)),
         ..Default::default()
     };
-    gw.node
-        .put_part(input.upload_id, number, part)
-        .await
-        .or_s3()?;
+    let pins = Pins::of(&part.chunks);
+    let committed = gw.node.put_part(input.upload_id, number, part).await;
+    pins.release(gw);
+    committed.or_s3()?;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(result),
         ..Default::default()

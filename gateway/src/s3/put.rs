@@ -6,7 +6,7 @@
 use super::error::OrS3;
 use super::meta::{check_key, expected_digests, fill_checksums, object_meta_from, write_condition};
 use crate::checksum::BodyHasher;
-use crate::chunker::{check_framing, store_body};
+use crate::chunker::{check_framing, store_body, Pins};
 use crate::state::{Gateway, MAX_PUT_SIZE};
 use cairn_node::records::ObjectRecord;
 use s3s::dto::*;
@@ -64,9 +64,12 @@ pub async fn put_object(
     };
     fill_checksums!(out, record.checksums);
     out.checksum_type = record.checksums.kind.clone().map(Into::into);
-    gw.node
+    let pins = Pins::of(record.data.chunks());
+    let committed = gw
+        .node
         .put_object(input.bucket, input.key, record, cond)
-        .await
-        .or_s3()?;
+        .await;
+    pins.release(gw);
+    committed.or_s3()?;
     Ok(S3Response::new(out))
 }

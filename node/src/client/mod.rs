@@ -346,6 +346,26 @@ impl NodeClient {
         Ok(())
     }
 
+    /// Drops the collection pins of `ids` on every node of their PGs (their record
+    /// committed, or their write failed), one request per node; best effort: a
+    /// pin left behind expires by itself (`PIN_WINDOW`).
+    pub async fn release_chunks(&self, ids: Vec<ChunkId>) {
+        let view = self.view();
+        let mut by_node: std::collections::BTreeMap<NodeId, Vec<ChunkId>> = Default::default();
+        for id in ids {
+            let (_, nodes) = view.chunk_sources(pg_of(&id, view.map.placement_groups));
+            for node in nodes {
+                by_node.entry(node).or_default().push(id);
+            }
+        }
+        for (node, ids) in by_node {
+            let req = Request::ReleaseChunks { ids };
+            if let Err(error) = self.inner.transport.call(node, req, READ_TIMEOUT).await {
+                tracing::debug!(node, %error, "releasing chunk pins failed (they expire)");
+            }
+        }
+    }
+
     // ---- buckets ----
 
     pub async fn create_bucket(&self, name: String, record: BucketRecord) -> Result<()> {

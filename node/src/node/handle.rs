@@ -69,6 +69,10 @@ impl Node {
                 let data = blocking(move || stores.chunks.get(&id)).await?;
                 Ok(Response::Data(Bytes::from(data)))
             }
+            Request::ReleaseChunks { ids } => {
+                self.stores.chunks.release(&ids);
+                Ok(Response::Done)
+            }
             Request::TouchChunks { ids } => {
                 let stores = self.stores.clone();
                 blocking(move || ids.iter().try_for_each(|id| stores.chunks.retain(id))).await?;

@@ -1,12 +1,20 @@
 //! Snapshots as files: `SnapshotFile` is the snapshot data openraft passes around (a
 //! path, never the bytes), and `SnapshotDir` keeps a group's current snapshot — its
 //! file and its metadata — under `<data>/snapshots/<group>/`.
+//!
+//! A snapshot's data file is named after its snapshot id (`snap-<hash of id>.data`),
+//! and `current.meta` names the current one; the metadata is written last. So a
+//! path handed out for one snapshot never shows another's rows, and a crash
+//! between the two steps leaves the previous snapshot current.
 
+use crate::error::Result;
 use crate::ids::{GroupId, NodeId};
+use std::path::{Path, PathBuf};
 
 type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
-use crate::error::Result;
-use std::path::{Path, PathBuf};
+
+/// The data file of a snapshot made before files were named by id.
+const LEGACY_DATA: &str = "current.snap";
 
 /// A snapshot's content, in a file.
 #[derive(Clone, Debug)]
@@ -31,28 +39,36 @@ impl SnapshotDir {
             .join(format!("incoming-{:016x}", rand::random::<u64>()))
     }
 
-    fn data_path(&self) -> PathBuf {
-        self.dir.join("current.snap")
+    /// The data file of snapshot `id` (any string: ids come from other nodes too).
+    fn data_path(&self, id: &str) -> PathBuf {
+        let hash = blake3::hash(id.as_bytes()).to_hex();
+        self.dir.join(format!("snap-{}.data", &hash[..32]))
     }
 
     fn meta_path(&self) -> PathBuf {
         self.dir.join("current.meta")
     }
 
-    /// Makes the file at `from` (already synced) the current snapshot; removes
-    /// every other snapshot file.
+    /// Makes the file at `from` (already synced) the current snapshot: renames it
+    /// to its id's name, then replaces the metadata (last), then removes every
+    /// other snapshot file.
     pub fn set_current(&self, meta: &SnapshotMeta, from: &Path) -> Result<SnapshotFile> {
-        let data = self.data_path();
+        let data = self.data_path(&meta.snapshot_id);
         if from != data {
             std::fs::rename(from, &data)?;
         }
+        std::fs::File::open(&self.dir)?.sync_all()?;
         let tmp = self.dir.join("current.meta.tmp");
         std::fs::write(&tmp, postcard::to_allocvec(meta)?)?;
         std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, self.meta_path())?;
         std::fs::File::open(&self.dir)?.sync_all()?;
         for entry in std::fs::read_dir(&self.dir)?.flatten() {
-            if entry.file_name().to_string_lossy().starts_with("incoming-") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = name.starts_with("incoming-")
+                || name == LEGACY_DATA
+                || (name.starts_with("snap-") && entry.path() != data);
+            if stale {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -60,17 +76,16 @@ impl SnapshotDir {
     }
 
     pub fn current(&self) -> Result<Option<(SnapshotMeta, SnapshotFile)>> {
-        let meta = match std::fs::read(self.meta_path()) {
+        let meta: SnapshotMeta = match std::fs::read(self.meta_path()) {
             Ok(bytes) => postcard::from_bytes(&bytes)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        Ok(Some((
-            meta,
-            SnapshotFile {
-                path: self.data_path(),
-            },
-        )))
+        let mut path = self.data_path(&meta.snapshot_id);
+        if !path.exists() && self.dir.join(LEGACY_DATA).exists() {
+            path = self.dir.join(LEGACY_DATA);
+        }
+        Ok(Some((meta, SnapshotFile { path })))
     }
 }
 
@@ -84,4 +99,56 @@ pub fn write_synced(
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn meta(id: &str) -> SnapshotMeta {
+        SnapshotMeta {
+            snapshot_id: id.to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn build(dir: &SnapshotDir, id: &str, rows: &[u8]) -> SnapshotFile {
+        let path = dir.temp_path();
+        std::fs::write(&path, rows).unwrap();
+        dir.set_current(&meta(id), &path).unwrap()
+    }
+
+    #[test]
+    fn a_handed_out_snapshot_never_shows_a_newer_ones_rows() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = SnapshotDir::open(root.path(), 3).unwrap();
+        let older = build(&dir, "3-100-aa", b"rows up to 100");
+        let newer = build(&dir, "3-200-bb", b"rows up to 200");
+        assert_ne!(older.path, newer.path);
+        // The older file is gone (or, if still open elsewhere, its own bytes):
+        // never the newer rows under the older snapshot's index.
+        match std::fs::read(&older.path) {
+            Ok(bytes) => assert_eq!(bytes, b"rows up to 100"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+        }
+        let (m, file) = dir.current().unwrap().unwrap();
+        assert_eq!(m.snapshot_id, "3-200-bb");
+        assert_eq!(std::fs::read(file.path).unwrap(), b"rows up to 200");
+    }
+
+    #[test]
+    fn metadata_is_written_after_the_data() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = SnapshotDir::open(root.path(), 1).unwrap();
+        build(&dir, "1-10-aa", b"ten");
+        // A new snapshot whose data landed but whose metadata did not (a crash
+        // between the two): the previous snapshot stays current and whole.
+        let path = dir.temp_path();
+        std::fs::write(&path, b"twenty").unwrap();
+        std::fs::rename(&path, dir.data_path("1-20-bb")).unwrap();
+        let (m, file) = dir.current().unwrap().unwrap();
+        assert_eq!(m.snapshot_id, "1-10-aa");
+        assert_eq!(std::fs::read(file.path).unwrap(), b"ten");
+    }
 }

@@ -125,6 +125,10 @@ impl StateMachine {
                 EntryPayload::Normal(Command::PutChunk { id, data }) => {
                     if !data.is_empty() && !self.stores.chunks.contains(id) {
                         self.stores.chunks.put(id, data)?;
+                    } else {
+                        // A write of it is in flight: keep it from collection
+                        // until its record commits (`ChunkStore::pin`).
+                        self.stores.chunks.pin(id);
                     }
                     if self.stores.chunks.contains(id) || *id == ChunkId::of(b"") {
                         Reply::Chunk

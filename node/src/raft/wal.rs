@@ -6,11 +6,11 @@
 //! on open, whatever it holds is replayed into the database.
 
 use crate::error::{Error, Result};
-use crate::storage::frames::{read_frame, write_frame};
-use crate::storage::group_commit::GroupCommit;
+use crate::storage::frames::write_frame;
+use crate::storage::group_commit::{poisoned, GroupCommit};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -62,6 +62,37 @@ fn decode(frame: &[u8]) -> Option<Mutation> {
     postcard::from_bytes(body).ok()
 }
 
+/// The intact changes at the start of `bytes`, and where the first bad frame
+/// starts (`None`: the input ended cleanly).
+fn parse(bytes: &[u8]) -> (Vec<Mutation>, Option<usize>) {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match frame_at(bytes, at) {
+            Some((m, next)) => {
+                out.push(m);
+                at = next;
+            }
+            None => return (out, Some(at)),
+        }
+    }
+    (out, None)
+}
+
+/// The change framed at `at` and the offset after it, if the frame is whole and
+/// its checksum matches.
+fn frame_at(bytes: &[u8], at: usize) -> Option<(Mutation, usize)> {
+    let len_bytes: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    let frame = bytes.get(at + 4..(at + 4).checked_add(len)?)?;
+    Some((decode(frame)?, at + 4 + len))
+}
+
+/// Whether an intact frame starts anywhere after the bad one at `bad`.
+fn intact_frame_after(bytes: &[u8], bad: usize) -> bool {
+    (bad + 1..bytes.len()).any(|at| frame_at(bytes, at).is_some())
+}
+
 fn wal_path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("{generation:016}.wal"))
 }
@@ -80,23 +111,34 @@ fn generations(dir: &Path) -> Result<Vec<u64>> {
 
 impl Wal {
     /// Opens the directory; returns the file and every intact change it holds, to
-    /// be replayed (a torn or corrupt tail ends the replay: it was never
-    /// acknowledged).
+    /// be replayed. A torn or corrupt tail ends the replay (it was never
+    /// acknowledged), but a bad record with intact records after it means
+    /// acknowledged changes would be dropped: that refuses to open.
     pub fn open(dir: &Path) -> Result<(Wal, Vec<Mutation>)> {
         fs::create_dir_all(dir)?;
         let mut replay = Vec::new();
         let gens = generations(dir)?;
-        'files: for g in &gens {
-            let mut input = BufReader::new(File::open(wal_path(dir, *g))?);
-            loop {
-                match read_frame(&mut input) {
-                    Ok(Some(frame)) => match decode(&frame) {
-                        Some(m) => replay.push(m),
-                        None => break 'files,
-                    },
-                    Ok(None) => break,
-                    Err(_) => break 'files,
+        for (n, g) in gens.iter().enumerate() {
+            let path = wal_path(dir, *g);
+            let bytes = fs::read(&path)?;
+            let (changes, bad_at) = parse(&bytes);
+            replay.extend(changes);
+            if let Some(at) = bad_at {
+                let later_intact = intact_frame_after(&bytes, at)
+                    || gens[n + 1..].iter().any(|later| {
+                        fs::read(wal_path(dir, *later))
+                            .map(|b| !parse(&b).0.is_empty())
+                            .unwrap_or(true)
+                    });
+                if later_intact {
+                    return Err(Error::Io(std::io::Error::other(format!(
+                        "{}: bad record at byte {at} with intact records after it; \
+                         refusing to replay a log with a hole",
+                        path.display()
+                    ))));
                 }
+                tracing::warn!(path = %path.display(), at, "write-ahead log ends in a torn record; ignored");
+                break;
             }
         }
         let generation = gens.last().map_or(1, |g| g + 1);
@@ -135,8 +177,19 @@ impl Wal {
             write_frame(&mut buf, &encode(m)?)?;
         }
         let mut cur = self.lock()?;
+        if let Some(failure) = self.sync.failure() {
+            return Err(poisoned(&failure));
+        }
         commit()?;
-        (&*cur.file).write_all(&buf)?;
+        if let Err(e) = (&*cur.file).write_all(&buf) {
+            // The database already holds the change, the file maybe part of it:
+            // cut the file back and refuse every later write (a restart replays
+            // the file into a fresh database).
+            let truncated = cur.file.set_len(cur.bytes);
+            tracing::error!(error = %e, truncated = truncated.is_ok(), "write-ahead log write failed: refusing writes until restart");
+            self.sync.fail(e.to_string());
+            return Err(e.into());
+        }
         cur.bytes += buf.len() as u64;
         let seq = self.sync.committed();
         Ok((seq, cur.bytes))
@@ -248,6 +301,58 @@ mod tests {
         drop(wal);
         let (_, replay) = Wal::open(dir.path()).unwrap();
         assert_eq!(indexes(&replay), vec![2]);
+    }
+
+    #[test]
+    fn a_bad_record_with_intact_ones_after_it_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (wal, _) = Wal::open(dir.path()).unwrap();
+            wal.append(&[insert(1)], || Ok(())).unwrap();
+            wal.append(&[insert(2)], || Ok(())).unwrap();
+            wal.append(&[insert(3)], || Ok(())).unwrap();
+        }
+        let newest = generations(dir.path()).unwrap().pop().unwrap();
+        let path = wal_path(dir.path(), newest);
+        let mut bytes = fs::read(&path).unwrap();
+        // Damage the second record's body: records 1 and 3 stay intact.
+        let (_, second) = frame_at(&bytes, 0).unwrap();
+        bytes[second + 6] ^= 0xff;
+        fs::write(&path, bytes).unwrap();
+        let err = Wal::open(dir.path())
+            .err()
+            .expect("a hole must refuse to open");
+        assert!(err.to_string().contains("intact records after it"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_write_refuses_every_later_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) = Wal::open(dir.path()).unwrap();
+        let (seq, _) = wal.append(&[insert(1)], || Ok(())).unwrap();
+        wal.wait_durable(seq).unwrap();
+        // Swap in a handle that cannot write (EBADF), as a disk error would.
+        let good = {
+            let mut cur = wal.lock().unwrap();
+            let ro = File::open(&cur.path).unwrap();
+            std::mem::replace(&mut cur.file, Arc::new(ro))
+        };
+        assert!(wal.append(&[insert(2)], || Ok(())).is_err());
+        wal.lock().unwrap().file = good;
+        let mut committed = false;
+        let again = wal.append(&[insert(3)], || {
+            committed = true;
+            Ok(())
+        });
+        assert!(again.is_err(), "appends continued after a failed write");
+        assert!(
+            !committed,
+            "the database took a change after the log failed"
+        );
+        drop(wal);
+        // The file holds exactly what was written before the failure.
+        let (_, replay) = Wal::open(dir.path()).unwrap();
+        assert_eq!(indexes(&replay), vec![1]);
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub enum Request {
     TouchChunks {
         ids: Vec<ChunkId>,
     },
+    /// Drop the pins of chunks whose record committed (or whose write failed).
+    ReleaseChunks {
+        ids: Vec<ChunkId>,
+    },
     AppendEntries {
         group: GroupId,
         rpc: AppendEntriesRequest<TypeConfig>,

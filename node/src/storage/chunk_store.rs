@@ -8,17 +8,28 @@
 //! others from a block-aligned copy. Every read
 //! verifies the bytes against the id. Writing a chunk that already exists only
 //! refreshes its modification time, which the garbage collector's grace period reads.
+//!
+//! A chunk written or touched is also *pinned* in memory for `PIN_WINDOW`: the
+//! collector never deletes a pinned chunk, whatever the grace period, so the chunks
+//! of an upload in flight (its record not committed yet) survive however long the
+//! upload takes (the gateway re-touches them while it runs and releases them once
+//! the record committed).
 
 use crate::error::{Error, Result};
 use crate::ids::ChunkId;
 use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a write or touch pins a chunk against collection. Writers refresh
+/// their pins well within it (`PIN_WINDOW / 5`) while an upload runs.
+pub const PIN_WINDOW: Duration = Duration::from_secs(600);
 
 pub struct ChunkStore {
     root: PathBuf,
@@ -29,6 +40,8 @@ pub struct ChunkStore {
     used: AtomicU64,
     /// Block-aligned staging buffers for direct writes, kept for reuse.
     spare: Mutex<Vec<Vec<u8>>>,
+    /// Chunks of writes in flight: id → pinned until.
+    pins: Mutex<HashMap<ChunkId, Instant>>,
 }
 
 /// A chunk file as listed.
@@ -44,6 +57,10 @@ impl ChunkStore {
     pub fn open(root: &Path) -> Result<Self> {
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp)?;
+        sync_dir(root)?;
+        if let Some(parent) = root.parent() {
+            sync_dir(parent)?;
+        }
         for entry in fs::read_dir(&tmp)? {
             let _ = fs::remove_file(entry?.path());
         }
@@ -53,6 +70,7 @@ impl ChunkStore {
             gc_lock: RwLock::new(()),
             used: AtomicU64::new(0),
             spare: Mutex::new(Vec::new()),
+            pins: Mutex::new(HashMap::new()),
         };
         let used = store.list()?.iter().map(|f| f.len).sum();
         store.used.store(used, Ordering::Relaxed);
@@ -62,6 +80,26 @@ impl ChunkStore {
     /// Bytes of chunk files held.
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
+    }
+
+    /// Creates the fan-out directories down to `dir` (`ab/cd`), fsyncing the parent
+    /// of each one created, so a power loss cannot take a directory entry (and
+    /// every chunk under it) that a synced chunk depends on.
+    fn fan_out_dirs(&self, dir: &Path) -> Result<()> {
+        let Ok(rel) = dir.strip_prefix(&self.root) else {
+            return Ok(());
+        };
+        let mut parent = self.root.clone();
+        for part in rel.iter() {
+            let child = parent.join(part);
+            match fs::create_dir(&child) {
+                Ok(()) => sync_dir(&parent)?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e.into()),
+            }
+            parent = child;
+        }
+        Ok(())
     }
 
     fn path_of(&self, id: &ChunkId) -> PathBuf {
@@ -74,6 +112,7 @@ impl ChunkStore {
     pub fn put(&self, id: &ChunkId, data: &[u8]) -> Result<bool> {
         let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
         let path = self.path_of(id);
+        self.pin(id);
         if touch(&path)? {
             return Ok(false);
         }
@@ -82,9 +121,14 @@ impl ChunkStore {
             .join(format!("{}.{:016x}", id.to_hex(), rand::random::<u64>()));
         write_synced(&tmp_path, data, &self.spare)?;
         let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir)?;
-        fs::rename(&tmp_path, &path)?;
-        File::open(dir)?.sync_all()?;
+        let placed = self
+            .fan_out_dirs(dir)
+            .and_then(|()| fs::rename(&tmp_path, &path).map_err(Error::from))
+            .and_then(|()| sync_dir(dir));
+        if let Err(e) = placed {
+            let _ = fs::remove_file(&tmp_path);
+            return Err(e);
+        }
         self.used.fetch_add(data.len() as u64, Ordering::Relaxed);
         Ok(true)
     }
@@ -94,10 +138,35 @@ impl ChunkStore {
     pub fn retain(&self, id: &ChunkId) -> Result<()> {
         let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
         if touch(&self.path_of(id))? {
+            self.pin(id);
             Ok(())
         } else {
             Err(Error::ChunkMissing(*id))
         }
+    }
+
+    /// Pins `id` against collection for `PIN_WINDOW` (a write of it is in flight).
+    pub fn pin(&self, id: &ChunkId) {
+        self.pins_lock().insert(*id, Instant::now() + PIN_WINDOW);
+    }
+
+    /// Drops the pins of `ids` (their record committed, or their write failed).
+    pub fn release(&self, ids: &[ChunkId]) {
+        let mut pins = self.pins_lock();
+        for id in ids {
+            pins.remove(id);
+        }
+    }
+
+    /// Chunks pinned now.
+    pub fn pinned(&self) -> usize {
+        self.pins_lock().len()
+    }
+
+    fn pins_lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChunkId, Instant>> {
+        self.pins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reads a chunk without verifying it: for a reader on another machine, which
@@ -152,8 +221,14 @@ impl ChunkStore {
     /// either refreshes it first (and it stays) or finds it gone (and rewrites it).
     pub fn delete_if_older(&self, ids: &[ChunkId], cutoff: SystemTime) -> Result<u64> {
         let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
+        let mut pins = self.pins_lock();
+        let now = Instant::now();
+        pins.retain(|_, until| *until > now);
         let mut deleted = 0;
         for id in ids {
+            if pins.contains_key(id) {
+                continue;
+            }
             let path = self.path_of(id);
             let Ok(meta) = fs::metadata(&path) else {
                 continue;
@@ -326,10 +401,79 @@ fn poisoned() -> Error {
     Error::Task("chunk store lock poisoned".into())
 }
 
+/// fsyncs a directory (its entries), counted in tests.
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(test)]
+    tests::SYNCED_DIRS.with(|d| d.borrow_mut().push(dir.to_path_buf()));
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    thread_local! {
+        /// Directories `sync_dir` fsynced on this thread.
+        pub(super) static SYNCED_DIRS: std::cell::RefCell<Vec<PathBuf>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    #[test]
+    fn pinned_chunks_survive_collection_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        let data = b"chunk of an upload in flight".to_vec();
+        let id = ChunkId::of(&data);
+        store.put(&id, &data).unwrap();
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        // Older than any cutoff, unreferenced: only the pin keeps it.
+        assert_eq!(store.delete_if_older(&[id], future).unwrap(), 0);
+        assert!(store.contains(&id));
+        store.release(&[id]);
+        assert_eq!(store.delete_if_older(&[id], future).unwrap(), 1);
+        assert!(!store.contains(&id));
+        // A touch (a copy, or a writer refreshing its upload) pins again.
+        store.put(&id, &data).unwrap();
+        store.release(&[id]);
+        store.retain(&id).unwrap();
+        assert_eq!(store.delete_if_older(&[id], future).unwrap(), 0);
+    }
+
+    #[test]
+    fn new_fan_out_directories_are_synced_in_their_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        SYNCED_DIRS.with(|d| d.borrow_mut().clear());
+        let data = b"a chunk in fresh directories".to_vec();
+        let id = ChunkId::of(&data);
+        store.put(&id, &data).unwrap();
+        let file = store.path_of(&id);
+        let cd = file.parent().unwrap().to_path_buf();
+        let ab = cd.parent().unwrap().to_path_buf();
+        let synced = SYNCED_DIRS.with(|d| d.borrow().clone());
+        // ab's entry lives in the root, cd's in ab, the chunk's in cd.
+        for want in [dir.path().to_path_buf(), ab.clone(), cd.clone()] {
+            assert!(
+                synced.contains(&want),
+                "{} not synced: {synced:?}",
+                want.display()
+            );
+        }
+        // A second chunk in the same directories syncs only its own entry.
+        SYNCED_DIRS.with(|d| d.borrow_mut().clear());
+        let (other, other_id) = (0u32..)
+            .map(|n| {
+                let d = format!("sibling {n}").into_bytes();
+                let id = ChunkId::of(&d);
+                (d, id)
+            })
+            .find(|(_, i)| store.path_of(i).parent() == Some(cd.as_path()))
+            .unwrap();
+        store.put(&other_id, &other).unwrap();
+        assert_eq!(SYNCED_DIRS.with(|d| d.borrow().clone()), vec![cd]);
+    }
 
     #[test]
     fn put_get_dedup_and_verify() {
@@ -396,6 +540,7 @@ mod tests {
         let store = ChunkStore::open(dir.path()).unwrap();
         let id = ChunkId::of(b"x");
         store.put(&id, b"x").unwrap();
+        store.release(&[id]);
         let past = SystemTime::now() - std::time::Duration::from_secs(60);
         assert_eq!(store.delete_if_older(&[id], past).unwrap(), 0);
         let future = SystemTime::now() + std::time::Duration::from_secs(60);

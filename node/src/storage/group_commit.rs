@@ -2,8 +2,14 @@
 //! number; a writer whose commit is not yet durable either waits for the sync in
 //! progress or, if none is, runs one itself. One syncing commit makes every earlier
 //! commit durable, so N concurrent writers pay for about one fsync, not N.
+//!
+//! A failed sync poisons the group: on Linux a failed `fdatasync` may drop the
+//! dirty pages it could not write, and a second call then returns OK although the
+//! data never reached the disk. So no sync is ever retried into success: every
+//! waiter not yet durable, and every later one, gets the error until the database
+//! is reopened (and its log replayed).
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::sync::{Condvar, Mutex};
 
 #[derive(Default)]
@@ -14,6 +20,8 @@ struct State {
     durable: u64,
     /// A writer is running a sync now.
     syncing: bool,
+    /// The first sync failure; once set, nothing becomes durable any more.
+    failed: Option<String>,
 }
 
 #[derive(Default)]
@@ -43,6 +51,9 @@ impl GroupCommit {
             if s.durable >= seq {
                 return Ok(());
             }
+            if let Some(failure) = &s.failed {
+                return Err(poisoned(failure));
+            }
             if !s.syncing {
                 s.syncing = true;
                 let target = s.committed;
@@ -50,8 +61,12 @@ impl GroupCommit {
                 let result = sync();
                 s = self.lock();
                 s.syncing = false;
-                if result.is_ok() {
-                    s.durable = s.durable.max(target);
+                match &result {
+                    Ok(()) => s.durable = s.durable.max(target),
+                    Err(e) => {
+                        tracing::error!(error = %e, "sync failed: refusing every later write until restart");
+                        s.failed = Some(e.to_string());
+                    }
                 }
                 self.changed.notify_all();
                 result?;
@@ -64,6 +79,20 @@ impl GroupCommit {
         }
     }
 
+    /// The first sync failure, if one happened: the database refuses writes.
+    pub fn failure(&self) -> Option<String> {
+        self.lock().failed.clone()
+    }
+
+    /// Marks the group failed without a sync (a write that could not complete).
+    pub fn fail(&self, reason: String) {
+        let mut s = self.lock();
+        if s.failed.is_none() {
+            s.failed = Some(reason);
+        }
+        self.changed.notify_all();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
@@ -71,11 +100,17 @@ impl GroupCommit {
     }
 }
 
+/// The error every write gets once the group failed.
+pub fn poisoned(failure: &str) -> Error {
+    Error::Io(std::io::Error::other(format!(
+        "log storage failed earlier ({failure}); refusing writes until the node restarts"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::error::Error;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
@@ -109,12 +144,46 @@ mod tests {
     }
 
     #[test]
-    fn failed_sync_is_reported_and_retried() {
+    fn failed_sync_poisons_every_later_wait() {
         let gc = GroupCommit::default();
+        let first = gc.committed();
+        gc.wait_durable(first, || Ok(())).unwrap();
         let seq = gc.committed();
         assert!(gc
             .wait_durable(seq, || Err(Error::Task("disk".into())))
             .is_err());
-        gc.wait_durable(seq, || Ok(())).unwrap();
+        // A second sync would "succeed" on Linux; it must not be tried at all.
+        let retried = AtomicU64::new(0);
+        let again = gc.wait_durable(seq, || {
+            retried.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+        assert!(again.is_err(), "a failed sync was retried into success");
+        assert_eq!(retried.load(Ordering::SeqCst), 0);
+        let later = gc.committed();
+        assert!(gc.wait_durable(later, || Ok(())).is_err());
+        // What was durable before the failure stays durable.
+        assert!(gc.wait_durable(first, || Ok(())).is_ok());
+        assert!(gc.failure().is_some());
+    }
+
+    #[test]
+    fn waiters_blocked_on_a_failing_sync_all_fail() {
+        let gc = Arc::new(GroupCommit::default());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let gc = gc.clone();
+                std::thread::spawn(move || {
+                    let seq = gc.committed();
+                    gc.wait_durable(seq, || {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        Err(Error::Task("eio".into()))
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap().is_err());
+        }
     }
 }

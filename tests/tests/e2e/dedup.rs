@@ -364,3 +364,55 @@ async fn gc_keeps_parts_of_pending_uploads_and_reclaims_aborted() {
     assert_eq!(count, with_object, "aborted upload's chunks not reclaimed");
     assert_eq!(get_bytes(&c, "pend", "slow").await, whole);
 }
+
+/// An upload slower than the grace period: with `--gc-grace 0` and a pass every
+/// second, a PUT that streams its body over ~5 s must commit with every chunk
+/// present (its chunks are pinned while it runs), and once deleted, its chunks
+/// are collected (the pins were released at commit).
+#[tokio::test]
+async fn an_upload_slower_than_the_grace_period_keeps_its_chunks() {
+    use futures::StreamExt;
+    const SIZE: usize = 6 * MIB;
+    let server = Server::start(ServerOpts::new().chunk_size(MIB).gc(0, 1)).await;
+    let c = server.client();
+    create_bucket(&c, "slow").await;
+    let data = payload(91, SIZE);
+    let url = server.url("slow/big");
+    let signed = sign_request("PUT", &url, &[], PayloadMode::Unsigned);
+    let pieces: Vec<bytes::Bytes> = data
+        .chunks(256 * 1024)
+        .map(bytes::Bytes::copy_from_slice)
+        .collect();
+    // 24 pieces, one every 200 ms: the first chunks are ~5 s old at commit.
+    let slow = futures::stream::iter(pieces).then(|p| async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok::<_, std::io::Error>(p)
+    });
+    let mut rb = server
+        .http()
+        .put(&url)
+        .header("content-length", SIZE.to_string())
+        .body(reqwest::Body::wrap_stream(slow));
+    for (k, v) in signed {
+        rb = rb.header(k, v);
+    }
+    let resp = rb.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "slow PUT refused: {text}");
+    // Several passes after the commit: every chunk is still there.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        get_bytes(&c, "slow", "big").await,
+        data,
+        "a committed object lost chunks"
+    );
+    c.delete_object()
+        .bucket("slow")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    let (count, _) = wait_chunks(&server, Duration::from_secs(20), |(n, _)| n == 0).await;
+    assert_eq!(count, 0, "chunks of a deleted object stayed pinned");
+}
