@@ -3,6 +3,7 @@
 //! (one pooled connection set per process, shared by every Raft group),
 //! `raft_network` carries openraft's messages over it and `routing` finds a group's
 //! leader. The server that receives requests is the node's (`node::rpc_server`).
+//! It moves messages; it knows nothing of how a node serves them.
 
 pub mod client;
 pub mod messages;
