@@ -376,7 +376,7 @@ async fn credential_scope_of_another_region_refused() {
         Some("AuthorizationQueryParametersError"),
         "{text}"
     );
-    assert!(text.contains("expecting 'us-east-1'"), "{text}");
+    assert!(text.contains("expecting &apos;us-east-1&apos;"), "{text}");
     // The right region still works.
     c.list_objects_v2().bucket("regions").send().await.unwrap();
 }
