@@ -72,7 +72,10 @@ enum Leftover {
 }
 
 type PermitFuture = Pin<
-    Box<dyn std::future::Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send>,
+    Box<
+        dyn std::future::Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>>
+            + Send,
+    >,
 >;
 
 enum Permit {
@@ -100,7 +103,11 @@ pub struct BodyWatch {
 }
 
 /// A request body for the service, and its watch for the handler.
-pub fn watch(body: Incoming, headers: &http::HeaderMap, limits: &BodyLimits) -> (RequestBody, BodyWatch) {
+pub fn watch(
+    body: Incoming,
+    headers: &http::HeaderMap,
+    limits: &BodyLimits,
+) -> (RequestBody, BodyWatch) {
     let expect_continue = headers
         .get(http::header::EXPECT)
         .and_then(|v| v.to_str().ok())
@@ -163,7 +170,8 @@ impl RequestBody {
                 Permit::Needed => match self.permits.clone().try_acquire_owned() {
                     Ok(p) => self.permit = Permit::Held(p),
                     Err(_) => {
-                        self.permit = Permit::Waiting(Box::pin(self.permits.clone().acquire_owned()))
+                        self.permit =
+                            Permit::Waiting(Box::pin(self.permits.clone().acquire_owned()))
                     }
                 },
                 Permit::Waiting(fut) => match fut.as_mut().poll(cx) {
@@ -171,11 +179,14 @@ impl RequestBody {
                         self.permit = Permit::Held(p);
                         self.progressed = true;
                     }
-                    Poll::Ready(Err(_)) => return Poll::Ready(Err("SlowDown: no upload permits".into())),
+                    Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Err("SlowDown: no upload permits".into()))
+                    }
                     Poll::Pending => {
                         return match self.poll_idle(cx) {
                             Poll::Ready(_) => Poll::Ready(Err(
-                                "SlowDown: too many uploads in progress; reduce your request rate".into(),
+                                "SlowDown: too many uploads in progress; reduce your request rate"
+                                    .into(),
                             )),
                             Poll::Pending => Poll::Pending,
                         };
@@ -280,7 +291,9 @@ impl BodyWatch {
         }
         *leftover = Leftover::Drain;
         drop(leftover);
-        let rest = parked.as_ref().map_or(self.declared, |b| b.size_hint().exact());
+        let rest = parked
+            .as_ref()
+            .map_or(self.declared, |b| b.size_hint().exact());
         if let Some(body) = parked {
             drain(body);
         }

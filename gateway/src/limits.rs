@@ -268,7 +268,11 @@ pub fn warn_refused(cap: usize) {
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
-        tracing::warn!(cap, refused, "connection cap reached: refusing connections (503 SlowDown)");
+        tracing::warn!(
+            cap,
+            refused,
+            "connection cap reached: refusing connections (503 SlowDown)"
+        );
     }
 }
 

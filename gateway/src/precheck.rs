@@ -37,7 +37,10 @@ pub fn check_auth<B>(req: &http::Request<B>, region: &str) -> Result<(), S3Error
     }
     if query_v4 {
         if let Some(expires) = param("X-Amz-Expires") {
-            if expires.parse::<u64>().is_ok_and(|s| s > MAX_PRESIGNED_EXPIRES) {
+            if expires
+                .parse::<u64>()
+                .is_ok_and(|s| s > MAX_PRESIGNED_EXPIRES)
+            {
                 return Err(crate::s3::error::query_auth_error(
                     "X-Amz-Expires must be less than a week (in seconds) that is 604800",
                 ));
@@ -149,7 +152,9 @@ pub fn carry_unframed(req: http::Request<s3s::Body>) -> http::Request<s3s::Body>
     };
     parts
         .extensions
-        .insert(UnframedBody(std::sync::Arc::new(std::sync::Mutex::new(Some(body)))));
+        .insert(UnframedBody(std::sync::Arc::new(std::sync::Mutex::new(
+            Some(body),
+        ))));
     http::Request::from_parts(parts, s3s::Body::empty())
 }
 
@@ -167,7 +172,8 @@ impl http_body::Body for Sha256Check {
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, crate::drain::BodyError>>> {
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, crate::drain::BodyError>>>
+    {
         use sha2::Digest;
         use std::task::Poll;
         let this = &mut *self;

@@ -6,8 +6,8 @@
 
 use crate::auth::{KeyAuth, PublicReadAccess};
 use crate::drain::BodyLimits;
-use crate::limits::{Activity, InFlight, TimedIo};
 pub use crate::limits::Limits;
+use crate::limits::{Activity, InFlight, TimedIo};
 use crate::metrics::METRICS;
 use crate::s3::S3Api;
 use crate::state::{Gateway, GatewayConfig};

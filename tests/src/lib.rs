@@ -761,12 +761,14 @@ pub fn presign_url(method: &str, url: &str, expires: Duration, region: &str) -> 
         .remove(b'~');
     let mut out = url.to_string();
     for (i, (k, v)) in instructions.params().iter().enumerate() {
-        out.push(if i == 0 && !url.contains('?') { '?' } else { '&' });
+        out.push(if i == 0 && !url.contains('?') {
+            '?'
+        } else {
+            '&'
+        });
         out.push_str(k);
         out.push('=');
-        out.push_str(
-            &percent_encoding::utf8_percent_encode(v, AWS).to_string(),
-        );
+        out.push_str(&percent_encoding::utf8_percent_encode(v, AWS).to_string());
     }
     out
 }

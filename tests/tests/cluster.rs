@@ -691,7 +691,13 @@ async fn node_rpc_limits() {
 
     // Declared too large: refused before any byte of the body.
     let started = Instant::now();
-    let resp = exchange(addr, head("/rpc", "content-length: 1073741824"), Vec::new(), false).await;
+    let resp = exchange(
+        addr,
+        head("/rpc", "content-length: 1073741824"),
+        Vec::new(),
+        false,
+    )
+    .await;
     assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
     assert!(started.elapsed() < Duration::from_secs(10));
 
@@ -704,7 +710,13 @@ async fn node_rpc_limits() {
         chunked.extend_from_slice(&piece);
         chunked.extend_from_slice(b"\r\n");
     }
-    let resp = exchange(addr, head("/rpc", "transfer-encoding: chunked"), chunked, false).await;
+    let resp = exchange(
+        addr,
+        head("/rpc", "transfer-encoding: chunked"),
+        chunked,
+        false,
+    )
+    .await;
     assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
 
     // A valid message, then one with a trailing byte.
@@ -760,7 +772,11 @@ async fn node_rpc_limits() {
         if left.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "left in {}: {left:?}", incoming.display());
+        assert!(
+            Instant::now() < deadline,
+            "left in {}: {left:?}",
+            incoming.display()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -32,7 +32,10 @@ async fn idle_connections_closed_after_idle_timeout() {
     let mut busy = RawConn::open(&server).await;
     for _ in 0..4 {
         busy.send(HEALTH).await.unwrap();
-        assert_eq!(busy.response(Duration::from_secs(5)).await.unwrap().status, 200);
+        assert_eq!(
+            busy.response(Duration::from_secs(5)).await.unwrap().status,
+            200
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     used.closed_within(Duration::from_secs(5))
@@ -55,7 +58,8 @@ async fn idle_connections_closed_after_idle_timeout() {
 async fn slowloris_header_dropped() {
     let server = Server::start(limits(&["--header-timeout", "2", "--idle-timeout", "30"])).await;
     let mut conn = RawConn::open(&server).await;
-    let header = b"GET /health HTTP/1.1\r\nhost: x\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    let header =
+        b"GET /health HTTP/1.1\r\nhost: x\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
     let started = Instant::now();
     let mut dropped = false;
     for byte in header.iter().cycle().take(100) {
@@ -76,7 +80,10 @@ async fn slowloris_header_dropped() {
     // The server still serves others.
     let mut other = RawConn::open(&server).await;
     other.send(HEALTH).await.unwrap();
-    assert_eq!(other.response(Duration::from_secs(5)).await.unwrap().status, 200);
+    assert_eq!(
+        other.response(Duration::from_secs(5)).await.unwrap().status,
+        200
+    );
 }
 
 /// A PUT announcing 5 MiB that sends 1 MiB and stalls fails after
@@ -114,7 +121,10 @@ async fn connection_cap_refuses_with_slow_down() {
     for _ in 0..4 {
         let mut conn = RawConn::open(&server).await;
         conn.send(HEALTH).await.unwrap();
-        assert_eq!(conn.response(Duration::from_secs(5)).await.unwrap().status, 200);
+        assert_eq!(
+            conn.response(Duration::from_secs(5)).await.unwrap().status,
+            200
+        );
         held.push(conn);
     }
     let mut over = RawConn::open(&server).await;
@@ -128,7 +138,10 @@ async fn connection_cap_refuses_with_slow_down() {
     loop {
         let mut conn = RawConn::open(&server).await;
         let _ = conn.send(HEALTH).await;
-        let status = conn.response(Duration::from_secs(5)).await.map(|r| r.status);
+        let status = conn
+            .response(Duration::from_secs(5))
+            .await
+            .map(|r| r.status);
         if status == Some(200) {
             break;
         }

@@ -208,7 +208,8 @@ async fn refused_put_with_body_sent_keeps_framing() {
         c
     };
     let len = body.len().to_string();
-    let cases: Vec<(&str, Vec<(&str, &str)>, &[u8])> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [u8]);
+    let cases: Vec<Case> = vec![
         ("fixed", vec![("content-length", len.as_str())], &body),
         (
             "fixed+expect",
@@ -243,8 +244,13 @@ async fn refused_put_with_body_sent_keeps_framing() {
     }
     // A fixed-length body sent right away is read to its end: the connection stays.
     let mut conn = RawConn::open(&server).await;
-    let mut bytes =
-        signed_head(&server, "PUT", &long_key_path(), &[("content-length", &len)]).into_bytes();
+    let mut bytes = signed_head(
+        &server,
+        "PUT",
+        &long_key_path(),
+        &[("content-length", &len)],
+    )
+    .into_bytes();
     bytes.extend_from_slice(&body);
     bytes.extend_from_slice(HEALTH);
     conn.send(&bytes).await.unwrap();
@@ -306,7 +312,11 @@ async fn two_auth_mechanisms_refused() {
     let resp = rb.send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     let text = resp.text().await.unwrap();
-    assert_eq!(xml_code(&text).as_deref(), Some("InvalidArgument"), "{text}");
+    assert_eq!(
+        xml_code(&text).as_deref(),
+        Some("InvalidArgument"),
+        "{text}"
+    );
     assert!(text.contains("Only one auth mechanism allowed"), "{text}");
 }
 
@@ -320,7 +330,12 @@ async fn presigned_url_longer_than_a_week_refused() {
     let url = server.url("week/k");
     let week = presign_url("GET", &url, Duration::from_secs(604_800), REGION);
     let resp = server.http().get(&week).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().await.unwrap());
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.text().await.unwrap()
+    );
     let longer = presign_url("GET", &url, Duration::from_secs(604_801), REGION);
     let resp = server.http().get(&longer).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
@@ -355,11 +370,12 @@ async fn credential_scope_of_another_region_refused() {
         .unwrap_err();
     assert_eq!(err_code(&err), "AuthorizationHeaderMalformed", "{err:?}");
     assert_eq!(err_status(&err), 400);
-    let msg = err.as_service_error().and_then(|e| {
-        aws_sdk_s3::error::ProvideErrorMetadata::message(e).map(str::to_string)
-    });
+    let msg = err
+        .as_service_error()
+        .and_then(|e| aws_sdk_s3::error::ProvideErrorMetadata::message(e).map(str::to_string));
     assert!(
-        msg.as_deref().is_some_and(|m| m.contains("expecting 'us-east-1'")),
+        msg.as_deref()
+            .is_some_and(|m| m.contains("expecting 'us-east-1'")),
         "{msg:?}"
     );
     let url = presign_url(
