@@ -208,7 +208,8 @@ async fn refused_put_with_body_sent_keeps_framing() {
         c
     };
     let len = body.len().to_string();
-    let cases: Vec<(&str, Vec<(&str, &str)>, &[u8])> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [u8]);
+    let cases: Vec<Case> = vec![
         ("fixed", vec![("content-length", len.as_str())], &body),
         (
             "fixed+expect",
@@ -391,7 +392,7 @@ async fn credential_scope_of_another_region_refused() {
         Some("AuthorizationQueryParametersError"),
         "{text}"
     );
-    assert!(text.contains("expecting 'us-east-1'"), "{text}");
+    assert!(text.contains("expecting &apos;us-east-1&apos;"), "{text}");
     // The right region still works.
     c.list_objects_v2().bucket("regions").send().await.unwrap();
 }
