@@ -185,9 +185,12 @@ impl Policy {
 /// Parsed policies by bucket, each with the text it was parsed from: a lookup
 /// compares the stored text (a changed policy is parsed again), so nothing is
 /// ever stale. A stored text that does not parse grants nothing.
+/// The policy text a bucket had, and what it parsed to (`None`: it did not).
+type Cached = (String, Option<Arc<Policy>>);
+
 #[derive(Default)]
 pub struct PolicyCache {
-    parsed: RwLock<HashMap<String, (String, Option<Arc<Policy>>)>>,
+    parsed: RwLock<HashMap<String, Cached>>,
 }
 
 impl PolicyCache {

@@ -26,6 +26,19 @@ pub async fn delete_objects(
     if input.delete.objects.len() > 1000 {
         return Err(s3_error!(MalformedXML, "at most 1000 keys per request"));
     }
+    // Buckets are unversioned: deleting "a version" must not delete the object.
+    if let Some(v) = input
+        .delete
+        .objects
+        .iter()
+        .filter_map(|o| o.version_id.as_deref())
+        .find(|v| *v != "null")
+    {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Invalid version id specified ({v}): Cairn buckets are unversioned."
+        ));
+    }
     let quiet = input.delete.quiet.unwrap_or(false);
     let keys: Vec<String> = input.delete.objects.into_iter().map(|o| o.key).collect();
     gw.node

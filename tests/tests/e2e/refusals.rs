@@ -493,6 +493,25 @@ async fn versions_and_expected_owners_are_checked() {
         400,
         &["InvalidArgument"],
     );
+    let versioned = aws_sdk_s3::types::Delete::builder()
+        .objects(
+            ObjectIdentifier::builder()
+                .key("k")
+                .version_id("3HL4kqtJlcpXroDTDmJ")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    assert_err(
+        c.delete_objects()
+            .bucket("bkt")
+            .delete(versioned)
+            .send()
+            .await,
+        400,
+        &["InvalidArgument"],
+    );
     assert_eq!(get_bytes(&c, "bkt", "k").await, b"data");
     // `null` is the version of every object of an unversioned bucket.
     c.get_object()
