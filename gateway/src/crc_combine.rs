@@ -39,7 +39,11 @@ impl Crc {
                 product ^= b;
             }
             m >>= 1;
-            b = if b & 1 != 0 { (b >> 1) ^ self.poly } else { b >> 1 };
+            b = if b & 1 != 0 {
+                (b >> 1) ^ self.poly
+            } else {
+                b >> 1
+            };
         }
         product
     }

@@ -253,6 +253,7 @@ async fn handle(
     join_repeated(req.headers_mut(), http::header::CONTENT_ENCODING);
     let resp = service.call(req).instrument(span.clone()).await?;
     let mut resp = finish_error(resp, &request_id).await;
+    partial_head(&method, &mut resp);
     if empty_expect_continue {
         // No `100 Continue` went out for an empty body; botocore then misreads the
         // next response on this connection (boto/botocore#3755). Start afresh.
@@ -308,6 +309,17 @@ async fn finish_error(resp: http::Response<Body>, request_id: &str) -> http::Res
         http::HeaderValue::from(bytes.len()),
     );
     http::Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A HEAD answered for a part or range (it carries `Content-Range`) is 206, as its
+/// GET is; s3s sets that status only on GetObject.
+fn partial_head(method: &str, resp: &mut http::Response<Body>) {
+    if method == "HEAD"
+        && resp.status() == http::StatusCode::OK
+        && resp.headers().contains_key(http::header::CONTENT_RANGE)
+    {
+        *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+    }
 }
 
 /// Joins repeated lines of a list-valued header into one comma-separated value, as

@@ -53,7 +53,9 @@ pub async fn get_object_attributes(
     }
     let max_parts = match input.max_parts {
         None => MAX_PARTS,
-        Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-parts must not be negative")),
+        Some(n) if n < 0 => {
+            return Err(s3_error!(InvalidArgument, "max-parts must not be negative"))
+        }
         Some(n) => n.min(MAX_PARTS),
     };
     let marker = match input.part_number_marker {
@@ -66,11 +68,7 @@ pub async fn get_object_attributes(
             ))
         }
     };
-    let rec = gw
-        .node
-        .get_object(input.bucket, input.key)
-        .await
-        .or_s3()?;
+    let rec = gw.node.get_object(input.bucket, input.key).await.or_s3()?;
     let [want_etag, want_checksum, want_parts, want_class, want_size] = wants;
     Ok(S3Response::new(GetObjectAttributesOutput {
         e_tag: want_etag.then(|| etag(&rec.etag)),

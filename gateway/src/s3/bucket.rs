@@ -145,7 +145,12 @@ fn decode_token(token: &str) -> S3Result<String> {
         .decode(token)
         .ok()
         .and_then(|raw| String::from_utf8(raw).ok())
-        .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect"
+            )
+        })
 }
 
 pub async fn get_bucket_location(

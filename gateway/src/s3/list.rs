@@ -2,8 +2,8 @@
 //! max-keys paging by continuation token / start-after / marker, encoding-type=url,
 //! the keys' owner (V1, and V2 with fetch-owner).
 
-use super::error::OrS3;
 use super::bucket::owner;
+use super::error::OrS3;
 use super::meta::{etag, timestamp};
 use crate::state::Gateway;
 use base64::Engine;

@@ -75,8 +75,10 @@ pub async fn create_multipart_upload(
     let input = req.input;
     check_key(&input.key)?;
     let meta = object_meta_from!(input);
-    let checksum =
-        upload_checksum(input.checksum_algorithm.as_ref(), input.checksum_type.as_ref())?;
+    let checksum = upload_checksum(
+        input.checksum_algorithm.as_ref(),
+        input.checksum_type.as_ref(),
+    )?;
     let record = UploadRecord {
         bucket: input.bucket.clone(),
         key: input.key.clone(),

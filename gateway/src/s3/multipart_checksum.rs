@@ -216,8 +216,14 @@ mod tests {
         let comp = ChecksumType::from_static(ChecksumType::COMPOSITE);
         let ok = |a, t: Option<&ChecksumType>| upload_checksum(Some(&alg(a)), t).unwrap();
         assert_eq!(ok("CRC32", None).as_deref(), Some("CRC32/COMPOSITE"));
-        assert_eq!(ok("CRC64NVME", None).as_deref(), Some("CRC64NVME/FULL_OBJECT"));
-        assert_eq!(ok("CRC32C", Some(&full)).as_deref(), Some("CRC32C/FULL_OBJECT"));
+        assert_eq!(
+            ok("CRC64NVME", None).as_deref(),
+            Some("CRC64NVME/FULL_OBJECT")
+        );
+        assert_eq!(
+            ok("CRC32C", Some(&full)).as_deref(),
+            Some("CRC32C/FULL_OBJECT")
+        );
         assert_eq!(ok("SHA1", Some(&comp)).as_deref(), Some("SHA1/COMPOSITE"));
         assert!(upload_checksum(Some(&alg("SHA256")), Some(&full)).is_err());
         assert!(upload_checksum(Some(&alg("CRC64NVME")), Some(&comp)).is_err());

@@ -328,7 +328,11 @@ async fn delete_bucket_with_only_uploads_deletes_them() {
         .send()
         .await
         .unwrap();
-    assert_eq!(uploads.uploads().len(), 1, "the refused delete kept the upload");
+    assert_eq!(
+        uploads.uploads().len(),
+        1,
+        "the refused delete kept the upload"
+    );
     assert_eq!(get_bytes(&c, "keep", "obj").await, b"data");
 
     create_bucket(&c, "scratch").await;
@@ -443,7 +447,12 @@ async fn list_buckets_paginated() {
 
     let r = c.list_buckets().bucket_region(REGION).send().await.unwrap();
     assert_eq!(r.buckets().len(), names.len());
-    let r = c.list_buckets().bucket_region("xx-none-1").send().await.unwrap();
+    let r = c
+        .list_buckets()
+        .bucket_region("xx-none-1")
+        .send()
+        .await
+        .unwrap();
     assert!(r.buckets().is_empty());
 
     for bad in [0, 10_001] {

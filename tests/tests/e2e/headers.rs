@@ -41,7 +41,10 @@ async fn repeated_content_encoding_joined_with_comma_space() {
         ("one-line", &[("content-encoding", "gzip, br")], "gzip, br"),
     ];
     for (key, headers, want) in cases {
-        assert_eq!(raw_put(&server, &format!("enc/{key}"), headers, &data).await, 200);
+        assert_eq!(
+            raw_put(&server, &format!("enc/{key}"), headers, &data).await,
+            200
+        );
         let head = c.head_object().bucket("enc").key(key).send().await.unwrap();
         assert_eq!(head.content_encoding(), Some(want), "{key}");
         let got = c.get_object().bucket("enc").key(key).send().await.unwrap();

@@ -115,15 +115,15 @@ async fn list_url_encoding_keeps_slash_and_unreserved() {
 async fn list_max_keys_zero_and_empty_delimiter() {
     let server = Server::start_default().await;
     let c = server.client();
-    create_bucket(&c, "mk").await;
+    create_bucket(&c, "maxkeys").await;
     for k in ["a/1", "a/2", "b"] {
-        put(&c, "mk", k, b"x".to_vec()).await;
+        put(&c, "maxkeys", k, b"x".to_vec()).await;
     }
     for v2 in [true, false] {
         let r = if v2 {
             let r = c
                 .list_objects_v2()
-                .bucket("mk")
+                .bucket("maxkeys")
                 .max_keys(0)
                 .send()
                 .await
@@ -132,7 +132,13 @@ async fn list_max_keys_zero_and_empty_delimiter() {
             assert_eq!(r.next_continuation_token(), None);
             (r.is_truncated(), r.contents().len(), r.max_keys())
         } else {
-            let r = c.list_objects().bucket("mk").max_keys(0).send().await.unwrap();
+            let r = c
+                .list_objects()
+                .bucket("maxkeys")
+                .max_keys(0)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.next_marker(), None);
             (r.is_truncated(), r.contents().len(), r.max_keys())
         };
@@ -144,7 +150,7 @@ async fn list_max_keys_zero_and_empty_delimiter() {
         &["NoSuchBucket"],
     );
 
-    for query in ["mk?list-type=2&delimiter=", "mk?delimiter="] {
+    for query in ["maxkeys?list-type=2&delimiter=", "maxkeys?delimiter="] {
         let (status, xml) = signed_get(&server, query).await;
         assert_eq!(status, 200, "{xml}");
         assert!(!xml.contains("<Delimiter"), "{query}: {xml}");
@@ -171,9 +177,14 @@ async fn list_owner_v1_always_v2_with_fetch_owner() {
         .send()
         .await
         .unwrap();
-    let owner = r.contents()[0].owner().expect("V2 with fetch-owner lists owners");
+    let owner = r.contents()[0]
+        .owner()
+        .expect("V2 with fetch-owner lists owners");
     assert!(owner.id().is_some_and(|id| !id.is_empty()));
 
     let r = c.list_objects_v2().bucket("own").send().await.unwrap();
-    assert!(r.contents()[0].owner().is_none(), "V2 lists owners only when asked");
+    assert!(
+        r.contents()[0].owner().is_none(),
+        "V2 lists owners only when asked"
+    );
 }

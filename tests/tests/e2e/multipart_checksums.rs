@@ -80,7 +80,9 @@ async fn upload_parts(
             .await
             .unwrap();
         assert_eq!(crc_of!(r, alg), Some(crc(alg, data).as_str()), "part {n}");
-        let part = CompletedPart::builder().part_number(n).e_tag(r.e_tag().unwrap());
+        let part = CompletedPart::builder()
+            .part_number(n)
+            .e_tag(r.e_tag().unwrap());
         let part = match alg {
             ChecksumAlgorithm::Crc32 => part.set_checksum_crc32(r.checksum_crc32().map(Into::into)),
             ChecksumAlgorithm::Crc32C => {
@@ -342,5 +344,8 @@ async fn multipart_composite_and_refused_checksum_pairs() {
         .send()
         .await
         .unwrap();
-    assert!(uploads.uploads().is_empty(), "a refused create left an upload");
+    assert!(
+        uploads.uploads().is_empty(),
+        "a refused create left an upload"
+    );
 }

@@ -66,9 +66,7 @@ async fn multipart_object(c: &Client, bucket: &str, key: &str, parts: &[Vec<u8>]
 async fn raw(server: &Server, method: &str, path: &str, names: &[&str]) -> (u16, Vec<String>) {
     let url = server.url(path);
     let signed = sign_request(method, &url, &[], PayloadMode::Bytes(b""));
-    let mut rb = server
-        .http()
-        .request(method.parse().unwrap(), &url);
+    let mut rb = server.http().request(method.parse().unwrap(), &url);
     for (k, v) in signed {
         rb = rb.header(k, v);
     }
@@ -120,7 +118,11 @@ async fn get_and_head_by_part_number() {
         assert_eq!(r.content_length(), Some(data.len() as i64), "part {n}");
         assert_eq!(r.content_range(), Some(range.as_str()), "part {n}");
         assert_eq!(r.parts_count(), Some(3), "part {n}");
-        assert_eq!(r.e_tag(), Some(etag.as_str()), "the object's ETag, part {n}");
+        assert_eq!(
+            r.e_tag(),
+            Some(etag.as_str()),
+            "the object's ETag, part {n}"
+        );
         let got = r.body.collect().await.unwrap().into_bytes();
         assert!(got == data[..], "bytes of part {n}");
 
@@ -152,7 +154,12 @@ async fn get_and_head_by_part_number() {
 
     // Past the last part: 416 InvalidPartNumber; outside 1..=10000: 400.
     assert_err(
-        c.get_object().bucket("parts").key("mp").part_number(4).send().await,
+        c.get_object()
+            .bucket("parts")
+            .key("mp")
+            .part_number(4)
+            .send()
+            .await,
         416,
         &["InvalidPartNumber"],
     );
@@ -160,7 +167,12 @@ async fn get_and_head_by_part_number() {
     assert_eq!(status, 416);
     for bad in [0, 10_001] {
         assert_err(
-            c.get_object().bucket("parts").key("mp").part_number(bad).send().await,
+            c.get_object()
+                .bucket("parts")
+                .key("mp")
+                .part_number(bad)
+                .send()
+                .await,
             400,
             &["InvalidArgument"],
         );
@@ -194,7 +206,12 @@ async fn get_and_head_by_part_number() {
     assert_eq!(r.parts_count(), None);
     assert!(r.body.collect().await.unwrap().into_bytes() == single[..]);
     assert_err(
-        c.get_object().bucket("parts").key("single").part_number(2).send().await,
+        c.get_object()
+            .bucket("parts")
+            .key("single")
+            .part_number(2)
+            .send()
+            .await,
         416,
         &["InvalidPartNumber"],
     );
@@ -209,7 +226,11 @@ async fn get_and_head_by_part_number() {
             &["content-length", "content-range"],
         )
         .await;
-        assert_eq!((status, h), (200, vec!["0".into(), String::new()]), "{method}");
+        assert_eq!(
+            (status, h),
+            (200, vec!["0".into(), String::new()]),
+            "{method}"
+        );
     }
 }
 
@@ -246,7 +267,10 @@ async fn get_object_attributes() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.e_tag().map(|e| e.trim_matches('"')), Some(etag.trim_matches('"')));
+    assert_eq!(
+        r.e_tag().map(|e| e.trim_matches('"')),
+        Some(etag.trim_matches('"'))
+    );
     assert_eq!(r.object_size(), Some(total as i64));
     assert_eq!(r.storage_class().map(|s| s.as_str()), Some("STANDARD"));
     assert!(r.last_modified().is_some());
@@ -278,7 +302,10 @@ async fn get_object_attributes() {
     assert_eq!(op.parts().len(), 2);
     assert_eq!(op.is_truncated(), Some(true));
     assert_eq!(op.next_part_number_marker(), Some("2"));
-    assert!(r.e_tag().is_none() && r.object_size().is_none(), "only what was asked");
+    assert!(
+        r.e_tag().is_none() && r.object_size().is_none(),
+        "only what was asked"
+    );
     let r = c
         .get_object_attributes()
         .bucket("attrs")
@@ -305,7 +332,10 @@ async fn get_object_attributes() {
         .await
         .unwrap();
     assert_eq!(r.object_size(), Some(1234));
-    assert_eq!(r.e_tag().map(|e| e.trim_matches('"')), Some(md5_hex(&data).as_str()));
+    assert_eq!(
+        r.e_tag().map(|e| e.trim_matches('"')),
+        Some(md5_hex(&data).as_str())
+    );
     assert!(r.object_parts().is_none());
 
     assert_err(
