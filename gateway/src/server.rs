@@ -329,6 +329,7 @@ async fn respond(
         }
     };
     let mut resp = finish_error(resp, &request_id).await;
+    partial_head(&method, &mut resp);
     if watch.finish() || empty_expect_continue {
         // The rest of the body cannot be told from the next request on this
         // connection (see `drain`), or, for an empty body with `Expect`, no
@@ -385,6 +386,17 @@ async fn finish_error(resp: http::Response<Body>, request_id: &str) -> http::Res
         http::HeaderValue::from(bytes.len()),
     );
     http::Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A HEAD answered for a part or range (it carries `Content-Range`) is 206, as its
+/// GET is; s3s sets that status only on GetObject.
+fn partial_head(method: &str, resp: &mut http::Response<Body>) {
+    if method == "HEAD"
+        && resp.status() == http::StatusCode::OK
+        && resp.headers().contains_key(http::header::CONTENT_RANGE)
+    {
+        *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+    }
 }
 
 /// Joins repeated lines of a list-valued header into one comma-separated value, as

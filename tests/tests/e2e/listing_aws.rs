@@ -115,15 +115,15 @@ async fn list_url_encoding_keeps_slash_and_unreserved() {
 async fn list_max_keys_zero_and_empty_delimiter() {
     let server = Server::start_default().await;
     let c = server.client();
-    create_bucket(&c, "mk").await;
+    create_bucket(&c, "maxkeys").await;
     for k in ["a/1", "a/2", "b"] {
-        put(&c, "mk", k, b"x".to_vec()).await;
+        put(&c, "maxkeys", k, b"x".to_vec()).await;
     }
     for v2 in [true, false] {
         let r = if v2 {
             let r = c
                 .list_objects_v2()
-                .bucket("mk")
+                .bucket("maxkeys")
                 .max_keys(0)
                 .send()
                 .await
@@ -134,7 +134,7 @@ async fn list_max_keys_zero_and_empty_delimiter() {
         } else {
             let r = c
                 .list_objects()
-                .bucket("mk")
+                .bucket("maxkeys")
                 .max_keys(0)
                 .send()
                 .await
@@ -150,7 +150,7 @@ async fn list_max_keys_zero_and_empty_delimiter() {
         &["NoSuchBucket"],
     );
 
-    for query in ["mk?list-type=2&delimiter=", "mk?delimiter="] {
+    for query in ["maxkeys?list-type=2&delimiter=", "maxkeys?delimiter="] {
         let (status, xml) = signed_get(&server, query).await;
         assert_eq!(status, 200, "{xml}");
         assert!(!xml.contains("<Delimiter"), "{query}: {xml}");
