@@ -75,6 +75,9 @@ impl Drop for InFlight {
     }
 }
 
+/// How often a connection with a request in flight re-checks its read deadline.
+const RECHECK: Duration = Duration::from_millis(250);
+
 pub struct TimedIo {
     inner: TcpStream,
     activity: Arc<Activity>,
@@ -146,6 +149,14 @@ impl AsyncRead for TimedIo {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
                 let Some(deadline) = this.read_deadline() else {
+                    // A request is in flight: look again shortly, so the idle
+                    // period starts once its response went out even if nothing
+                    // else wakes this read (hyper may have polled it meanwhile).
+                    let recheck = tokio::time::Instant::now() + RECHECK;
+                    this.read_timer.as_mut().reset(recheck);
+                    if this.read_timer.as_mut().poll(cx).is_ready() {
+                        cx.waker().wake_by_ref();
+                    }
                     return Poll::Pending;
                 };
                 if this.read_timer.deadline() != deadline {

@@ -401,7 +401,9 @@ fn partial_head(method: &str, resp: &mut http::Response<Body>) {
 
 /// Joins repeated lines of a list-valued header into one comma-separated value, as
 /// HTTP defines them equal (SDKs send `Content-Encoding: gzip` and
-/// `Content-Encoding: aws-chunked` apart; s3s accepts one line).
+/// `Content-Encoding: aws-chunked` apart; s3s accepts one line). Joined by `,`
+/// with no space: the form SigV4's canonical headers sign; what is stored is
+/// re-joined by `, ` (`meta::stored_content_encoding`).
 fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
     let values: Vec<&str> = headers
         .get_all(&name)
@@ -411,7 +413,7 @@ fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
     if values.len() < 2 {
         return;
     }
-    if let Ok(joined) = http::HeaderValue::from_str(&values.join(", ")) {
+    if let Ok(joined) = http::HeaderValue::from_str(&values.join(",")) {
         headers.insert(name, joined);
     }
 }

@@ -104,8 +104,8 @@ pub(crate) use fill_checksums;
 
 /// The Content-Encoding to keep: the client's, less the `aws-chunked` transfer
 /// coding that only describes this request's body. Codings are listed as HTTP
-/// lists them, `, `-separated (repeated header lines arrive joined so); a value
-/// without `aws-chunked` is kept as sent.
+/// lists them, `, `-separated (repeated header lines arrive joined by `,`, the
+/// form SigV4 signs).
 pub fn stored_content_encoding(value: Option<&str>) -> Option<String> {
     let value = value?;
     let codings: Vec<&str> = value
@@ -120,8 +120,6 @@ pub fn stored_content_encoding(value: Option<&str>) -> Option<String> {
         .collect();
     if kept.is_empty() {
         None
-    } else if kept.len() == codings.len() {
-        Some(value.trim().to_string())
     } else {
         Some(kept.join(", "))
     }
