@@ -334,7 +334,9 @@ fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
     if values.len() < 2 {
         return;
     }
-    if let Ok(joined) = http::HeaderValue::from_str(&values.join(", ")) {
+    // `,` without a space: SigV4 canonicalises repeated lines so, and s3s checks the
+    // signature on this joined value. The stored Content-Encoding is `, `-joined.
+    if let Ok(joined) = http::HeaderValue::from_str(&values.join(",")) {
         headers.insert(name, joined);
     }
 }

@@ -102,29 +102,16 @@ macro_rules! fill_checksums {
 }
 pub(crate) use fill_checksums;
 
-/// The Content-Encoding to keep: the client's, less the `aws-chunked` transfer
-/// coding that only describes this request's body. Codings are listed as HTTP
-/// lists them, `, `-separated (repeated header lines arrive joined so); a value
-/// without `aws-chunked` is kept as sent.
+/// The Content-Encoding to keep: the client's codings, less the `aws-chunked`
+/// transfer coding that only describes this request's body, listed as HTTP lists
+/// them (`, `-separated; repeated header lines arrive joined by `,`).
 pub fn stored_content_encoding(value: Option<&str>) -> Option<String> {
-    let value = value?;
-    let codings: Vec<&str> = value
+    let kept: Vec<&str> = value?
         .split(',')
         .map(str::trim)
-        .filter(|c| !c.is_empty())
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
         .collect();
-    let kept: Vec<&str> = codings
-        .iter()
-        .copied()
-        .filter(|c| !c.eq_ignore_ascii_case("aws-chunked"))
-        .collect();
-    if kept.is_empty() {
-        None
-    } else if kept.len() == codings.len() {
-        Some(value.trim().to_string())
-    } else {
-        Some(kept.join(", "))
-    }
+    (!kept.is_empty()).then(|| kept.join(", "))
 }
 
 pub fn timestamp(ms: i64) -> Timestamp {
