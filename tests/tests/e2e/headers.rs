@@ -6,7 +6,8 @@ use cairn_tests::*;
 
 async fn raw_put(server: &Server, path: &str, headers: &[(&str, &str)], data: &[u8]) -> u16 {
     let url = server.url(path);
-    let signed = sign_request("PUT", &url, &[], PayloadMode::Bytes(data));
+    // Signed as the SDKs sign them: SigV4 joins repeated lines with `,`.
+    let signed = sign_request("PUT", &url, headers, PayloadMode::Bytes(data));
     let mut rb = server.http().put(&url).body(data.to_vec());
     for (k, v) in headers {
         rb = rb.header(*k, *v); // appends: repeated names become repeated lines
