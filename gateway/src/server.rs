@@ -5,10 +5,13 @@
 //! in-process) and `cairn gateway` (a gateway of a cluster, nodes reached by RPC).
 
 use crate::auth::{KeyAuth, PublicReadAccess};
+use crate::drain::BodyLimits;
+pub use crate::limits::Limits;
+use crate::limits::{Activity, InFlight, TimedIo};
 use crate::metrics::METRICS;
 use crate::s3::S3Api;
 use crate::state::{Gateway, GatewayConfig};
-use cairn_node::cluster_config::ClusterConfig;
+use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::{Node, NodeClient, NodeOptions};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -16,6 +19,7 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::Body;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -29,6 +33,7 @@ pub struct ServerOptions {
     pub chunk_size: usize,
     pub gc_grace: Duration,
     pub gc_interval: Duration,
+    pub limits: Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +48,7 @@ pub enum ServerError {
     #[error("invalid --domain: {0}")]
     Domain(String),
     #[error("cluster file: {0}")]
-    Config(#[from] cairn_node::cluster_config::ConfigError),
+    Config(#[from] cairn_node::cluster::config::ConfigError),
 }
 
 /// What a gateway serves besides its storage: where, which region and host names,
@@ -54,6 +59,7 @@ pub struct GatewayOptions {
     pub region: String,
     pub domain: Option<String>,
     pub chunk_size: usize,
+    pub limits: Limits,
 }
 
 /// Runs the embedded single-node store until the process is stopped.
@@ -76,6 +82,7 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
         region: opts.region.clone(),
         domain: opts.domain.clone(),
         chunk_size: opts.chunk_size,
+        limits: opts.limits.clone(),
     };
     let where_ = format!("data in {}", opts.data_dir.display());
     run_gateway_with(client, &gateway_opts, None, &where_).await
@@ -143,7 +150,12 @@ async fn run_gateway_with(
         "  try: AWS_ACCESS_KEY_ID={access} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION={} aws --endpoint-url {endpoint} s3 ls",
         opts.region
     );
-    serve(listener, service).await;
+    let cx = ServeContext {
+        service,
+        region: opts.region.clone(),
+        limits: opts.limits.clone(),
+    };
+    serve(listener, cx).await;
     Ok(())
 }
 
@@ -191,7 +203,7 @@ pub fn build_service(gateway: Gateway, domain: Option<&str>) -> Result<S3Service
     let node = gateway.node.clone();
     let mut builder = S3ServiceBuilder::new(S3Api(gateway));
     builder.set_auth(KeyAuth::new(node.clone()));
-    builder.set_access(PublicReadAccess { node });
+    builder.set_access(PublicReadAccess::new(node));
     if let Some(domain) = domain {
         if domain.is_empty() || domain.contains(['/', ':', ' ']) {
             return Err(ServerError::Domain(domain.to_string()));
@@ -201,8 +213,35 @@ pub fn build_service(gateway: Gateway, domain: Option<&str>) -> Result<S3Service
     Ok(builder.build())
 }
 
-/// Accepts connections forever, one task per connection.
-pub async fn serve(listener: TcpListener, service: S3Service) {
+/// What the listener serves with: the S3 service, the region signatures must name,
+/// and the connection limits.
+#[derive(Clone)]
+pub struct ServeContext {
+    pub service: S3Service,
+    pub region: String,
+    pub limits: Limits,
+}
+
+/// What every request of a listener shares.
+#[derive(Clone)]
+struct Shared {
+    service: S3Service,
+    region: Arc<str>,
+    bodies: BodyLimits,
+}
+
+/// Accepts connections forever, one task per connection, at most
+/// `max_connections` at once (more are answered `503 SlowDown` and closed).
+pub async fn serve(listener: TcpListener, cx: ServeContext) {
+    let limits = Arc::new(cx.limits.clone());
+    let shared = Shared {
+        service: cx.service,
+        region: Arc::from(cx.region.as_str()),
+        bodies: BodyLimits::new(limits.body_idle_timeout, limits.max_open_bodies),
+    };
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    // Refusals in progress; past these, connections over the cap are just closed.
+    let refusals = Arc::new(tokio::sync::Semaphore::new(64));
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -213,19 +252,47 @@ pub async fn serve(listener: TcpListener, service: S3Service) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            crate::limits::warn_refused(limits.max_connections);
+            if let Ok(turn) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    crate::limits::refuse(stream).await;
+                    drop(turn);
+                });
+            }
+            continue;
+        };
+        let shared = shared.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| handle(service.clone(), req));
+            let activity = Arc::new(Activity::default());
+            let io = TimedIo::new(stream, activity.clone(), limits);
+            let svc = hyper::service::service_fn(move |req| {
+                let in_flight = activity.begin();
+                handle(shared.clone(), in_flight, req)
+            });
             let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(error) = conn.serve_connection(TokioIo::new(stream), svc).await {
+            if let Err(error) = conn.serve_connection(TokioIo::new(io), svc).await {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            drop(permit);
         });
     }
 }
 
+type Response = http::Response<crate::limits::Guarded<Body>>;
+
 async fn handle(
-    service: S3Service,
+    shared: Shared,
+    in_flight: InFlight,
+    req: http::Request<Incoming>,
+) -> Result<Response, s3s::HttpError> {
+    let resp = respond(shared, req).await?;
+    Ok(resp.map(|body| crate::limits::Guarded::new(body, in_flight)))
+}
+
+async fn respond(
+    shared: Shared,
     req: http::Request<Incoming>,
 ) -> Result<http::Response<Body>, s3s::HttpError> {
     let request_id = format!("{:016x}", rand::random::<u64>());
@@ -236,7 +303,6 @@ async fn handle(
         return Ok(http::Response::new(Body::from(METRICS.render())));
     }
     let method = req.method().as_str().to_string();
-    let bytes_in = content_length(req.headers());
     let span = tracing::info_span!(
         "request",
         id = %request_id,
@@ -249,14 +315,26 @@ async fn handle(
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .is_some_and(|v| v == "0");
-    let mut req = req.map(|body| Body::http_body(crate::drain::DrainOnDrop::new(body)));
+    let (parts, incoming) = req.into_parts();
+    let (body, watch) = crate::drain::watch(incoming, &parts.headers, &shared.bodies);
+    let mut req = http::Request::from_parts(parts, Body::http_body_unsync(body));
     join_repeated(req.headers_mut(), http::header::CONTENT_ENCODING);
-    let resp = service.call(req).instrument(span.clone()).await?;
+    let resp = match crate::precheck::check_auth(&req, &shared.region) {
+        Err(refusal) => crate::s3::error::response(refusal),
+        Ok(()) => {
+            if crate::precheck::unframed_upload(&req) {
+                req = crate::precheck::carry_unframed(req);
+            }
+            shared.service.call(req).instrument(span.clone()).await?
+        }
+    };
     let mut resp = finish_error(resp, &request_id).await;
     partial_head(&method, &mut resp);
-    if empty_expect_continue {
-        // No `100 Continue` went out for an empty body; botocore then misreads the
-        // next response on this connection (boto/botocore#3755). Start afresh.
+    if watch.finish() || empty_expect_continue {
+        // The rest of the body cannot be told from the next request on this
+        // connection (see `drain`), or, for an empty body with `Expect`, no
+        // `100 Continue` went out and botocore then misreads the next response on
+        // this connection (boto/botocore#3755). Start afresh.
         resp.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
@@ -268,7 +346,6 @@ async fn handle(
     METRICS.record(
         &method,
         resp.status().as_u16(),
-        bytes_in,
         content_length(resp.headers()),
         started.elapsed(),
     );
@@ -324,7 +401,9 @@ fn partial_head(method: &str, resp: &mut http::Response<Body>) {
 
 /// Joins repeated lines of a list-valued header into one comma-separated value, as
 /// HTTP defines them equal (SDKs send `Content-Encoding: gzip` and
-/// `Content-Encoding: aws-chunked` apart; s3s accepts one line).
+/// `Content-Encoding: aws-chunked` apart; s3s accepts one line). Joined by `,`
+/// with no space: the form SigV4's canonical headers sign; what is stored is
+/// re-joined by `, ` (`meta::stored_content_encoding`).
 fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
     let values: Vec<&str> = headers
         .get_all(&name)
@@ -334,8 +413,6 @@ fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
     if values.len() < 2 {
         return;
     }
-    // `,` without a space: SigV4 canonicalises repeated lines so, and s3s checks the
-    // signature on this joined value. The stored Content-Encoding is `, `-joined.
     if let Ok(joined) = http::HeaderValue::from_str(&values.join(",")) {
         headers.insert(name, joined);
     }

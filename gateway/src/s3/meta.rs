@@ -102,16 +102,27 @@ macro_rules! fill_checksums {
 }
 pub(crate) use fill_checksums;
 
-/// The Content-Encoding to keep: the client's codings, less the `aws-chunked`
-/// transfer coding that only describes this request's body, listed as HTTP lists
-/// them (`, `-separated; repeated header lines arrive joined by `,`).
+/// The Content-Encoding to keep: the client's, less the `aws-chunked` transfer
+/// coding that only describes this request's body. Codings are listed as HTTP
+/// lists them, `, `-separated (repeated header lines arrive joined by `,`, the
+/// form SigV4 signs).
 pub fn stored_content_encoding(value: Option<&str>) -> Option<String> {
-    let kept: Vec<&str> = value?
+    let value = value?;
+    let codings: Vec<&str> = value
         .split(',')
         .map(str::trim)
-        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .filter(|c| !c.is_empty())
         .collect();
-    (!kept.is_empty()).then(|| kept.join(", "))
+    let kept: Vec<&str> = codings
+        .iter()
+        .copied()
+        .filter(|c| !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    if kept.is_empty() {
+        None
+    } else {
+        Some(kept.join(", "))
+    }
 }
 
 pub fn timestamp(ms: i64) -> Timestamp {
@@ -170,7 +181,22 @@ pub fn parse_tagging_header(header: Option<&str>) -> S3Result<Vec<(String, Strin
         tags.push((k.into_owned(), v.into_owned()));
     }
     validate_tags(&tags)?;
+    check_object_tag_count(&tags)?;
     Ok(tags)
+}
+
+/// An object carries at most 10 tags (a bucket 50); AWS answers `BadRequest`.
+pub const MAX_OBJECT_TAGS: usize = 10;
+
+pub fn check_object_tag_count(tags: &[(String, String)]) -> S3Result<()> {
+    if tags.len() > MAX_OBJECT_TAGS {
+        return Err(super::error::custom(
+            "BadRequest",
+            http::StatusCode::BAD_REQUEST,
+            format!("Object tags cannot be greater than {MAX_OBJECT_TAGS}"),
+        ));
+    }
+    Ok(())
 }
 
 pub fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
@@ -213,7 +239,22 @@ pub fn check_key(key: &str) -> S3Result<()> {
     if key.is_empty() {
         return Err(s3_error!(InvalidArgument, "empty key"));
     }
+    if let Some(c) = key.chars().find(|c| !xml_char(*c)) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Object key contains the character U+{:04X}, which XML listings cannot carry; Cairn refuses such keys.",
+            u32::from(c)
+        ));
+    }
     Ok(())
+}
+
+/// Whether a listing's XML can carry `c` as it is: XML 1.0's `Char` production,
+/// less the carriage return, which XML parsers turn into a line feed (s3s writes
+/// it unescaped). Keys with other characters could not be listed without
+/// `encoding-type=url` (AWS's advice), so Cairn refuses them when written.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// The write condition of `If-None-Match: *` / `If-Match: etag` on a PUT or complete.
