@@ -4,6 +4,9 @@
 
 use cairn_tests::*;
 
+/// A key, the header lines its PUT sends, and the Content-Encoding then stored.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 async fn raw_put(server: &Server, path: &str, headers: &[(&str, &str)], data: &[u8]) -> u16 {
     let url = server.url(path);
     // Signed as the SDKs sign them: SigV4 joins repeated lines with `,`.
@@ -24,7 +27,7 @@ async fn repeated_content_encoding_joined_with_comma_space() {
     let c = server.client();
     create_bucket(&c, "enc").await;
     let data = payload(21, 1000);
-    let cases: [(&str, &[(&str, &str)], &str); 3] = [
+    let cases: [Case; 3] = [
         (
             "two-lines",
             &[("content-encoding", "gzip"), ("content-encoding", "br")],
