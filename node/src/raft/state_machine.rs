@@ -123,12 +123,10 @@ impl StateMachine {
                         .collect::<Result<_>>()?,
                 ),
                 EntryPayload::Normal(Command::PutChunk { id, data }) => {
+                    // Not pinned here: the append pinned it (`ChunkStore::put`), and
+                    // entries replayed after a restart must not pin orphans again.
                     if !data.is_empty() && !self.stores.chunks.contains(id) {
                         self.stores.chunks.put(id, data)?;
-                    } else {
-                        // A write of it is in flight: keep it from collection
-                        // until its record commits (`ChunkStore::pin`).
-                        self.stores.chunks.pin(id);
                     }
                     if self.stores.chunks.contains(id) || *id == ChunkId::of(b"") {
                         Reply::Chunk
