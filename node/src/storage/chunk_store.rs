@@ -158,11 +158,6 @@ impl ChunkStore {
         }
     }
 
-    /// Chunks pinned now.
-    pub fn pinned(&self) -> usize {
-        self.pins_lock().len()
-    }
-
     fn pins_lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChunkId, Instant>> {
         self.pins
             .lock()
