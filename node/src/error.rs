@@ -20,6 +20,20 @@ pub enum Error {
     PreconditionFailed,
     #[error("invalid part: {0}")]
     InvalidPart(String),
+    #[error("the specified version does not exist")]
+    NoSuchVersion,
+    /// A request argument is malformed (S3 `InvalidArgument`).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Refused by object lock (S3 `AccessDenied`).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The bucket's state forbids this (S3 `InvalidBucketState`).
+    #[error("{0}")]
+    InvalidBucketState(String),
+    /// Not valid for this bucket or object (S3 `InvalidRequest`).
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("chunk {0} is corrupt")]
     ChunkCorrupt(ChunkId),
     #[error("chunk {0} is missing")]
@@ -73,6 +87,11 @@ pub enum WireError {
     NoSuchUpload,
     PreconditionFailed,
     InvalidPart(String),
+    NoSuchVersion,
+    InvalidArgument(String),
+    AccessDenied(String),
+    InvalidBucketState(String),
+    InvalidRequest(String),
     ChunkCorrupt(ChunkId),
     ChunkMissing(ChunkId),
     StaleMap(u64),
@@ -92,6 +111,11 @@ impl From<Error> for WireError {
             Error::NoSuchUpload => WireError::NoSuchUpload,
             Error::PreconditionFailed => WireError::PreconditionFailed,
             Error::InvalidPart(s) => WireError::InvalidPart(s),
+            Error::NoSuchVersion => WireError::NoSuchVersion,
+            Error::InvalidArgument(s) => WireError::InvalidArgument(s),
+            Error::AccessDenied(s) => WireError::AccessDenied(s),
+            Error::InvalidBucketState(s) => WireError::InvalidBucketState(s),
+            Error::InvalidRequest(s) => WireError::InvalidRequest(s),
             Error::ChunkCorrupt(id) => WireError::ChunkCorrupt(id),
             Error::ChunkMissing(id) => WireError::ChunkMissing(id),
             Error::StaleMap { committed } => WireError::StaleMap(committed),
@@ -113,6 +137,11 @@ impl From<WireError> for Error {
             WireError::NoSuchUpload => Error::NoSuchUpload,
             WireError::PreconditionFailed => Error::PreconditionFailed,
             WireError::InvalidPart(s) => Error::InvalidPart(s),
+            WireError::NoSuchVersion => Error::NoSuchVersion,
+            WireError::InvalidArgument(s) => Error::InvalidArgument(s),
+            WireError::AccessDenied(s) => Error::AccessDenied(s),
+            WireError::InvalidBucketState(s) => Error::InvalidBucketState(s),
+            WireError::InvalidRequest(s) => Error::InvalidRequest(s),
             WireError::ChunkCorrupt(id) => Error::ChunkCorrupt(id),
             WireError::ChunkMissing(id) => Error::ChunkMissing(id),
             WireError::StaleMap(committed) => Error::StaleMap { committed },

@@ -8,7 +8,7 @@
 //!
 //! | layer | holds |
 //! |---|---|
-//! | `ids`, `clock`, `error`, `records` | leaf types every layer shares |
+//! | `ids`, `clock`, `error`, `records`, `versioning` | leaf types every layer shares |
 //! | `cluster` | `cluster.toml`, the committed cluster map, placement |
 //! | `storage` | chunk files, the redb catalog, group commit, garbage collection |
 //! | `raft` | openraft's type config, the shared log, state machines, snapshots |
@@ -28,6 +28,7 @@ pub mod raft;
 pub mod records;
 pub mod rpc;
 pub mod storage;
+pub mod versioning;
 
 pub use client::NodeClient;
 pub use clock::now_ms;

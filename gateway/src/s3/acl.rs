@@ -130,7 +130,8 @@ pub async fn get_object_acl(
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let input = req.input;
-    gw.node.get_object(input.bucket, input.key).await.or_s3()?;
+    super::versions::find_version(gw, &input.bucket, &input.key, input.version_id.as_deref())
+        .await?;
     Ok(S3Response::new(GetObjectAclOutput {
         owner: Some(owner()),
         grants: Some(vec![owner_grant()]),

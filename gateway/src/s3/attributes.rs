@@ -3,7 +3,6 @@
 //! with the parts of a multipart object paged by max-parts / part-number-marker.
 //! Parts are listed by number and size; per-part checksums are not kept.
 
-use super::error::OrS3;
 use super::meta::{etag, timestamp};
 use crate::state::{Gateway, MAX_PART_NUMBER};
 use cairn_node::records::ObjectRecord;
@@ -17,9 +16,6 @@ pub async fn get_object_attributes(
     req: S3Request<GetObjectAttributesInput>,
 ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
     let input = req.input;
-    if input.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(NotImplemented, "versioning is not supported"));
-    }
     let mut wants = [false; 5];
     // One header line may name several attributes, comma-separated (the SDKs send
     // them so); s3s gives one item per line.
@@ -68,7 +64,10 @@ pub async fn get_object_attributes(
             ))
         }
     };
-    let rec = gw.node.get_object(input.bucket, input.key).await.or_s3()?;
+    let found =
+        super::versions::find_version(gw, &input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
+    let rec = found.record;
     let [want_etag, want_checksum, want_parts, want_class, want_size] = wants;
     Ok(S3Response::new(GetObjectAttributesOutput {
         e_tag: want_etag.then(|| etag(&rec.etag)),
@@ -78,6 +77,7 @@ pub async fn get_object_attributes(
             .flatten(),
         storage_class: want_class.then(|| StorageClass::from_static(StorageClass::STANDARD)),
         object_size: want_size.then(|| i64::try_from(rec.size).ok()).flatten(),
+        version_id: found.version_id,
         last_modified: Some(timestamp(rec.last_modified_ms)),
         ..Default::default()
     }))

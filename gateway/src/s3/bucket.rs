@@ -1,4 +1,4 @@
-//! Bucket operations: CreateBucket, HeadBucket, DeleteBucket (with the multipart
+//! Bucket operations: CreateBucket (optionally with object lock), HeadBucket, DeleteBucket (with the multipart
 //! uploads still in progress), ListBuckets (paged), GetBucketLocation.
 
 use super::error::OrS3;
@@ -57,7 +57,7 @@ pub async fn create_bucket(
             ));
         }
     }
-    // Canned ACLs, grants and object-lock headers were checked with the request
+    // Canned ACLs and grants were checked with the request
     // (`refuse::check_request`): what is left is private or public-read.
     let public_read = matches!(input.acl.as_ref().map(|a| a.as_str()), Some("public-read"))
         || input
@@ -76,10 +76,23 @@ pub async fn create_bucket(
         public_read_acl: public_read,
         ..Default::default()
     };
-    gw.node
-        .create_bucket(input.bucket.clone(), record)
-        .await
-        .or_s3()?;
+    if input.object_lock_enabled_for_bucket == Some(true) {
+        // Object lock turns versioning on, for good.
+        let config = cairn_node::versioning::BucketConfig {
+            versioning: cairn_node::versioning::Versioning::Enabled,
+            object_lock: true,
+            default_retention: None,
+        };
+        gw.node
+            .create_bucket_with(input.bucket.clone(), record, config)
+            .await
+            .or_s3()?;
+    } else {
+        gw.node
+            .create_bucket(input.bucket.clone(), record)
+            .await
+            .or_s3()?;
+    }
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", input.bucket)),
     }))

@@ -1,32 +1,31 @@
-//! CopyObject, and the copy-source lookup UploadPartCopy shares. A copy of a whole
-//! object shares the source's chunks (nothing is rewritten, only the record).
+//! CopyObject, and the copy-source lookup UploadPartCopy shares (any version of
+//! the source). A copy of a whole object shares the source's chunks (nothing is
+//! rewritten, only the record); in a versioned bucket it is a new version.
 
 use super::error::OrS3;
 use super::get::{copy_source_conditions, ReadConditions};
 use super::meta::{check_key, etag, fill_checksums, object_meta_from, timestamp};
+use super::object_lock::requested_lock;
+use super::versions::find_version;
 use crate::chunker::Pins;
 use crate::state::{Gateway, MAX_PUT_SIZE};
 use cairn_node::records::{ObjectRecord, WriteCondition};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
-/// Reads the source object of a copy, checking the `x-amz-copy-source-if-*` headers.
+/// Reads the source object of a copy (the version it names, or the newest),
+/// checking the `x-amz-copy-source-if-*` headers. Returns the source's version id.
 pub async fn copy_source(
     gw: &Gateway,
     source: &CopySource,
     conditions: ReadConditions<'_>,
-) -> S3Result<ObjectRecord> {
-    let (bucket, key) = match source {
+) -> S3Result<(ObjectRecord, Option<String>)> {
+    let (bucket, key, version_id) = match source {
         CopySource::Bucket {
             bucket,
             key,
             version_id,
-        } => {
-            if version_id.as_deref().is_some_and(|v| v != "null") {
-                return Err(s3_error!(NoSuchVersion));
-            }
-            (bucket.to_string(), key.to_string())
-        }
+        } => (bucket.to_string(), key.to_string(), version_id.as_deref()),
         _ => {
             return Err(s3_error!(
                 NotImplemented,
@@ -34,9 +33,9 @@ pub async fn copy_source(
             ))
         }
     };
-    let rec = gw.node.get_object(bucket, key).await.or_s3()?;
-    conditions.check(&rec, true)?;
-    Ok(rec)
+    let found = find_version(gw, &bucket, &key, version_id).await?;
+    conditions.check(&found.record, true)?;
+    Ok((found.record, found.version_id))
 }
 
 pub async fn copy_object(
@@ -45,7 +44,13 @@ pub async fn copy_object(
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
     check_key(&input.key)?;
-    let src = copy_source(gw, &input.copy_source, copy_source_conditions!(input)).await?;
+    let (src, src_version) =
+        copy_source(gw, &input.copy_source, copy_source_conditions!(input)).await?;
+    let lock = requested_lock(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     if src.size > MAX_PUT_SIZE {
         return Err(s3_error!(
             InvalidRequest,
@@ -60,8 +65,8 @@ pub async fn copy_object(
         .tagging_directive
         .as_ref()
         .is_some_and(|d| d.as_str() == "REPLACE");
-    let same_object = matches!(&input.copy_source, CopySource::Bucket { bucket, key, .. }
-        if **bucket == *input.bucket && **key == *input.key);
+    let same_object = matches!(&input.copy_source, CopySource::Bucket { bucket, key, version_id }
+        if **bucket == *input.bucket && **key == *input.key && version_id.is_none());
     if same_object && !replace_meta {
         return Err(s3_error!(
             InvalidRequest,
@@ -98,12 +103,20 @@ pub async fn copy_object(
     let pins = Pins::of(record.data.chunks());
     let committed = gw
         .node
-        .put_object(input.bucket, input.key, record, WriteCondition::Always)
+        .put_object(
+            input.bucket,
+            input.key,
+            record,
+            WriteCondition::Always,
+            lock,
+        )
         .await;
     pins.release(gw);
-    committed.or_s3()?;
+    let version_id = committed.or_s3()?;
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(result),
+        version_id,
+        copy_source_version_id: src_version,
         ..Default::default()
     }))
 }

@@ -1,21 +1,43 @@
-//! DeleteObject and DeleteObjects (batch, quiet mode). The chunks an object leaves
-//! behind are freed later by the collector once nothing refers to them.
+//! DeleteObject and DeleteObjects (batch, quiet mode): the current version removed
+//! (unversioned), a delete marker added (versioned, no version id), or one version
+//! removed for good — never one that object lock protects. The chunks left behind
+//! are freed later by the collector once no version refers to them.
 
 use super::error::OrS3;
 use crate::state::Gateway;
+use cairn_node::versioning::{DeleteOutcome, DeleteTarget};
 use s3s::dto::*;
-use s3s::{s3_error, S3Request, S3Response, S3Result};
+use s3s::{s3_error, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 pub async fn delete_object(
     gw: &Gateway,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let input = req.input;
-    gw.node
-        .delete_objects(input.bucket, vec![input.key])
+    let target = DeleteTarget {
+        key: input.key,
+        version_id: input.version_id,
+    };
+    let bypass = input.bypass_governance_retention.unwrap_or(false);
+    let mut outcomes = gw
+        .node
+        .delete_versions(input.bucket, vec![target], bypass)
         .await
         .or_s3()?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
+    let Some(out) = outcomes.pop() else {
+        return Err(s3_error!(InternalError, "the delete reported no outcome"));
+    };
+    if let Some((code, message)) = out.error {
+        return Err(S3Error::with_message(
+            S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or(S3ErrorCode::AccessDenied),
+            message,
+        ));
+    }
+    Ok(S3Response::new(DeleteObjectOutput {
+        delete_marker: out.delete_marker.then_some(true),
+        version_id: out.version_id,
+        ..Default::default()
+    }))
 }
 
 pub async fn delete_objects(
@@ -26,38 +48,52 @@ pub async fn delete_objects(
     if input.delete.objects.len() > 1000 {
         return Err(s3_error!(MalformedXML, "at most 1000 keys per request"));
     }
-    // Buckets are unversioned: deleting "a version" must not delete the object.
-    if let Some(v) = input
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let targets: Vec<DeleteTarget> = input
         .delete
         .objects
-        .iter()
-        .filter_map(|o| o.version_id.as_deref())
-        .find(|v| *v != "null")
-    {
-        return Err(s3_error!(
-            InvalidArgument,
-            "Invalid version id specified ({v}): Cairn buckets are unversioned."
-        ));
-    }
-    let quiet = input.delete.quiet.unwrap_or(false);
-    let keys: Vec<String> = input.delete.objects.into_iter().map(|o| o.key).collect();
-    gw.node
-        .delete_objects(input.bucket, keys.clone())
+        .into_iter()
+        .map(|o| DeleteTarget {
+            key: o.key,
+            version_id: o.version_id,
+        })
+        .collect();
+    let bypass = input.bypass_governance_retention.unwrap_or(false);
+    let asked: Vec<bool> = targets.iter().map(|t| t.version_id.is_some()).collect();
+    let outcomes = gw
+        .node
+        .delete_versions(input.bucket, targets, bypass)
         .await
         .or_s3()?;
-    let deleted = if quiet {
-        Vec::new()
-    } else {
-        keys.into_iter()
-            .map(|key| DeletedObject {
-                key: Some(key),
-                ..Default::default()
-            })
-            .collect()
-    };
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for (out, named) in outcomes.into_iter().zip(asked) {
+        match out.error {
+            Some((code, message)) => errors.push(Error {
+                code: Some(code),
+                key: Some(out.key),
+                message: Some(message),
+                version_id: out.version_id,
+            }),
+            None if quiet => {}
+            None => deleted.push(deleted_object(out, named)),
+        }
+    }
     Ok(S3Response::new(DeleteObjectsOutput {
         deleted: Some(deleted),
-        errors: Some(Vec::new()),
+        errors: Some(errors),
         ..Default::default()
     }))
+}
+
+/// A `<Deleted>` entry: a version removed (`named`: the request gave its id), or a
+/// delete marker written, whose id S3 reports as `DeleteMarkerVersionId` only.
+fn deleted_object(out: DeleteOutcome, named: bool) -> DeletedObject {
+    let marker = out.delete_marker;
+    DeletedObject {
+        key: Some(out.key),
+        delete_marker: marker.then_some(true),
+        delete_marker_version_id: out.version_id.clone().filter(|_| marker),
+        version_id: out.version_id.filter(|_| named),
+    }
 }

@@ -13,6 +13,13 @@ pub fn from_node(e: Error) -> S3Error {
         Error::NoSuchUpload => s3_error!(NoSuchUpload),
         Error::PreconditionFailed => s3_error!(PreconditionFailed),
         Error::InvalidPart(msg) => S3Error::with_message(S3ErrorCode::InvalidPart, msg),
+        Error::NoSuchVersion => s3_error!(NoSuchVersion),
+        Error::InvalidArgument(msg) => S3Error::with_message(S3ErrorCode::InvalidArgument, msg),
+        Error::AccessDenied(msg) => S3Error::with_message(S3ErrorCode::AccessDenied, msg),
+        Error::InvalidBucketState(msg) => {
+            S3Error::with_message(S3ErrorCode::InvalidBucketState, msg)
+        }
+        Error::InvalidRequest(msg) => S3Error::with_message(S3ErrorCode::InvalidRequest, msg),
         Error::InsufficientCapacity(msg) => {
             tracing::warn!(error = %msg, "write refused: no room");
             let mut e = S3Error::with_message(

@@ -1,8 +1,9 @@
-//! GetObject and HeadObject: conditional requests, ranges, part numbers, response
-//! header overrides, and streaming the bytes out of their chunks.
+//! GetObject and HeadObject: any version, conditional requests, ranges, part
+//! numbers, response header overrides, and streaming the bytes out of their chunks.
 
-use super::error::{invalid_part_number, OrS3};
+use super::error::invalid_part_number;
 use super::meta::{etag_matches, fill_object_output, millis};
+use super::versions::{fill_version_output, find_version};
 use crate::reader::object_stream;
 use crate::state::{Gateway, MAX_PART_NUMBER};
 use cairn_node::records::ObjectRecord;
@@ -148,18 +149,16 @@ pub async fn get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
-    let rec = gw
-        .node
-        .get_object(input.bucket.clone(), input.key.clone())
-        .await
-        .or_s3()?;
-    read_conditions!(input).check(&rec, false)?;
-    let range = requested_range(&rec, input.range.as_ref(), input.part_number)?;
+    let found = find_version(gw, &input.bucket, &input.key, input.version_id.as_deref()).await?;
+    let rec = &found.record;
+    read_conditions!(input).check(rec, false)?;
+    let range = requested_range(rec, input.range.as_ref(), input.part_number)?;
 
     let mut out = GetObjectOutput::default();
     let with_checksums = input.checksum_mode.is_some() && range.is_none();
     fill_object_output!(out, rec, with_checksums);
     apply_response_overrides!(out, input);
+    fill_version_output!(out, found);
     out.tag_count = i32::try_from(rec.meta.tags.len()).ok().filter(|n| *n > 0);
     let bytes = match range {
         Some(r) => {
@@ -169,7 +168,7 @@ pub async fn get_object(
         None => 0..rec.size,
     };
     out.content_length = i64::try_from(bytes.end - bytes.start).ok();
-    let stream = object_stream(gw, rec.data, bytes);
+    let stream = object_stream(gw, found.record.data, bytes);
     out.body = Some(StreamingBlob::wrap(stream));
     Ok(S3Response::new(out))
 }
@@ -179,17 +178,15 @@ pub async fn head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
-    let rec = gw
-        .node
-        .get_object(input.bucket.clone(), input.key.clone())
-        .await
-        .or_s3()?;
-    read_conditions!(input).check(&rec, false)?;
-    let range = requested_range(&rec, input.range.as_ref(), input.part_number)?;
+    let found = find_version(gw, &input.bucket, &input.key, input.version_id.as_deref()).await?;
+    let rec = &found.record;
+    read_conditions!(input).check(rec, false)?;
+    let range = requested_range(rec, input.range.as_ref(), input.part_number)?;
     let mut out = HeadObjectOutput::default();
     let with_checksums = input.checksum_mode.is_some() && range.is_none();
     fill_object_output!(out, rec, with_checksums);
     apply_response_overrides!(out, input);
+    fill_version_output!(out, found);
     let len = match &range {
         Some(r) => {
             out.content_range = content_range(r, rec.size);

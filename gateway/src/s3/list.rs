@@ -13,7 +13,7 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 const MAX_KEYS: i32 = 1000;
 
-fn max_keys(v: Option<i32>) -> S3Result<usize> {
+pub(super) fn max_keys(v: Option<i32>) -> S3Result<usize> {
     match v {
         None => Ok(MAX_KEYS as usize),
         Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must not be negative")),
@@ -25,7 +25,7 @@ fn max_keys(v: Option<i32>) -> S3Result<usize> {
 /// UTF-8 form is percent-encoded except the unreserved characters (`A-Z a-z 0-9
 /// - . _ ~`) and `/`, as S3 does. Clients decode with form decoding (boto3's
 /// `unquote_plus`) or plain percent decoding; both read `%20` as a space.
-fn encoder(encoding: Option<&EncodingType>) -> impl Fn(String) -> String {
+pub(super) fn encoder(encoding: Option<&EncodingType>) -> impl Fn(String) -> String {
     let url = encoding.is_some_and(|e| e.as_str() == "url");
     move |s: String| if url { url_encode(&s) } else { s }
 }
@@ -43,7 +43,7 @@ fn url_encode(s: &str) -> String {
 }
 
 /// The delimiter that applies: an empty `delimiter=` is none at all.
-fn delimiter(d: Option<String>) -> Option<String> {
+pub(super) fn delimiter(d: Option<String>) -> Option<String> {
     d.filter(|d| !d.is_empty())
 }
 

@@ -12,9 +12,11 @@ mod list;
 pub(crate) mod meta;
 mod multipart;
 mod multipart_checksum;
+mod object_lock;
 mod put;
 pub(crate) mod refuse;
 mod tagging;
+mod versions;
 
 use crate::state::Gateway;
 use s3s::dto::*;
@@ -42,6 +44,33 @@ macro_rules! dispatch {
 
 // Input and output type names of each operation, as s3s names them.
 macro_rules! paste_input {
+    (put_bucket_versioning) => {
+        PutBucketVersioningInput
+    };
+    (get_bucket_versioning) => {
+        GetBucketVersioningInput
+    };
+    (list_object_versions) => {
+        ListObjectVersionsInput
+    };
+    (put_object_lock_configuration) => {
+        PutObjectLockConfigurationInput
+    };
+    (get_object_lock_configuration) => {
+        GetObjectLockConfigurationInput
+    };
+    (put_object_retention) => {
+        PutObjectRetentionInput
+    };
+    (get_object_retention) => {
+        GetObjectRetentionInput
+    };
+    (put_object_legal_hold) => {
+        PutObjectLegalHoldInput
+    };
+    (get_object_legal_hold) => {
+        GetObjectLegalHoldInput
+    };
     (create_bucket) => {
         CreateBucketInput
     };
@@ -144,6 +173,33 @@ macro_rules! paste_input {
 }
 
 macro_rules! paste_output {
+    (put_bucket_versioning) => {
+        PutBucketVersioningOutput
+    };
+    (get_bucket_versioning) => {
+        GetBucketVersioningOutput
+    };
+    (list_object_versions) => {
+        ListObjectVersionsOutput
+    };
+    (put_object_lock_configuration) => {
+        PutObjectLockConfigurationOutput
+    };
+    (get_object_lock_configuration) => {
+        GetObjectLockConfigurationOutput
+    };
+    (put_object_retention) => {
+        PutObjectRetentionOutput
+    };
+    (get_object_retention) => {
+        GetObjectRetentionOutput
+    };
+    (put_object_legal_hold) => {
+        PutObjectLegalHoldOutput
+    };
+    (get_object_legal_hold) => {
+        GetObjectLegalHoldOutput
+    };
     (create_bucket) => {
         CreateBucketOutput
     };
@@ -246,6 +302,15 @@ macro_rules! paste_output {
 }
 
 dispatch! {
+    put_bucket_versioning => versions,
+    get_bucket_versioning => versions,
+    list_object_versions => versions,
+    put_object_lock_configuration => object_lock,
+    get_object_lock_configuration => object_lock,
+    put_object_retention => object_lock,
+    get_object_retention => object_lock,
+    put_object_legal_hold => object_lock,
+    get_object_legal_hold => object_lock,
     create_bucket => bucket,
     head_bucket => bucket,
     delete_bucket => bucket,

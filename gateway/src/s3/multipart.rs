@@ -87,7 +87,12 @@ pub async fn create_multipart_upload(
         checksum_algorithm: checksum,
     };
     let (checksum_algorithm, checksum_type) = checksum_of(&record);
-    let upload_id = gw.node.create_upload(record).await.or_s3()?;
+    let lock = super::object_lock::requested_lock(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
+    let upload_id = gw.node.create_upload(record, lock).await.or_s3()?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -150,7 +155,7 @@ pub async fn upload_part_copy(
     let input = req.input;
     let number = part_number(input.part_number)?;
     let upload = upload_of(gw, &input.upload_id, &input.bucket, &input.key).await?;
-    let src = copy_source(gw, &input.copy_source, copy_source_conditions!(input)).await?;
+    let (src, _) = copy_source(gw, &input.copy_source, copy_source_conditions!(input)).await?;
     let range = match &input.copy_source_range {
         Some(r) => {
             let parsed = Range::parse(r)
@@ -277,10 +282,12 @@ pub async fn complete_multipart_upload(
         ..Default::default()
     };
     fill_checksums!(out, record.checksums);
-    gw.node
+    let version_id = gw
+        .node
         .complete_upload(input.upload_id, input.bucket, input.key, record, cond)
         .await
         .or_s3()?;
+    out.version_id = version_id;
     Ok(S3Response::new(out))
 }
 

@@ -1,10 +1,13 @@
 //! PutObject: stream the body into chunks while hashing it, verify Content-MD5 and
 //! any additional checksum (header or aws-chunked trailer), then commit the object
-//! record under the request's write condition. Nothing is visible before the commit;
-//! a failed request leaves only unreferenced chunks for the collector.
+//! record under the request's write condition (a new version in a versioned
+//! bucket, with the lock the request or the bucket's default retention asks for).
+//! Nothing is visible before the commit; a failed request leaves only unreferenced
+//! chunks for the collector.
 
 use super::error::OrS3;
 use super::meta::{check_key, expected_digests, fill_checksums, object_meta_from, write_condition};
+use super::object_lock::{has_integrity, integrity_required, requested_lock};
 use crate::checksum::BodyHasher;
 use crate::chunker::{check_framing, store_body, Pins};
 use crate::state::{Gateway, MAX_PUT_SIZE};
@@ -29,9 +32,25 @@ pub async fn put_object(
     }
     let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let meta = object_meta_from!(input);
+    let lock = requested_lock(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
+    // S3 wants an integrity check on every locked write: one asking for a lock, or
+    // one into a bucket with a default retention.
+    let checked = has_integrity(&headers);
+    if lock.is_some() && !checked {
+        return Err(integrity_required());
+    }
     // Fail fast, before storing chunks, when the bucket is missing (bodies small
     // enough to be inline store nothing before the commit, which checks it anyway).
-    if input
+    if !checked {
+        let cfg = gw.node.bucket_config(input.bucket.clone()).await.or_s3()?;
+        if cfg.object_lock && cfg.default_retention.is_some() {
+            return Err(integrity_required());
+        }
+    } else if input
         .content_length
         .is_none_or(|n| n as u64 > gw.cfg.inline_max as u64)
     {
@@ -67,9 +86,9 @@ pub async fn put_object(
     let pins = Pins::of(record.data.chunks());
     let committed = gw
         .node
-        .put_object(input.bucket, input.key, record, cond)
+        .put_object(input.bucket, input.key, record, cond, lock)
         .await;
     pins.release(gw);
-    committed.or_s3()?;
+    out.version_id = committed.or_s3()?;
     Ok(S3Response::new(out))
 }

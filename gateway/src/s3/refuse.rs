@@ -1,6 +1,6 @@
 //! Refusals of request elements that ask for something Cairn does not do. A client
 //! that asks for a guarantee (object lock, encryption, an ACL grant, a storage
-//! class, a website redirect, a version...) gets a clear error before anything is
+//! class, a website redirect...) gets a clear error before anything is
 //! read or stored, never a success that silently drops the request element.
 //!
 //! `check_request` runs on every request once its identity is known (from the
@@ -30,7 +30,7 @@ pub const MAX_DOCUMENT_BODY: u64 = 20 * 1024 * 1024;
 /// Refuses what the headers and query of a request ask for and Cairn cannot keep.
 pub fn check_request(op: &str, uri: &Uri, headers: &HeaderMap) -> S3Result<()> {
     check_document_length(op, headers)?;
-    check_query(op, uri)?;
+    check_query(uri)?;
     for (name, value) in headers {
         let name = name.as_str();
         let value = value.to_str().unwrap_or("").trim();
@@ -49,18 +49,6 @@ fn check_header(op: &str, name: &str, value: &str) -> S3Result<()> {
         ));
     }
     match name {
-        "x-amz-object-lock-mode"
-        | "x-amz-object-lock-retain-until-date"
-        | "x-amz-object-lock-legal-hold" => Err(s3_error!(
-            InvalidRequest,
-            "Bucket is missing Object Lock Configuration ({name}): Cairn does not implement Object Lock yet."
-        )),
-        "x-amz-bucket-object-lock-enabled" if !value.eq_ignore_ascii_case("false") => {
-            Err(s3_error!(
-                NotImplemented,
-                "Object Lock is not supported yet: Cairn cannot make objects immutable."
-            ))
-        }
         "x-amz-storage-class" if value != "STANDARD" => Err(s3_error!(
             InvalidStorageClass,
             "The storage class you specified is not valid: Cairn has only STANDARD."
@@ -191,24 +179,17 @@ const UNROUTED_SUBRESOURCES: [&str; 5] = [
     "metadataJournalTable",
 ];
 
-/// Buckets are unversioned: the only version that exists is `null`. Operations
-/// s3s does not know are refused rather than taken for others.
-fn check_query(op: &str, uri: &Uri) -> S3Result<()> {
+/// Operations s3s does not know are refused rather than taken for others.
+fn check_query(uri: &Uri) -> S3Result<()> {
     let Some(query) = uri.query() else {
         return Ok(());
     };
     for pair in query.split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, _) = pair.split_once('=').unwrap_or((pair, ""));
         if UNROUTED_SUBRESOURCES.contains(&k) {
             return Err(s3_error!(
                 NotImplemented,
                 "The {k} operation is not implemented."
-            ));
-        }
-        if k == "versionId" && v != "null" {
-            return Err(s3_error!(
-                InvalidArgument,
-                "Invalid version id specified for {op}: Cairn buckets are unversioned."
             ));
         }
     }
@@ -272,10 +253,6 @@ mod tests {
             Some("NotImplemented")
         );
         assert_eq!(
-            code(put, u, &[("x-amz-object-lock-mode", "COMPLIANCE")]).as_deref(),
-            Some("InvalidRequest")
-        );
-        assert_eq!(
             code(put, u, &[("x-amz-storage-class", "GLACIER")]).as_deref(),
             Some("InvalidStorageClass")
         );
@@ -287,15 +264,6 @@ mod tests {
         assert_eq!(
             code("CreateBucket", "/b", &[("x-amz-acl", "public-read")]),
             None
-        );
-        assert_eq!(
-            code(
-                "CreateBucket",
-                "/b",
-                &[("x-amz-bucket-object-lock-enabled", "true")]
-            )
-            .as_deref(),
-            Some("NotImplemented")
         );
         assert_eq!(
             code(put, u, &[("x-amz-grant-full-control", "id=\"cairn\"")]),
@@ -321,11 +289,6 @@ mod tests {
             Some("InvalidRequest")
         );
         assert_eq!(code(put, u, &[("x-amz-checksum-crc32", "abc")]), None);
-        assert_eq!(
-            code("GetObject", "/b/k?versionId=3", &[]).as_deref(),
-            Some("InvalidArgument")
-        );
-        assert_eq!(code("GetObject", "/b/k?versionId=null", &[]), None);
         assert_eq!(
             code("PutObject", "/b/k?renameObject", &[]).as_deref(),
             Some("NotImplemented")

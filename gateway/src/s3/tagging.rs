@@ -3,8 +3,10 @@
 
 use super::error::OrS3;
 use super::meta::{check_object_tag_count, tags_from_dto, tags_to_dto};
+use super::versions::find_version;
 use crate::state::Gateway;
-use cairn_node::records::{BucketChange, ObjectChange};
+use cairn_node::records::BucketChange;
+use cairn_node::versioning::VersionChange;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -53,10 +55,17 @@ pub async fn put_object_tagging(
     let tags = tags_from_dto(input.tagging.tag_set)?;
     check_object_tag_count(&tags)?;
     gw.node
-        .update_object(input.bucket, input.key, ObjectChange::SetTags(tags))
+        .update_version(
+            input.bucket,
+            input.key,
+            input.version_id.clone(),
+            VersionChange::SetTags(tags),
+        )
         .await
         .or_s3()?;
-    Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    Ok(S3Response::new(PutObjectTaggingOutput {
+        version_id: input.version_id,
+    }))
 }
 
 pub async fn get_object_tagging(
@@ -64,10 +73,10 @@ pub async fn get_object_tagging(
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
     let input = req.input;
-    let rec = gw.node.get_object(input.bucket, input.key).await.or_s3()?;
+    let found = find_version(gw, &input.bucket, &input.key, input.version_id.as_deref()).await?;
     Ok(S3Response::new(GetObjectTaggingOutput {
-        tag_set: tags_to_dto(&rec.meta.tags),
-        ..Default::default()
+        tag_set: tags_to_dto(&found.record.meta.tags),
+        version_id: found.version_id,
     }))
 }
 
@@ -77,8 +86,15 @@ pub async fn delete_object_tagging(
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
     let input = req.input;
     gw.node
-        .update_object(input.bucket, input.key, ObjectChange::SetTags(Vec::new()))
+        .update_version(
+            input.bucket,
+            input.key,
+            input.version_id.clone(),
+            VersionChange::SetTags(Vec::new()),
+        )
         .await
         .or_s3()?;
-    Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+    Ok(S3Response::new(DeleteObjectTaggingOutput {
+        version_id: input.version_id,
+    }))
 }

@@ -13,17 +13,15 @@ use crate::error::{Error, Result};
 use crate::ids::ChunkId;
 use crate::ids::{pg_group, GroupId, NodeId, CATALOG_GROUP};
 use crate::node::Node;
-use crate::records::{
-    BucketChange, BucketRecord, ChunkRef, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
-    WriteCondition,
-};
+use crate::records::{BucketChange, BucketRecord, ChunkRef};
 use crate::rpc::client::RpcClient;
 use crate::rpc::messages::{Request, Response};
 use crate::rpc::routing::Router;
-use crate::storage::catalog::{
-    CatalogCommand, CatalogQuery, CatalogReply, ListPage, ListQuery, UploadList, UploadListQuery,
-};
+use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
 use bytes::Bytes;
+
+mod objects;
+mod versions;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -199,7 +197,7 @@ impl NodeClient {
             .await
     }
 
-    async fn catalog_write(&self, cmd: CatalogCommand) -> Result<CatalogReply> {
+    pub(super) async fn catalog_write(&self, cmd: CatalogCommand) -> Result<CatalogReply> {
         let members = self.view().catalog.clone();
         match self
             .to_leader(
@@ -215,7 +213,7 @@ impl NodeClient {
         }
     }
 
-    async fn catalog_read(&self, q: CatalogQuery) -> Result<CatalogReply> {
+    pub(super) async fn catalog_read(&self, q: CatalogQuery) -> Result<CatalogReply> {
         let members = self.view().catalog.clone();
         match self
             .to_leader(
@@ -324,26 +322,24 @@ impl NodeClient {
     /// fails if a chunk is on none.
     pub async fn retain_chunks(&self, ids: Vec<ChunkId>) -> Result<()> {
         let view = self.view();
-        for id in ids {
-            let (_, nodes) = view.chunk_sources(pg_of(&id, view.map.placement_groups));
-            let mut ok = false;
-            let mut last = Error::ChunkMissing(id);
-            for node in nodes {
-                match self
-                    .inner
-                    .transport
-                    .call(node, Request::TouchChunks { ids: vec![id] }, READ_TIMEOUT)
-                    .await
-                {
-                    Ok(_) => ok = true,
-                    Err(e) => last = e,
+        let by_node = by_replica(&view, &ids);
+        // A chunk is retained when at least one of its replicas still holds it.
+        let mut held: std::collections::HashSet<ChunkId> = Default::default();
+        let mut last = None;
+        for (node, ids) in by_node {
+            let req = Request::TouchChunks { ids: ids.clone() };
+            match self.inner.transport.call(node, req, READ_TIMEOUT).await {
+                Ok(Response::Missing(missing)) => {
+                    held.extend(ids.into_iter().filter(|id| !missing.contains(id)));
                 }
-            }
-            if !ok {
-                return Err(last);
+                Ok(other) => last = Some(unexpected(other)),
+                Err(e) => last = Some(e),
             }
         }
-        Ok(())
+        match ids.into_iter().find(|id| !held.contains(id)) {
+            None => Ok(()),
+            Some(id) => Err(last.unwrap_or(Error::ChunkMissing(id))),
+        }
     }
 
     /// Drops the collection pins of `ids` on every node of their PGs (their record
@@ -351,14 +347,7 @@ impl NodeClient {
     /// pin left behind expires by itself (`PIN_WINDOW`).
     pub async fn release_chunks(&self, ids: Vec<ChunkId>) {
         let view = self.view();
-        let mut by_node: std::collections::BTreeMap<NodeId, Vec<ChunkId>> = Default::default();
-        for id in ids {
-            let (_, nodes) = view.chunk_sources(pg_of(&id, view.map.placement_groups));
-            for node in nodes {
-                by_node.entry(node).or_default().push(id);
-            }
-        }
-        for (node, ids) in by_node {
+        for (node, ids) in by_replica(&view, &ids) {
             let req = Request::ReleaseChunks { ids };
             if let Err(error) = self.inner.transport.call(node, req, READ_TIMEOUT).await {
                 tracing::debug!(node, %error, "releasing chunk pins failed (they expire)");
@@ -401,145 +390,6 @@ impl NodeClient {
             .map(drop)
     }
 
-    // ---- objects ----
-
-    pub async fn put_object(
-        &self,
-        bucket: String,
-        key: String,
-        record: ObjectRecord,
-        cond: WriteCondition,
-    ) -> Result<()> {
-        self.catalog_write(CatalogCommand::PutObject {
-            bucket,
-            key,
-            record,
-            cond,
-        })
-        .await
-        .map(drop)
-    }
-
-    pub async fn get_object(&self, bucket: String, key: String) -> Result<ObjectRecord> {
-        match self
-            .catalog_read(CatalogQuery::GetObject { bucket, key })
-            .await?
-        {
-            CatalogReply::Object(o) => Ok(*o),
-            other => Err(unexpected_reply(other)),
-        }
-    }
-
-    pub async fn update_object(
-        &self,
-        bucket: String,
-        key: String,
-        change: ObjectChange,
-    ) -> Result<()> {
-        self.catalog_write(CatalogCommand::UpdateObject {
-            bucket,
-            key,
-            change,
-        })
-        .await
-        .map(drop)
-    }
-
-    /// Deletes objects (all in one commit); missing keys are not an error.
-    pub async fn delete_objects(&self, bucket: String, keys: Vec<String>) -> Result<()> {
-        self.catalog_write(CatalogCommand::DeleteObjects { bucket, keys })
-            .await
-            .map(drop)
-    }
-
-    pub async fn list_objects(&self, bucket: String, query: ListQuery) -> Result<ListPage> {
-        match self
-            .catalog_read(CatalogQuery::ListObjects { bucket, query })
-            .await?
-        {
-            CatalogReply::Objects(p) => Ok(p),
-            other => Err(unexpected_reply(other)),
-        }
-    }
-
-    // ---- multipart uploads ----
-
-    /// Starts an upload; returns its new id.
-    pub async fn create_upload(&self, record: UploadRecord) -> Result<String> {
-        let upload_id = format!("{:032x}", rand::random::<u128>());
-        self.catalog_write(CatalogCommand::CreateUpload {
-            upload_id: upload_id.clone(),
-            record,
-        })
-        .await?;
-        Ok(upload_id)
-    }
-
-    pub async fn get_upload(&self, upload_id: String) -> Result<UploadRecord> {
-        match self
-            .catalog_read(CatalogQuery::GetUpload { upload_id })
-            .await?
-        {
-            CatalogReply::Upload(u) => Ok(u),
-            other => Err(unexpected_reply(other)),
-        }
-    }
-
-    pub async fn put_part(&self, upload_id: String, number: u32, part: PartRecord) -> Result<()> {
-        self.catalog_write(CatalogCommand::PutPart {
-            upload_id,
-            number,
-            part,
-        })
-        .await
-        .map(drop)
-    }
-
-    pub async fn list_parts(&self, upload_id: String) -> Result<Vec<(u32, PartRecord)>> {
-        match self
-            .catalog_read(CatalogQuery::ListParts { upload_id })
-            .await?
-        {
-            CatalogReply::Parts(p) => Ok(p),
-            other => Err(unexpected_reply(other)),
-        }
-    }
-
-    pub async fn complete_upload(
-        &self,
-        upload_id: String,
-        bucket: String,
-        key: String,
-        record: ObjectRecord,
-        cond: WriteCondition,
-    ) -> Result<()> {
-        self.catalog_write(CatalogCommand::CompleteUpload {
-            upload_id,
-            bucket,
-            key,
-            record,
-            cond,
-        })
-        .await
-        .map(drop)
-    }
-
-    pub async fn abort_upload(&self, upload_id: String) -> Result<()> {
-        self.catalog_write(CatalogCommand::AbortUpload { upload_id })
-            .await
-            .map(drop)
-    }
-
-    pub async fn list_uploads(&self, bucket: String, query: UploadListQuery) -> Result<UploadList> {
-        match self
-            .catalog_read(CatalogQuery::ListUploads { bucket, query })
-            .await?
-        {
-            CatalogReply::Uploads(u) => Ok(u),
-            other => Err(unexpected_reply(other)),
-        }
-    }
-
     // ---- access keys ----
 
     pub async fn get_secret(&self, access_key: String) -> Result<Option<String>> {
@@ -580,6 +430,18 @@ fn unexpected(resp: Response) -> Error {
     Error::Remote(format!("unexpected response {resp:?}"))
 }
 
-fn unexpected_reply(reply: CatalogReply) -> Error {
+pub(super) fn unexpected_reply(reply: CatalogReply) -> Error {
     Error::Remote(format!("unexpected catalog reply {reply:?}"))
+}
+
+/// `ids` grouped by the nodes holding a replica of each.
+fn by_replica(view: &View, ids: &[ChunkId]) -> std::collections::BTreeMap<NodeId, Vec<ChunkId>> {
+    let mut by_node: std::collections::BTreeMap<NodeId, Vec<ChunkId>> = Default::default();
+    for id in ids {
+        let (_, nodes) = view.chunk_sources(pg_of(id, view.map.placement_groups));
+        for node in nodes {
+            by_node.entry(node).or_default().push(*id);
+        }
+    }
+    by_node
 }

@@ -75,8 +75,19 @@ impl Node {
             }
             Request::TouchChunks { ids } => {
                 let stores = self.stores.clone();
-                blocking(move || ids.iter().try_for_each(|id| stores.chunks.retain(id))).await?;
-                Ok(Response::Done)
+                let missing = blocking(move || {
+                    let mut missing = Vec::new();
+                    for id in ids {
+                        match stores.chunks.retain(&id) {
+                            Ok(()) => {}
+                            Err(Error::ChunkMissing(id)) => missing.push(id),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok(missing)
+                })
+                .await?;
+                Ok(Response::Missing(missing))
             }
             Request::AppendEntries { group, rpc } => {
                 let raft = self.raft(group)?;

@@ -32,7 +32,8 @@ pub enum Request {
     GetChunk {
         id: ChunkId,
     },
-    /// Refresh chunks' times so collection spares them while a copy commits.
+    /// Refresh chunks' times and pins so collection spares them while a write
+    /// that refers to them runs; answered with the ones not held here.
     TouchChunks {
         ids: Vec<ChunkId>,
     },
@@ -101,6 +102,8 @@ pub enum Response {
     Status(NodeStatus),
     Usage(u64),
     Epoch(u64),
+    /// The chunks of a `TouchChunks` not held here.
+    Missing(Vec<ChunkId>),
     Members {
         voters: Vec<NodeId>,
         learners: Vec<NodeId>,

@@ -28,8 +28,10 @@ use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long a write or touch pins a chunk against collection. Writers refresh
-/// their pins well within it (`PIN_WINDOW / 5`) while an upload runs.
-pub const PIN_WINDOW: Duration = Duration::from_secs(600);
+/// their pins well within it (`PIN_WINDOW / 5`) while an upload runs. Short, as
+/// an orphan's pin lasts this long: a write interrupted by a crash and replicated
+/// again to a node that restarted pins its chunks there once more.
+pub const PIN_WINDOW: Duration = Duration::from_secs(60);
 
 pub struct ChunkStore {
     root: PathBuf,

@@ -279,7 +279,11 @@ async fn crash_then_gc_reclaims_orphans_only() {
         }
         max_chunks += n;
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    // On a cluster a node that restarted may receive the interrupted writes' chunks
+    // again (re-replicated log entries), which pins them for `PIN_WINDOW`.
+    let deadline = std::time::Instant::now()
+        + cairn_node::storage::chunk_store::PIN_WINDOW
+        + Duration::from_secs(15);
     let count = loop {
         let (count, _) = server.chunk_files();
         if count <= max_chunks || std::time::Instant::now() > deadline {

@@ -1,20 +1,71 @@
-//! Bucket records: create, look up, list, update, delete (only without objects; the
+//! Bucket records and settings: create, look up, list, update, configure
+//! (versioning, object lock), delete (only without objects or versions; the
 //! multipart uploads still in progress are deleted with the bucket, as S3 does).
 
-use super::db::{decode, encode, Catalog, BUCKETS, OBJECTS, UPLOADS};
+use super::db::{decode, encode, Catalog, BUCKETS, BUCKET_CONFIG, OBJECTS, UPLOADS, VERSIONS};
 use super::uploads::remove_upload;
+use super::versions::{config_in, config_read};
 use crate::error::{Error, Result};
 use crate::records::{BucketChange, BucketRecord, UploadRecord};
+use crate::versioning::{BucketConfig, ConfigChange, Versioning};
 use redb::{ReadableTable, WriteTransaction};
 
 impl Catalog {
-    pub fn create_bucket(&self, name: &str, record: &BucketRecord) -> Result<()> {
+    /// Creates a bucket, with `config` when it starts with settings (object lock).
+    pub fn create_bucket(
+        &self,
+        name: &str,
+        record: &BucketRecord,
+        config: Option<&BucketConfig>,
+    ) -> Result<()> {
         self.write(|txn| {
             let mut t = txn.open_table(BUCKETS)?;
             if t.get(name)?.is_some() {
                 return Err(Error::BucketExists);
             }
             t.insert(name, encode(record)?.as_slice())?;
+            if let Some(config) = config {
+                txn.open_table(BUCKET_CONFIG)?
+                    .insert(name, encode(config)?.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The bucket's versioning and object-lock settings.
+    pub fn bucket_config(&self, name: &str) -> Result<BucketConfig> {
+        self.read(|txn| config_read(txn, name))
+    }
+
+    /// Changes the bucket's settings. Versioning of a bucket with object lock
+    /// cannot be suspended; object lock needs versioning enabled.
+    pub fn configure_bucket(&self, name: &str, change: &ConfigChange) -> Result<()> {
+        self.write(|txn| {
+            let mut cfg = config_in(txn, name)?;
+            match change {
+                ConfigChange::Versioning(Versioning::Unversioned) => {
+                    return Err(Error::InvalidArgument(
+                        "a bucket's versioning can be Enabled or Suspended".into(),
+                    ))
+                }
+                ConfigChange::Versioning(Versioning::Suspended) if cfg.object_lock => {
+                    return Err(Error::InvalidBucketState(
+                        "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+                    ))
+                }
+                ConfigChange::Versioning(v) => cfg.versioning = *v,
+                ConfigChange::ObjectLock(_) if cfg.versioning != Versioning::Enabled => {
+                    return Err(Error::InvalidBucketState(
+                        "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration".into(),
+                    ))
+                }
+                ConfigChange::ObjectLock(rule) => {
+                    cfg.object_lock = true;
+                    cfg.default_retention = *rule;
+                }
+            }
+            txn.open_table(BUCKET_CONFIG)?
+                .insert(name, encode(&cfg)?.as_slice())?;
             Ok(())
         })
     }
@@ -76,6 +127,12 @@ fn delete_bucket_in(txn: &WriteTransaction, name: &str, with_uploads: bool) -> R
             return Err(Error::BucketNotEmpty);
         }
     }
+    let versions = txn.open_table(VERSIONS)?;
+    if let Some(first) = versions.range((name, "", 0u64)..)?.next() {
+        if first?.0.value().0 == name {
+            return Err(Error::BucketNotEmpty);
+        }
+    }
     let mut uploads = Vec::new();
     for item in txn.open_table(UPLOADS)?.iter()? {
         let (id, value) = item?;
@@ -91,5 +148,6 @@ fn delete_bucket_in(txn: &WriteTransaction, name: &str, with_uploads: bool) -> R
         remove_upload(txn, &id)?;
     }
     t.remove(name)?;
+    txn.open_table(BUCKET_CONFIG)?.remove(name)?;
     Ok(())
 }

@@ -5,11 +5,15 @@
 use super::db::Catalog;
 use super::listing::{ListPage, ListQuery};
 use super::uploads::{UploadList, UploadListQuery};
+use super::version_listing::{VersionListQuery, VersionPage};
 use crate::cluster::map::ClusterMap;
 use crate::error::Result;
 use crate::records::{
     BucketChange, BucketRecord, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
     WriteCondition,
+};
+use crate::versioning::{
+    BucketConfig, ConfigChange, DeleteOutcome, DeleteTarget, ObjectLock, VersionChange, VersionView,
 };
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +76,46 @@ pub enum CatalogCommand {
     DeleteBucketAndUploads {
         name: String,
     },
+    /// Create a bucket that starts with settings (object lock enabled).
+    CreateBucketWith {
+        name: String,
+        record: BucketRecord,
+        config: BucketConfig,
+    },
+    ConfigureBucket {
+        name: String,
+        change: ConfigChange,
+    },
+    /// `PutObject` with the retention or legal hold the request asked for.
+    PutObjectLocked {
+        bucket: String,
+        key: String,
+        record: ObjectRecord,
+        cond: WriteCondition,
+        lock: ObjectLock,
+    },
+    /// `CreateUpload` whose object gets the retention or legal hold asked for.
+    CreateUploadLocked {
+        upload_id: String,
+        record: UploadRecord,
+        lock: ObjectLock,
+    },
+    /// Delete keys (delete markers in a versioned bucket) or versions, at `now_ms`
+    /// (the time of markers and of lock checks).
+    DeleteVersions {
+        bucket: String,
+        targets: Vec<DeleteTarget>,
+        now_ms: i64,
+        bypass_governance: bool,
+    },
+    /// Change one version (the newest when `version_id` is `None`) in place.
+    UpdateVersion {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        change: VersionChange,
+        now_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -103,6 +147,18 @@ pub enum CatalogQuery {
     },
     ListKeys,
     ClusterMap,
+    GetVersion {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    ListVersions {
+        bucket: String,
+        query: VersionListQuery,
+    },
+    BucketConfig {
+        name: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -118,6 +174,12 @@ pub enum CatalogReply {
     Secret(Option<String>),
     Keys(Vec<(String, String)>),
     ClusterMap(Option<Box<ClusterMap>>),
+    /// A write's version id (in a versioned bucket).
+    Written(Option<String>),
+    Deleted(Vec<DeleteOutcome>),
+    Version(Box<VersionView>),
+    Versions(VersionPage),
+    Config(BucketConfig),
 }
 
 impl Catalog {
@@ -125,44 +187,86 @@ impl Catalog {
     /// untouched.
     pub fn apply(&self, cmd: &CatalogCommand) -> Result<CatalogReply> {
         use CatalogCommand as C;
+        use CatalogReply as R;
+        let done = |r: Result<()>| r.map(|()| R::Done);
         match cmd {
-            C::CreateBucket { name, record } => self.create_bucket(name, record),
-            C::UpdateBucket { name, change } => self.update_bucket(name, change),
-            C::DeleteBucket { name } => self.delete_bucket(name),
+            C::CreateBucket { name, record } => done(self.create_bucket(name, record, None)),
+            C::CreateBucketWith {
+                name,
+                record,
+                config,
+            } => done(self.create_bucket(name, record, Some(config))),
+            C::UpdateBucket { name, change } => done(self.update_bucket(name, change)),
+            C::ConfigureBucket { name, change } => done(self.configure_bucket(name, change)),
+            C::DeleteBucket { name } => done(self.delete_bucket(name)),
             C::PutObject {
                 bucket,
                 key,
                 record,
                 cond,
-            } => self.put_object(bucket, key, record, cond),
+            } => self
+                .put_object(bucket, key, record, cond, None)
+                .map(R::Written),
+            C::PutObjectLocked {
+                bucket,
+                key,
+                record,
+                cond,
+                lock,
+            } => self
+                .put_object(bucket, key, record, cond, Some(lock))
+                .map(R::Written),
             C::UpdateObject {
                 bucket,
                 key,
                 change,
-            } => self.update_object(bucket, key, change),
-            C::DeleteObjects { bucket, keys } => self.delete_objects(bucket, keys),
-            C::CreateUpload { upload_id, record } => self.create_upload(upload_id, record),
+            } => done(self.update_object(bucket, key, change)),
+            C::UpdateVersion {
+                bucket,
+                key,
+                version_id,
+                change,
+                now_ms,
+            } => done(self.update_version(bucket, key, version_id.as_deref(), change, *now_ms)),
+            C::DeleteObjects { bucket, keys } => done(self.delete_objects(bucket, keys)),
+            C::DeleteVersions {
+                bucket,
+                targets,
+                now_ms,
+                bypass_governance,
+            } => self
+                .delete_versions(bucket, targets, *now_ms, *bypass_governance)
+                .map(R::Deleted),
+            C::CreateUpload { upload_id, record } => {
+                done(self.create_upload(upload_id, record, None))
+            }
+            C::CreateUploadLocked {
+                upload_id,
+                record,
+                lock,
+            } => done(self.create_upload(upload_id, record, Some(lock))),
             C::PutPart {
                 upload_id,
                 number,
                 part,
-            } => self.put_part(upload_id, *number, part),
+            } => done(self.put_part(upload_id, *number, part)),
             C::CompleteUpload {
                 upload_id,
                 bucket,
                 key,
                 record,
                 cond,
-            } => self.complete_upload(upload_id, bucket, key, record, cond),
-            C::AbortUpload { upload_id } => self.abort_upload(upload_id),
+            } => self
+                .complete_upload(upload_id, bucket, key, record, cond)
+                .map(R::Written),
+            C::AbortUpload { upload_id } => done(self.abort_upload(upload_id)),
             C::PutKey {
                 access_key,
                 secret_key,
-            } => self.put_key(access_key, secret_key),
-            C::SetClusterMap(map) => self.set_cluster_map(map),
-            C::DeleteBucketAndUploads { name } => self.delete_bucket_and_uploads(name),
+            } => done(self.put_key(access_key, secret_key)),
+            C::SetClusterMap(map) => done(self.set_cluster_map(map)),
+            C::DeleteBucketAndUploads { name } => done(self.delete_bucket_and_uploads(name)),
         }
-        .map(|()| CatalogReply::Done)
     }
 
     pub fn query(&self, q: &CatalogQuery) -> Result<CatalogReply> {
@@ -179,6 +283,17 @@ impl Catalog {
             Q::GetSecret { access_key } => R::Secret(self.get_secret(access_key)?),
             Q::ListKeys => R::Keys(self.list_keys()?),
             Q::ClusterMap => R::ClusterMap(self.cluster_map()?.map(Box::new)),
+            Q::GetVersion {
+                bucket,
+                key,
+                version_id,
+            } => R::Version(Box::new(self.get_version(
+                bucket,
+                key,
+                version_id.as_deref(),
+            )?)),
+            Q::ListVersions { bucket, query } => R::Versions(self.list_versions(bucket, query)?),
+            Q::BucketConfig { name } => R::Config(self.bucket_config(name)?),
         })
     }
 }

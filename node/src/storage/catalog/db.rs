@@ -21,6 +21,15 @@ pub(super) const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("u
 pub(super) const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
 /// access key id → secret key
 pub(super) const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
+/// (bucket, key, u64::MAX - version sequence) → `VersionRow`: every version and
+/// delete marker of the keys of buckets that were ever versioned, newest first.
+pub(super) const VERSIONS: TableDefinition<(&str, &str, u64), &[u8]> =
+    TableDefinition::new("versions");
+/// bucket name → `BucketConfig` (versioning, object lock), for buckets that set any.
+pub(super) const BUCKET_CONFIG: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("bucket_config");
+/// upload id → `ObjectLock` the completed object gets, for uploads that asked for one.
+pub(super) const UPLOAD_LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("upload_locks");
 /// State-machine bookkeeping of the Raft group (last applied entry, membership).
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// The META row holding the committed `ClusterMap`.
@@ -41,6 +50,9 @@ impl Catalog {
             txn.open_table(PARTS)?;
             txn.open_table(KEYS)?;
             txn.open_table(META)?;
+            txn.open_table(VERSIONS)?;
+            txn.open_table(BUCKET_CONFIG)?;
+            txn.open_table(UPLOAD_LOCKS)?;
             Ok(())
         })?;
         catalog.sync()?;
@@ -98,7 +110,7 @@ impl Catalog {
         f(&txn)
     }
 
-    /// Every chunk id referenced by an object or an uploaded part.
+    /// Every chunk id referenced by an object, a version or an uploaded part.
     pub fn referenced_chunks(&self) -> Result<std::collections::HashSet<crate::ids::ChunkId>> {
         use crate::records::{ObjectRecord, PartRecord};
         use redb::ReadableTable;
@@ -107,6 +119,12 @@ impl Catalog {
             for item in txn.open_table(OBJECTS)?.iter()? {
                 let rec: ObjectRecord = decode(item?.1.value())?;
                 set.extend(rec.data.chunks().iter().map(|c| c.id));
+            }
+            for item in txn.open_table(VERSIONS)?.iter()? {
+                let row: crate::versioning::VersionRow = decode(item?.1.value())?;
+                if let Some(rec) = row.record {
+                    set.extend(rec.data.chunks().iter().map(|c| c.id));
+                }
             }
             for item in txn.open_table(PARTS)?.iter()? {
                 let rec: PartRecord = decode(item?.1.value())?;

@@ -1,21 +1,25 @@
-//! Object records: put (atomically replacing the current version, under a write
-//! condition), get, update in place (tags), delete.
+//! Object records through the unversioned commands (put under a write condition,
+//! get, tag, delete), each carried out by the version-aware code in `versions`
+//! so that a bucket's versioning decides what a write does.
 
-use super::db::{decode, encode, Catalog, BUCKETS, OBJECTS};
+use super::db::{decode, Catalog, BUCKETS, OBJECTS};
+use super::versions::{put_in, update_in};
 use crate::error::{Error, Result};
 use crate::records::{ObjectChange, ObjectRecord, WriteCondition};
-use redb::{ReadableTable, WriteTransaction};
+use crate::versioning::{DeleteTarget, ObjectLock, VersionChange};
 
 impl Catalog {
-    /// Makes `record` the current version of `bucket/key` if `cond` holds.
+    /// Makes `record` the current version of `bucket/key` if `cond` holds; in a
+    /// versioned bucket it becomes a new version, whose id is returned.
     pub fn put_object(
         &self,
         bucket: &str,
         key: &str,
         record: &ObjectRecord,
         cond: &WriteCondition,
-    ) -> Result<()> {
-        self.write(|txn| put_in(txn, bucket, key, record, cond))
+        lock: Option<&ObjectLock>,
+    ) -> Result<Option<String>> {
+        self.write(|txn| put_in(txn, bucket, key, record, cond, lock))
     }
 
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord> {
@@ -32,72 +36,23 @@ impl Catalog {
 
     /// Applies `change` to the current version's record (not its data).
     pub fn update_object(&self, bucket: &str, key: &str, change: &ObjectChange) -> Result<()> {
-        self.write(|txn| {
-            let mut t = txn.open_table(OBJECTS)?;
-            let mut record: ObjectRecord = match t.get((bucket, key))? {
-                Some(v) => decode(v.value())?,
-                None => return Err(missing(txn, bucket)?),
-            };
-            change.apply(&mut record);
-            t.insert((bucket, key), encode(&record)?.as_slice())?;
-            Ok(())
-        })
+        let ObjectChange::SetTags(tags) = change;
+        let change = VersionChange::SetTags(tags.clone());
+        self.write(|txn| update_in(txn, bucket, key, None, &change, 0))
     }
 
-    /// Deletes objects in one transaction; deleting a missing key succeeds (S3
-    /// semantics).
+    /// Deletes the current versions of `keys`; deleting a missing key succeeds (S3
+    /// semantics). The command of log entries from before versioning (whose buckets
+    /// were unversioned); a versioned bucket would get delete markers dated 0, as
+    /// the command carries no time and every replica must apply it alike.
     pub fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<()> {
-        self.write(|txn| {
-            if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
-                return Err(Error::NoSuchBucket);
-            }
-            let mut t = txn.open_table(OBJECTS)?;
-            for key in keys {
-                t.remove((bucket, key.as_str()))?;
-            }
-            Ok(())
-        })
+        let targets: Vec<DeleteTarget> = keys
+            .iter()
+            .map(|key| DeleteTarget {
+                key: key.clone(),
+                version_id: None,
+            })
+            .collect();
+        self.delete_versions(bucket, &targets, 0, false).map(drop)
     }
-}
-
-/// The put itself, shared with multipart completion (which also removes the upload).
-pub(super) fn put_in(
-    txn: &WriteTransaction,
-    bucket: &str,
-    key: &str,
-    record: &ObjectRecord,
-    cond: &WriteCondition,
-) -> Result<()> {
-    if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
-        return Err(Error::NoSuchBucket);
-    }
-    let mut t = txn.open_table(OBJECTS)?;
-    if *cond != WriteCondition::Always {
-        let current: Option<ObjectRecord> = match t.get((bucket, key))? {
-            Some(v) => Some(decode(v.value())?),
-            None => None,
-        };
-        check(current.as_ref(), cond)?;
-    }
-    t.insert((bucket, key), encode(record)?.as_slice())?;
-    Ok(())
-}
-
-fn check(current: Option<&ObjectRecord>, cond: &WriteCondition) -> Result<()> {
-    match (cond, current) {
-        (WriteCondition::Always, _) => Ok(()),
-        (WriteCondition::IfAbsent, None) => Ok(()),
-        (WriteCondition::IfAbsent, Some(_)) => Err(Error::PreconditionFailed),
-        (WriteCondition::IfEtag(_), None) => Err(Error::NoSuchKey),
-        (WriteCondition::IfEtag(e), Some(cur)) if *e == cur.etag => Ok(()),
-        (WriteCondition::IfEtag(_), Some(_)) => Err(Error::PreconditionFailed),
-    }
-}
-
-/// The error for a key that is not there: its bucket's absence, or its own.
-fn missing(txn: &WriteTransaction, bucket: &str) -> Result<Error> {
-    if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
-        return Ok(Error::NoSuchBucket);
-    }
-    Ok(Error::NoSuchKey)
 }

@@ -2,7 +2,10 @@
 //! length-prefixed frames from one read transaction, and loaded back by replacing
 //! all tables in one write transaction. Nothing is held in memory whole.
 
-use super::db::{decode, encode, Catalog, BUCKETS, KEYS, META, OBJECTS, PARTS, UPLOADS};
+use super::db::{
+    decode, encode, Catalog, BUCKETS, BUCKET_CONFIG, KEYS, META, OBJECTS, PARTS, UPLOADS,
+    UPLOAD_LOCKS, VERSIONS,
+};
 use crate::error::Result;
 use crate::storage::frames::{read_frame, write_frame};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -17,6 +20,9 @@ enum Row {
     Part(String, u32, Vec<u8>),
     Key(String, String),
     Meta(String, Vec<u8>),
+    Version(String, String, u64, Vec<u8>),
+    Config(String, Vec<u8>),
+    UploadLock(String, Vec<u8>),
 }
 
 impl Catalog {
@@ -50,6 +56,19 @@ impl Catalog {
                 let (k, v) = item?;
                 put(Row::Key(k.value().into(), v.value().into()))?;
             }
+            for item in txn.open_table(VERSIONS)?.iter()? {
+                let (k, v) = item?;
+                let (b, key, slot) = k.value();
+                put(Row::Version(b.into(), key.into(), slot, v.value().to_vec()))?;
+            }
+            for item in txn.open_table(BUCKET_CONFIG)?.iter()? {
+                let (k, v) = item?;
+                put(Row::Config(k.value().into(), v.value().to_vec()))?;
+            }
+            for item in txn.open_table(UPLOAD_LOCKS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::UploadLock(k.value().into(), v.value().to_vec()))?;
+            }
             for item in txn.open_table(META)?.iter()? {
                 let (k, v) = item?;
                 meta.push((k.value().to_string(), v.value().to_vec()));
@@ -68,6 +87,9 @@ impl Catalog {
             clear(txn, PARTS)?;
             clear(txn, KEYS)?;
             clear(txn, META)?;
+            clear(txn, VERSIONS)?;
+            clear(txn, BUCKET_CONFIG)?;
+            clear(txn, UPLOAD_LOCKS)?;
             while let Some(frame) = read_frame(input)? {
                 match decode::<Row>(&frame)? {
                     Row::Bucket(k, v) => {
@@ -89,6 +111,18 @@ impl Catalog {
                     }
                     Row::Meta(k, v) => {
                         txn.open_table(META)?.insert(k.as_str(), v.as_slice())?;
+                    }
+                    Row::Version(b, k, slot, v) => {
+                        txn.open_table(VERSIONS)?
+                            .insert((b.as_str(), k.as_str(), slot), v.as_slice())?;
+                    }
+                    Row::Config(k, v) => {
+                        txn.open_table(BUCKET_CONFIG)?
+                            .insert(k.as_str(), v.as_slice())?;
+                    }
+                    Row::UploadLock(k, v) => {
+                        txn.open_table(UPLOAD_LOCKS)?
+                            .insert(k.as_str(), v.as_slice())?;
                     }
                 }
             }

@@ -1,11 +1,12 @@
 //! Multipart uploads and their parts: create, add parts, list, complete (the object
 //! appears and the upload disappears in one transaction), abort.
 
-use super::db::{decode, encode, Catalog, BUCKETS, PARTS, UPLOADS};
+use super::db::{decode, encode, Catalog, BUCKETS, PARTS, UPLOADS, UPLOAD_LOCKS};
 use super::listing::common_prefix;
-use super::objects::put_in;
+use super::versions::{config_in, put_in};
 use crate::error::{Error, Result};
 use crate::records::{ObjectRecord, PartRecord, UploadRecord, WriteCondition};
+use crate::versioning::ObjectLock;
 use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
@@ -33,14 +34,23 @@ pub struct UploadList {
 }
 
 impl Catalog {
-    pub fn create_upload(&self, upload_id: &str, record: &UploadRecord) -> Result<()> {
+    /// Starts an upload; `lock` is the retention and legal hold its object gets.
+    pub fn create_upload(
+        &self,
+        upload_id: &str,
+        record: &UploadRecord,
+        lock: Option<&ObjectLock>,
+    ) -> Result<()> {
         self.write(|txn| {
-            if txn
-                .open_table(BUCKETS)?
-                .get(record.bucket.as_str())?
-                .is_none()
-            {
-                return Err(Error::NoSuchBucket);
+            let cfg = config_in(txn, &record.bucket)?;
+            if let Some(lock) = lock {
+                if !cfg.object_lock {
+                    return Err(Error::InvalidRequest(
+                        "Bucket is missing Object Lock Configuration".into(),
+                    ));
+                }
+                txn.open_table(UPLOAD_LOCKS)?
+                    .insert(upload_id, encode(lock)?.as_slice())?;
             }
             txn.open_table(UPLOADS)?
                 .insert(upload_id, encode(record)?.as_slice())?;
@@ -94,10 +104,14 @@ impl Catalog {
         key: &str,
         record: &ObjectRecord,
         cond: &WriteCondition,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         self.write(|txn| {
+            let lock: Option<ObjectLock> = match txn.open_table(UPLOAD_LOCKS)?.get(upload_id)? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
             remove_upload(txn, upload_id)?;
-            put_in(txn, bucket, key, record, cond)
+            put_in(txn, bucket, key, record, cond, lock.as_ref())
         })
     }
 
@@ -162,6 +176,7 @@ pub(super) fn remove_upload(txn: &WriteTransaction, upload_id: &str) -> Result<(
     if txn.open_table(UPLOADS)?.remove(upload_id)?.is_none() {
         return Err(Error::NoSuchUpload);
     }
+    txn.open_table(UPLOAD_LOCKS)?.remove(upload_id)?;
     let mut parts = txn.open_table(PARTS)?;
     let numbers: Vec<u32> = {
         let mut v = Vec::new();
