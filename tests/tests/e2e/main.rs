@@ -9,6 +9,7 @@ mod concurrency;
 mod conditional;
 mod copy;
 mod crash;
+mod crash_versions;
 mod dedup;
 mod errors;
 mod headers;
