@@ -203,6 +203,7 @@ fn bench_sigv4() {
                 data: ObjectData::Inline(body),
             },
             WriteCondition::Always,
+            None,
         )
         .await
         .expect("put object");

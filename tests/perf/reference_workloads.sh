@@ -7,6 +7,8 @@
 # reset before each workload through /proc/PID/clear_refs), then the server's peak
 # RSS over the whole run.
 # Env: SERVER_ENV="VAR=value ..." extra environment for the server.
+#      VERSIONED=1 runs the workloads on a bucket with versioning enabled (every PUT a
+#      new version), for the side-by-side cost of versioning.
 set -u
 CLIENT=$1; RUN=$2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,6 +25,10 @@ CAIRN_ACCESS_KEY=bk CAIRN_SECRET_KEY=bksecret env ${SERVER_ENV:-} \
 PID=$!; sleep 1
 export S3_ENDPOINT=http://127.0.0.1:9700 S3_KEY=bk S3_SECRET=bksecret S3_BUCKET=bench S3_REGION=us-east-1
 AWS_ACCESS_KEY_ID=bk AWS_SECRET_ACCESS_KEY=bksecret aws --endpoint-url $S3_ENDPOINT s3 mb s3://bench >/dev/null
+if [ "${VERSIONED:-0}" = 1 ]; then
+  AWS_ACCESS_KEY_ID=bk AWS_SECRET_ACCESS_KEY=bksecret aws --endpoint-url $S3_ENDPOINT s3api \
+    put-bucket-versioning --bucket bench --versioning-configuration Status=Enabled
+fi
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' /proc/$PID/stat; }
 W=("put --size 1MiB XX 200 --concurrency 8 --prefix a/r$RUN" "get --size 1MiB XX 200 --concurrency 8 --prefix a/r$RUN"
