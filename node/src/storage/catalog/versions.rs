@@ -182,7 +182,12 @@ fn push_row(
     let seq = next_seq(txn)?;
     txn.open_table(VERSIONS)?
         .insert((bucket, key, slot(seq)), encode(&row)?.as_slice())?;
-    sync_current(txn, bucket, key)?;
+    // The new row is the newest: OBJECTS follows it without reading it back.
+    let mut objects = txn.open_table(OBJECTS)?;
+    match &row.record {
+        Some(record) => objects.insert((bucket, key), encode(record)?.as_slice())?,
+        None => objects.remove((bucket, key))?,
+    };
     Ok(version_id(seq, row.null))
 }
 
