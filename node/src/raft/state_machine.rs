@@ -99,7 +99,12 @@ impl StateMachine {
     ) -> Result<std::result::Result<CatalogReply, WireError>> {
         match self.stores.catalog.apply(cmd) {
             Ok(r) => Ok(Ok(r)),
-            Err(e @ (Error::Io(_) | Error::Db(_) | Error::Codec(_))) => Err(e),
+            // A full disk is a failure to apply here, not an answer: every replica
+            // must answer alike.
+            Err(
+                e
+                @ (Error::Io(_) | Error::Db(_) | Error::Codec(_) | Error::InsufficientCapacity(_)),
+            ) => Err(e),
             Err(e) => Ok(Err(WireError::from(e))),
         }
     }

@@ -10,6 +10,7 @@ mod conditional;
 mod copy;
 mod crash;
 mod dedup;
+mod disk_full;
 mod errors;
 mod headers;
 mod limits;
