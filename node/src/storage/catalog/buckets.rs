@@ -9,14 +9,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 impl Catalog {
     pub fn create_bucket(&self, name: &str, record: &BucketRecord) -> Result<()> {
-        self.write(|txn| {
-            let mut t = txn.open_table(BUCKETS)?;
-            if t.get(name)?.is_some() {
-                return Err(Error::BucketExists);
-            }
-            t.insert(name, encode(record)?.as_slice())?;
-            Ok(())
-        })
+        self.write(|txn| create_bucket_in(txn, name, record))
     }
 
     pub fn get_bucket(&self, name: &str) -> Result<BucketRecord> {
@@ -39,16 +32,7 @@ impl Catalog {
 
     /// Applies `change` to the bucket's record and stores the result.
     pub fn update_bucket(&self, name: &str, change: &BucketChange) -> Result<()> {
-        self.write(|txn| {
-            let mut t = txn.open_table(BUCKETS)?;
-            let mut record: BucketRecord = match t.get(name)? {
-                Some(v) => decode(v.value())?,
-                None => return Err(Error::NoSuchBucket),
-            };
-            change.apply(&mut record);
-            t.insert(name, encode(&record)?.as_slice())?;
-            Ok(())
-        })
+        self.write(|txn| update_bucket_in(txn, name, change))
     }
 
     /// Deletes an empty bucket (no objects, no multipart uploads in progress): the
@@ -65,7 +49,41 @@ impl Catalog {
     }
 }
 
-fn delete_bucket_in(txn: &WriteTransaction, name: &str, with_uploads: bool) -> Result<()> {
+pub(super) fn create_bucket_in(
+    txn: &WriteTransaction,
+    name: &str,
+    record: &BucketRecord,
+) -> Result<()> {
+    let mut t = txn.open_table(BUCKETS)?;
+    if t.get(name)?.is_some() {
+        return Err(Error::BucketExists);
+    }
+    t.insert(name, encode(record)?.as_slice())?;
+    Ok(())
+}
+
+pub(super) fn update_bucket_in(
+    txn: &WriteTransaction,
+    name: &str,
+    change: &BucketChange,
+) -> Result<()> {
+    let mut t = txn.open_table(BUCKETS)?;
+    let mut record: BucketRecord = match t.get(name)? {
+        Some(v) => decode(v.value())?,
+        None => return Err(Error::NoSuchBucket),
+    };
+    change.apply(&mut record);
+    t.insert(name, encode(&record)?.as_slice())?;
+    Ok(())
+}
+
+/// Checks everything before it removes anything, so a refusal changes nothing
+/// (commands of one log entry share a transaction).
+pub(super) fn delete_bucket_in(
+    txn: &WriteTransaction,
+    name: &str,
+    with_uploads: bool,
+) -> Result<()> {
     let mut t = txn.open_table(BUCKETS)?;
     if t.get(name)?.is_none() {
         return Err(Error::NoSuchBucket);

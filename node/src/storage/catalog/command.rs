@@ -2,16 +2,25 @@
 //! catalog Raft log) and `CatalogQuery` (reads, served by the leader), each run
 //! against the local catalog by `Catalog::apply` / `Catalog::query`.
 
-use super::db::Catalog;
+use super::buckets::{create_bucket_in, delete_bucket_in, update_bucket_in};
+use super::db::{set_cluster_map_in, Catalog};
+use super::keys::put_key_in;
 use super::listing::{ListPage, ListQuery};
-use super::uploads::{UploadList, UploadListQuery};
+use super::objects::{delete_objects_in, put_in, update_object_in};
+use super::uploads::{
+    complete_upload_in, create_upload_in, put_part_in, remove_upload, UploadList, UploadListQuery,
+};
 use crate::cluster::map::ClusterMap;
-use crate::error::Result;
+use crate::error::{Error, Result, WireError};
 use crate::records::{
     BucketChange, BucketRecord, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
     WriteCondition,
 };
+use redb::WriteTransaction;
 use serde::{Deserialize, Serialize};
+
+/// What one catalog write answers: its reply, or the refusal it met.
+pub type Outcome = std::result::Result<CatalogReply, WireError>;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum CatalogCommand {
@@ -121,48 +130,10 @@ pub enum CatalogReply {
 }
 
 impl Catalog {
-    /// Runs a change; a failed precondition or a missing bucket leaves the catalog
-    /// untouched.
+    /// Runs a change in a transaction of its own; a failed precondition or a
+    /// missing bucket leaves the catalog untouched.
     pub fn apply(&self, cmd: &CatalogCommand) -> Result<CatalogReply> {
-        use CatalogCommand as C;
-        match cmd {
-            C::CreateBucket { name, record } => self.create_bucket(name, record),
-            C::UpdateBucket { name, change } => self.update_bucket(name, change),
-            C::DeleteBucket { name } => self.delete_bucket(name),
-            C::PutObject {
-                bucket,
-                key,
-                record,
-                cond,
-            } => self.put_object(bucket, key, record, cond),
-            C::UpdateObject {
-                bucket,
-                key,
-                change,
-            } => self.update_object(bucket, key, change),
-            C::DeleteObjects { bucket, keys } => self.delete_objects(bucket, keys),
-            C::CreateUpload { upload_id, record } => self.create_upload(upload_id, record),
-            C::PutPart {
-                upload_id,
-                number,
-                part,
-            } => self.put_part(upload_id, *number, part),
-            C::CompleteUpload {
-                upload_id,
-                bucket,
-                key,
-                record,
-                cond,
-            } => self.complete_upload(upload_id, bucket, key, record, cond),
-            C::AbortUpload { upload_id } => self.abort_upload(upload_id),
-            C::PutKey {
-                access_key,
-                secret_key,
-            } => self.put_key(access_key, secret_key),
-            C::SetClusterMap(map) => self.set_cluster_map(map),
-            C::DeleteBucketAndUploads { name } => self.delete_bucket_and_uploads(name),
-        }
-        .map(|()| CatalogReply::Done)
+        self.write(|txn| apply_in(txn, cmd))
     }
 
     pub fn query(&self, q: &CatalogQuery) -> Result<CatalogReply> {
@@ -180,5 +151,62 @@ impl Catalog {
             Q::ListKeys => R::Keys(self.list_keys()?),
             Q::ClusterMap => R::ClusterMap(self.cluster_map()?.map(Box::new)),
         })
+    }
+}
+
+/// Runs a change in `txn`. Every change checks before it writes, so a refusal
+/// (`Err` other than a storage failure) leaves `txn` as it was.
+pub(super) fn apply_in(txn: &WriteTransaction, cmd: &CatalogCommand) -> Result<CatalogReply> {
+    use CatalogCommand as C;
+    match cmd {
+        C::CreateBucket { name, record } => create_bucket_in(txn, name, record),
+        C::UpdateBucket { name, change } => update_bucket_in(txn, name, change),
+        C::DeleteBucket { name } => delete_bucket_in(txn, name, false),
+        C::PutObject {
+            bucket,
+            key,
+            record,
+            cond,
+        } => put_in(txn, bucket, key, record, cond),
+        C::UpdateObject {
+            bucket,
+            key,
+            change,
+        } => update_object_in(txn, bucket, key, change),
+        C::DeleteObjects { bucket, keys } => delete_objects_in(txn, bucket, keys),
+        C::CreateUpload { upload_id, record } => create_upload_in(txn, upload_id, record),
+        C::PutPart {
+            upload_id,
+            number,
+            part,
+        } => put_part_in(txn, upload_id, *number, part),
+        C::CompleteUpload {
+            upload_id,
+            bucket,
+            key,
+            record,
+            cond,
+        } => complete_upload_in(txn, upload_id, bucket, key, record, cond),
+        C::AbortUpload { upload_id } => remove_upload(txn, upload_id),
+        C::PutKey {
+            access_key,
+            secret_key,
+        } => put_key_in(txn, access_key, secret_key),
+        C::SetClusterMap(map) => set_cluster_map_in(txn, map),
+        C::DeleteBucketAndUploads { name } => delete_bucket_in(txn, name, true),
+    }
+    .map(|()| CatalogReply::Done)
+}
+
+/// A change's result as its writer's outcome; a storage failure (I/O, database,
+/// encoding, a full disk) is no answer but a failure of the whole apply, since
+/// every replica must answer alike.
+pub(super) fn outcome(result: Result<CatalogReply>) -> Result<Outcome> {
+    match result {
+        Ok(reply) => Ok(Ok(reply)),
+        Err(
+            e @ (Error::Io(_) | Error::Db(_) | Error::Codec(_) | Error::InsufficientCapacity(_)),
+        ) => Err(e),
+        Err(e) => Ok(Err(WireError::from(e))),
     }
 }

@@ -1,20 +1,23 @@
 //! The catalog: buckets, current object versions, multipart uploads and parts, and
 //! access keys, in one redb database — the state machine of the catalog Raft group.
-//! Every change is one transaction committed without fsync: the Raft log is the
-//! durable record, and a crash replays the entries after the last synced commit.
+//! Every Raft entry is applied in one transaction committed without fsync (its
+//! commands and the applied index, `entries`): the Raft log is the durable record,
+//! and a crash replays the entries after the last synced commit.
 //! `sync` makes everything durable (before a snapshot lets the log be purged).
 
 mod buckets;
 mod command;
 mod db;
+mod entries;
 mod keys;
 mod listing;
 mod objects;
 mod snapshot;
 mod uploads;
 
-pub use command::{CatalogCommand, CatalogQuery, CatalogReply};
+pub use command::{CatalogCommand, CatalogQuery, CatalogReply, Outcome};
 pub use db::Catalog;
+pub use entries::EntryWrite;
 
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};

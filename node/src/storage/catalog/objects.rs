@@ -32,35 +32,49 @@ impl Catalog {
 
     /// Applies `change` to the current version's record (not its data).
     pub fn update_object(&self, bucket: &str, key: &str, change: &ObjectChange) -> Result<()> {
-        self.write(|txn| {
-            let mut t = txn.open_table(OBJECTS)?;
-            let mut record: ObjectRecord = match t.get((bucket, key))? {
-                Some(v) => decode(v.value())?,
-                None => return Err(missing(txn, bucket)?),
-            };
-            change.apply(&mut record);
-            t.insert((bucket, key), encode(&record)?.as_slice())?;
-            Ok(())
-        })
+        self.write(|txn| update_object_in(txn, bucket, key, change))
     }
 
     /// Deletes objects in one transaction; deleting a missing key succeeds (S3
     /// semantics).
     pub fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<()> {
-        self.write(|txn| {
-            if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
-                return Err(Error::NoSuchBucket);
-            }
-            let mut t = txn.open_table(OBJECTS)?;
-            for key in keys {
-                t.remove((bucket, key.as_str()))?;
-            }
-            Ok(())
-        })
+        self.write(|txn| delete_objects_in(txn, bucket, keys))
     }
 }
 
-/// The put itself, shared with multipart completion (which also removes the upload).
+pub(super) fn update_object_in(
+    txn: &WriteTransaction,
+    bucket: &str,
+    key: &str,
+    change: &ObjectChange,
+) -> Result<()> {
+    let mut t = txn.open_table(OBJECTS)?;
+    let mut record: ObjectRecord = match t.get((bucket, key))? {
+        Some(v) => decode(v.value())?,
+        None => return Err(missing(txn, bucket)?),
+    };
+    change.apply(&mut record);
+    t.insert((bucket, key), encode(&record)?.as_slice())?;
+    Ok(())
+}
+
+pub(super) fn delete_objects_in(
+    txn: &WriteTransaction,
+    bucket: &str,
+    keys: &[String],
+) -> Result<()> {
+    if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
+        return Err(Error::NoSuchBucket);
+    }
+    let mut t = txn.open_table(OBJECTS)?;
+    for key in keys {
+        t.remove((bucket, key.as_str()))?;
+    }
+    Ok(())
+}
+
+/// The put itself, shared with multipart completion (which also removes the
+/// upload). Checks before it writes, so a refusal changes nothing.
 pub(super) fn put_in(
     txn: &WriteTransaction,
     bucket: &str,

@@ -34,18 +34,7 @@ pub struct UploadList {
 
 impl Catalog {
     pub fn create_upload(&self, upload_id: &str, record: &UploadRecord) -> Result<()> {
-        self.write(|txn| {
-            if txn
-                .open_table(BUCKETS)?
-                .get(record.bucket.as_str())?
-                .is_none()
-            {
-                return Err(Error::NoSuchBucket);
-            }
-            txn.open_table(UPLOADS)?
-                .insert(upload_id, encode(record)?.as_slice())?;
-            Ok(())
-        })
+        self.write(|txn| create_upload_in(txn, upload_id, record))
     }
 
     pub fn get_upload(&self, upload_id: &str) -> Result<UploadRecord> {
@@ -57,14 +46,7 @@ impl Catalog {
 
     /// Stores (or replaces) part `number` of an upload that must still exist.
     pub fn put_part(&self, upload_id: &str, number: u32, part: &PartRecord) -> Result<()> {
-        self.write(|txn| {
-            if txn.open_table(UPLOADS)?.get(upload_id)?.is_none() {
-                return Err(Error::NoSuchUpload);
-            }
-            txn.open_table(PARTS)?
-                .insert((upload_id, number), encode(part)?.as_slice())?;
-            Ok(())
-        })
+        self.write(|txn| put_part_in(txn, upload_id, number, part))
     }
 
     /// The upload's parts in part-number order.
@@ -95,10 +77,7 @@ impl Catalog {
         record: &ObjectRecord,
         cond: &WriteCondition,
     ) -> Result<()> {
-        self.write(|txn| {
-            remove_upload(txn, upload_id)?;
-            put_in(txn, bucket, key, record, cond)
-        })
+        self.write(|txn| complete_upload_in(txn, upload_id, bucket, key, record, cond))
     }
 
     pub fn abort_upload(&self, upload_id: &str) -> Result<()> {
@@ -156,6 +135,55 @@ impl Catalog {
             Ok(out)
         })
     }
+}
+
+pub(super) fn create_upload_in(
+    txn: &WriteTransaction,
+    upload_id: &str,
+    record: &UploadRecord,
+) -> Result<()> {
+    if txn
+        .open_table(BUCKETS)?
+        .get(record.bucket.as_str())?
+        .is_none()
+    {
+        return Err(Error::NoSuchBucket);
+    }
+    txn.open_table(UPLOADS)?
+        .insert(upload_id, encode(record)?.as_slice())?;
+    Ok(())
+}
+
+pub(super) fn put_part_in(
+    txn: &WriteTransaction,
+    upload_id: &str,
+    number: u32,
+    part: &PartRecord,
+) -> Result<()> {
+    if txn.open_table(UPLOADS)?.get(upload_id)?.is_none() {
+        return Err(Error::NoSuchUpload);
+    }
+    txn.open_table(PARTS)?
+        .insert((upload_id, number), encode(part)?.as_slice())?;
+    Ok(())
+}
+
+/// Checks that the upload exists and that the put may happen before changing
+/// anything, so a refusal changes nothing (commands of one log entry share a
+/// transaction).
+pub(super) fn complete_upload_in(
+    txn: &WriteTransaction,
+    upload_id: &str,
+    bucket: &str,
+    key: &str,
+    record: &ObjectRecord,
+    cond: &WriteCondition,
+) -> Result<()> {
+    if txn.open_table(UPLOADS)?.get(upload_id)?.is_none() {
+        return Err(Error::NoSuchUpload);
+    }
+    put_in(txn, bucket, key, record, cond)?;
+    remove_upload(txn, upload_id)
 }
 
 pub(super) fn remove_upload(txn: &WriteTransaction, upload_id: &str) -> Result<()> {
