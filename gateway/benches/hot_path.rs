@@ -169,6 +169,7 @@ fn bench_sigv4() {
             NodeOptions {
                 gc_grace: Duration::from_secs(3600),
                 gc_interval: Duration::from_secs(3600),
+                min_free: None,
             },
         )
         .await

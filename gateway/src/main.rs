@@ -53,6 +53,12 @@ enum Command {
         /// Seconds between garbage collection passes.
         #[arg(long, default_value_t = 600)]
         gc_interval: u64,
+        /// Free space to keep on the data directory's file system: a chunk write
+        /// that would leave less is refused (507 InsufficientCapacity), and catalog
+        /// writes are refused below half of it. Bytes or a size ("64MiB", "1GB");
+        /// default: 64 MiB or 1% of the file system, whichever is smaller.
+        #[arg(long, value_parser = parse_min_free)]
+        min_free: Option<u64>,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -70,6 +76,12 @@ enum Command {
         /// Seconds between garbage collection passes.
         #[arg(long, default_value_t = 600)]
         gc_interval: u64,
+        /// Free space to keep on the data directory's file system: a chunk write
+        /// that would leave less is refused (507 InsufficientCapacity), and catalog
+        /// writes are refused below half of it. Bytes or a size ("64MiB", "1GB");
+        /// default: 64 MiB or 1% of the file system, whichever is smaller.
+        #[arg(long, value_parser = parse_min_free)]
+        min_free: Option<u64>,
     },
     /// Run an S3 gateway of the cluster described by the cluster file.
     Gateway {
@@ -187,6 +199,12 @@ fn check_chunk_size(chunk_size: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// `--min-free`: bytes, or a size with a unit.
+fn parse_min_free(s: &str) -> Result<u64, String> {
+    ClusterConfig::parse_size(s)
+        .ok_or_else(|| format!("not a size: {s:?} (bytes, or e.g. \"64MiB\", \"1GB\")"))
+}
+
 fn load(path: &std::path::Path) -> Result<ClusterConfig, String> {
     ClusterConfig::load(path).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -217,6 +235,7 @@ fn main() -> std::process::ExitCode {
                 chunk_size,
                 gc_grace,
                 gc_interval,
+                min_free,
                 limits,
             } => {
                 check_chunk_size(chunk_size)?;
@@ -229,6 +248,7 @@ fn main() -> std::process::ExitCode {
                     chunk_size,
                     gc_grace: Duration::from_secs(gc_grace),
                     gc_interval: Duration::from_secs(gc_interval),
+                    min_free,
                     limits,
                 })
                 .await
@@ -239,11 +259,13 @@ fn main() -> std::process::ExitCode {
                 id,
                 gc_grace,
                 gc_interval,
+                min_free,
             } => {
                 let cfg = load(&config)?;
                 let opts = NodeOptions {
                     gc_grace: Duration::from_secs(gc_grace),
                     gc_interval: Duration::from_secs(gc_interval),
+                    min_free,
                 };
                 cairn::node_process::run_node(cfg, id, opts).await
             }

@@ -33,6 +33,8 @@ pub struct ServerOptions {
     pub chunk_size: usize,
     pub gc_grace: Duration,
     pub gc_interval: Duration,
+    /// `--min-free`: see `NodeOptions::min_free`.
+    pub min_free: Option<u64>,
     pub limits: Limits,
 }
 
@@ -71,6 +73,7 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
         NodeOptions {
             gc_grace: opts.gc_grace,
             gc_interval: opts.gc_interval,
+            min_free: opts.min_free,
         },
     )
     .await?;

@@ -59,13 +59,33 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
     #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("catalog database: {0}")]
     Db(String),
     #[error("record encoding: {0}")]
     Codec(#[from] postcard::Error),
     #[error("background task failed: {0}")]
     Task(String),
+}
+
+/// Whether `e` says the file system is out of space (`ENOSPC`) or quota (`EDQUOT`).
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+        || matches!(
+            e.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
+}
+
+/// A full disk is a refusal for lack of room (HTTP 507), not a failure.
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        if is_disk_full(&e) {
+            Error::InsufficientCapacity(format!("the disk is full: {e}"))
+        } else {
+            Error::Io(e)
+        }
+    }
 }
 
 impl Error {

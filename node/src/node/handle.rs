@@ -29,10 +29,12 @@ impl Node {
         match req {
             Request::CatalogWrite(cmd) => {
                 let raft = self.raft(CATALOG_GROUP)?;
+                self.disk.check_catalog()?;
                 self.catalog_writes
                     .write(*cmd, move |batch| write_to(raft, batch))
                     .await
                     .map(Response::Catalog)
+                    .map_err(|e| self.full_disk(e))
             }
             Request::CatalogRead(q) => {
                 let raft = self.raft(CATALOG_GROUP)?;
@@ -53,12 +55,17 @@ impl Node {
                 if pg_of(&id, self.cfg.placement_groups) != pg {
                     return Err(Error::ChunkCorrupt(id));
                 }
-                if !self.stores.chunks.contains(&id) {
+                // Held until the write has finished (or failed).
+                let _room = if self.stores.chunks.contains(&id) {
+                    None
+                } else {
                     self.check_room(pg_group(pg), len)?;
-                }
+                    Some(self.disk.reserve(len)?)
+                };
                 match self
                     .write(pg_group(pg), Command::PutChunk { id, data })
-                    .await?
+                    .await
+                    .map_err(|e| self.full_disk(e))?
                 {
                     Reply::Chunk => Ok(Response::Chunk(ChunkRef { id, len })),
                     _ => Err(Error::Unavailable(format!("chunk {id} lost before commit"))),
@@ -273,6 +280,18 @@ impl Node {
             groups,
             moves: self.move_statuses(),
         })
+    }
+
+    /// A write that failed while the disk is below its floor failed for lack of
+    /// room (the group's storage met `ENOSPC`): `InsufficientCapacity`, not a
+    /// retryable `Unavailable`.
+    fn full_disk(&self, e: Error) -> Error {
+        match e {
+            Error::Unavailable(msg) if self.disk.below_floor() => {
+                Error::InsufficientCapacity(format!("the disk is full ({msg})"))
+            }
+            other => other,
+        }
     }
 
     /// Refuses a new chunk of `len` bytes if a member of its group would pass its

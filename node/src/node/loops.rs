@@ -1,13 +1,16 @@
 //! The background rounds of a node: following the committed map, starting moves,
-//! leaving groups, refreshing peers' usage and collecting garbage.
+//! leaving groups, restarting groups stopped by a storage failure, refreshing peers'
+//! usage and collecting garbage.
 
 use super::support::*;
 use super::RPC_TIMEOUT;
 use super::{Node, NodeOptions};
 use crate::error::{Error, Result};
-use crate::ids::CATALOG_GROUP;
+use crate::ids::{GroupId, CATALOG_GROUP};
+use crate::raft::Raft;
 use crate::rpc::messages::{Request, Response};
 use crate::storage::gc;
+use openraft::error::Fatal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +39,11 @@ impl Node {
             async move { node.leave_tick().await }
         });
         let node = self.clone();
+        every(Duration::from_secs(1), true, move || {
+            let node = node.clone();
+            async move { node.revive_failed_groups().await }
+        });
+        let node = self.clone();
         every(Duration::from_secs(5), false, move || {
             let node = node.clone();
             async move { node.refresh_usage().await }
@@ -56,6 +64,51 @@ impl Node {
                 }
             },
         );
+    }
+
+    /// Restarts every group whose Raft core stopped on a storage error (a write
+    /// that met a full disk), once the disk is above its floor again. A chunk
+    /// write fails before anything reaches the log, so the new instance starts
+    /// from the same durable state. A failed write-ahead file stays refused (its
+    /// database may hold changes the file lacks): that needs a process restart.
+    async fn revive_failed_groups(&self) {
+        let failed: Vec<(GroupId, Raft, String)> = match self.groups.read() {
+            Ok(groups) => groups
+                .iter()
+                .filter_map(|(g, r)| match &r.metrics().borrow().running_state {
+                    Err(e @ Fatal::StorageError(_)) => Some((*g, r.clone(), e.to_string())),
+                    _ => None,
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        if failed.is_empty() {
+            return;
+        }
+        if self.disk.below_floor() {
+            tracing::debug!(
+                groups = failed.len(),
+                "groups stopped on a storage error wait for room"
+            );
+            return;
+        }
+        if let Some(failure) = self.stores.log.failure() {
+            tracing::debug!(%failure, "the raft log failed: groups stay stopped until restart");
+            return;
+        }
+        for (group, raft, error) in failed {
+            {
+                let _serial = self.group_changes.lock().await;
+                if let Ok(mut groups) = self.groups.write() {
+                    groups.remove(&group);
+                }
+            }
+            let _ = raft.shutdown().await;
+            match self.ensure_group(group).await {
+                Ok(_) => tracing::warn!(group, %error, "group restarted after a storage failure"),
+                Err(e) => tracing::warn!(group, error = %e, "group restart failed; retrying"),
+            }
+        }
     }
 
     async fn collect_garbage(&self, grace: Duration) -> Result<u64> {

@@ -30,6 +30,7 @@ use crate::raft::{config, Command, Raft, Reply};
 use crate::rpc::client::RpcClient;
 use crate::rpc::raft_network::Network;
 use crate::rpc::routing::Router;
+use crate::storage::disk_space::DiskSpace;
 use catalog_writes::CatalogWrites;
 use move_state::MoveState;
 use openraft::BasicNode;
@@ -45,6 +46,9 @@ pub struct NodeOptions {
     pub gc_grace: Duration,
     /// Time between garbage collection passes.
     pub gc_interval: Duration,
+    /// Free bytes a chunk write may not go below (`storage::disk_space`); `None`:
+    /// 64 MiB or 1% of the file system, whichever is smaller.
+    pub min_free: Option<u64>,
 }
 
 pub struct Node {
@@ -68,6 +72,8 @@ pub struct Node {
     pub(crate) throttle: Throttle,
     /// Concurrent catalog writes, committed in batches.
     catalog_writes: CatalogWrites,
+    /// Free space of the data directory's file system, and its floor.
+    pub(crate) disk: DiskSpace,
 }
 
 /// How long an RPC made on behalf of a node may take.
@@ -109,6 +115,7 @@ impl Node {
             peer_usage: Mutex::new(HashMap::new()),
             throttle: Throttle::default(),
             catalog_writes: CatalogWrites::default(),
+            disk: DiskSpace::new(&entry.data_dir, opts.min_free),
         });
         for group in &stored_groups {
             node.ensure_group(*group).await?;

@@ -107,6 +107,12 @@ impl LogDb {
         Ok(seq)
     }
 
+    /// Why the log refuses writes (a failed write or sync of its write-ahead
+    /// file), if it does.
+    pub fn failure(&self) -> Option<String> {
+        self.wal.failure()
+    }
+
     fn wait_durable(&self, seq: u64) -> Result<()> {
         self.wal.wait_durable(seq)
     }

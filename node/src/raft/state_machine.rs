@@ -10,13 +10,12 @@ use super::types::{
     TypeConfig,
 };
 use crate::cluster::placement::pg_of;
-use crate::error::WireError;
 use crate::error::{Error, Result};
 use crate::ids::ChunkId;
 use crate::ids::GroupId;
 use crate::ids::PgId;
 use crate::raft::stores::Stores;
-use crate::storage::catalog::{CatalogCommand, CatalogReply};
+use crate::storage::catalog::{EntryWrite, Outcome};
 use crate::storage::frames::{read_frame, write_frame};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
@@ -91,21 +90,26 @@ impl StateMachine {
         Ok((applied, membership))
     }
 
-    /// Applies one catalog command: its reply, or the error it answers with (an
-    /// I/O or database failure fails the whole apply instead).
+    /// Applies one catalog entry's writes together with the progress up to it, in
+    /// one catalog transaction; each write's outcome (an I/O or database failure
+    /// fails the whole apply instead, and changes nothing).
     fn apply_catalog(
         &self,
-        cmd: &CatalogCommand,
-    ) -> Result<std::result::Result<CatalogReply, WireError>> {
-        match self.stores.catalog.apply(cmd) {
-            Ok(r) => Ok(Ok(r)),
-            Err(e @ (Error::Io(_) | Error::Db(_) | Error::Codec(_))) => Err(e),
-            Err(e) => Ok(Err(WireError::from(e))),
-        }
+        log_id: LogId,
+        membership: &StoredMembership,
+        writes: &[EntryWrite<'_>],
+    ) -> Result<Vec<Outcome>> {
+        let meta = [
+            (APPLIED, postcard::to_allocvec(&Some(log_id))?),
+            (MEMBERSHIP, postcard::to_allocvec(membership)?),
+        ];
+        self.stores.catalog.apply_entry(log_id.index, writes, &meta)
     }
 
     fn apply_blocking(&self, entries: Vec<Entry>) -> Result<Vec<Reply>> {
         let (mut applied, mut membership) = self.progress()?;
+        // The progress already written with the last catalog entry applied.
+        let mut saved = applied;
         let mut replies = Vec::with_capacity(entries.len());
         for entry in entries {
             let reply = match &entry.payload {
@@ -115,13 +119,19 @@ impl StateMachine {
                     Reply::None
                 }
                 EntryPayload::Normal(Command::Catalog(cmd)) => {
-                    Reply::Catalog(Box::new(self.apply_catalog(cmd)?))
+                    let writes = [EntryWrite::Plain(cmd)];
+                    let mut out = self.apply_catalog(entry.log_id, &membership, &writes)?;
+                    saved = Some(entry.log_id);
+                    match out.pop() {
+                        Some(o) => Reply::Catalog(Box::new(o)),
+                        None => Reply::None,
+                    }
                 }
-                EntryPayload::Normal(Command::CatalogBatch(cmds)) => Reply::CatalogBatch(
-                    cmds.iter()
-                        .map(|cmd| self.apply_catalog(cmd))
-                        .collect::<Result<_>>()?,
-                ),
+                EntryPayload::Normal(Command::CatalogBatch(cmds)) => {
+                    let writes: Vec<EntryWrite<'_>> = cmds.iter().map(EntryWrite::Plain).collect();
+                    saved = Some(entry.log_id);
+                    Reply::CatalogBatch(self.apply_catalog(entry.log_id, &membership, &writes)?)
+                }
                 EntryPayload::Normal(Command::PutChunk { id, data }) => {
                     // Not pinned here: the append pinned it (`ChunkStore::put`), and
                     // entries replayed after a restart must not pin orphans again.
@@ -141,7 +151,9 @@ impl StateMachine {
             applied = Some(entry.log_id);
             replies.push(reply);
         }
-        self.save_progress(&applied, &membership)?;
+        if saved != applied {
+            self.save_progress(&applied, &membership)?;
+        }
         Ok(replies)
     }
 

@@ -195,6 +195,11 @@ impl Wal {
         Ok((seq, cur.bytes))
     }
 
+    /// The write or sync failure that made this file refuse writes, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.sync.failure()
+    }
+
     /// Returns once change `seq` is on disk (one fdatasync shared by all waiters).
     pub fn wait_durable(&self, seq: u64) -> Result<()> {
         self.sync.wait_durable(seq, || {

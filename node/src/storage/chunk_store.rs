@@ -121,7 +121,11 @@ impl ChunkStore {
         let tmp_path = self
             .tmp
             .join(format!("{}.{:016x}", id.to_hex(), rand::random::<u64>()));
-        write_synced(&tmp_path, data, &self.spare)?;
+        if let Err(e) = write_synced(&tmp_path, data, &self.spare) {
+            // A partial temp file (ENOSPC, EIO) would hold the space it took.
+            let _ = fs::remove_file(&tmp_path);
+            return Err(e.into());
+        }
         let dir = path.parent().unwrap_or(&self.root);
         let placed = self
             .fan_out_dirs(dir)

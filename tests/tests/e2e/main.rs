@@ -11,6 +11,7 @@ mod copy;
 mod crash;
 mod crash_versions;
 mod dedup;
+mod disk_full;
 mod errors;
 mod headers;
 mod limits;

@@ -285,6 +285,14 @@ fn convert_node(raw: RawNode, base_dir: &Path) -> Result<NodeEntry, ConfigError>
 /// Parses a size such as "100GiB", "500 MB", "1.5TiB", "2T" or "4096" into bytes.
 /// K/M/G/T/P with "i" are 1024-based, with only "B" 1000-based, bare letters 1024-based.
 /// Letters are case-insensitive. None when malformed or out of range.
+impl ClusterConfig {
+    /// A size as `capacity` takes it: bytes, or a number with a unit ("64MiB",
+    /// "1GB"); for command-line options.
+    pub fn parse_size(s: &str) -> Option<u64> {
+        parse_capacity(s)
+    }
+}
+
 pub fn parse_capacity(s: &str) -> Option<u64> {
     let s = s.trim();
     let split = s

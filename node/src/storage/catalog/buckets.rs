@@ -18,18 +18,7 @@ impl Catalog {
         record: &BucketRecord,
         config: Option<&BucketConfig>,
     ) -> Result<()> {
-        self.write(|txn| {
-            let mut t = txn.open_table(BUCKETS)?;
-            if t.get(name)?.is_some() {
-                return Err(Error::BucketExists);
-            }
-            t.insert(name, encode(record)?.as_slice())?;
-            if let Some(config) = config {
-                txn.open_table(BUCKET_CONFIG)?
-                    .insert(name, encode(config)?.as_slice())?;
-            }
-            Ok(())
-        })
+        self.write(|txn| create_bucket_in(txn, name, record, config))
     }
 
     /// The bucket's versioning and object-lock settings.
@@ -37,37 +26,9 @@ impl Catalog {
         self.read(|txn| config_read(txn, name))
     }
 
-    /// Changes the bucket's settings. Versioning of a bucket with object lock
-    /// cannot be suspended; object lock needs versioning enabled.
+    /// Changes the bucket's settings (see `configure_bucket_in`).
     pub fn configure_bucket(&self, name: &str, change: &ConfigChange) -> Result<()> {
-        self.write(|txn| {
-            let mut cfg = config_in(txn, name)?;
-            match change {
-                ConfigChange::Versioning(Versioning::Unversioned) => {
-                    return Err(Error::InvalidArgument(
-                        "a bucket's versioning can be Enabled or Suspended".into(),
-                    ))
-                }
-                ConfigChange::Versioning(Versioning::Suspended) if cfg.object_lock => {
-                    return Err(Error::InvalidBucketState(
-                        "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
-                    ))
-                }
-                ConfigChange::Versioning(v) => cfg.versioning = *v,
-                ConfigChange::ObjectLock(_) if cfg.versioning != Versioning::Enabled => {
-                    return Err(Error::InvalidBucketState(
-                        "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration".into(),
-                    ))
-                }
-                ConfigChange::ObjectLock(rule) => {
-                    cfg.object_lock = true;
-                    cfg.default_retention = *rule;
-                }
-            }
-            txn.open_table(BUCKET_CONFIG)?
-                .insert(name, encode(&cfg)?.as_slice())?;
-            Ok(())
-        })
+        self.write(|txn| configure_bucket_in(txn, name, change))
     }
 
     pub fn get_bucket(&self, name: &str) -> Result<BucketRecord> {
@@ -90,16 +51,7 @@ impl Catalog {
 
     /// Applies `change` to the bucket's record and stores the result.
     pub fn update_bucket(&self, name: &str, change: &BucketChange) -> Result<()> {
-        self.write(|txn| {
-            let mut t = txn.open_table(BUCKETS)?;
-            let mut record: BucketRecord = match t.get(name)? {
-                Some(v) => decode(v.value())?,
-                None => return Err(Error::NoSuchBucket),
-            };
-            change.apply(&mut record);
-            t.insert(name, encode(&record)?.as_slice())?;
-            Ok(())
-        })
+        self.write(|txn| update_bucket_in(txn, name, change))
     }
 
     /// Deletes an empty bucket (no objects, no multipart uploads in progress): the
@@ -116,7 +68,82 @@ impl Catalog {
     }
 }
 
-fn delete_bucket_in(txn: &WriteTransaction, name: &str, with_uploads: bool) -> Result<()> {
+pub(super) fn create_bucket_in(
+    txn: &WriteTransaction,
+    name: &str,
+    record: &BucketRecord,
+    config: Option<&BucketConfig>,
+) -> Result<()> {
+    let mut t = txn.open_table(BUCKETS)?;
+    if t.get(name)?.is_some() {
+        return Err(Error::BucketExists);
+    }
+    t.insert(name, encode(record)?.as_slice())?;
+    if let Some(config) = config {
+        txn.open_table(BUCKET_CONFIG)?
+            .insert(name, encode(config)?.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Changes a bucket's settings. Versioning of a bucket with object lock cannot be
+/// suspended; object lock needs versioning enabled. Checks before it writes.
+pub(super) fn configure_bucket_in(
+    txn: &WriteTransaction,
+    name: &str,
+    change: &ConfigChange,
+) -> Result<()> {
+    let mut cfg = config_in(txn, name)?;
+    match change {
+        ConfigChange::Versioning(Versioning::Unversioned) => {
+            return Err(Error::InvalidArgument(
+                "a bucket's versioning can be Enabled or Suspended".into(),
+            ))
+        }
+        ConfigChange::Versioning(Versioning::Suspended) if cfg.object_lock => {
+            return Err(Error::InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+            ))
+        }
+        ConfigChange::Versioning(v) => cfg.versioning = *v,
+        ConfigChange::ObjectLock(_) if cfg.versioning != Versioning::Enabled => {
+            return Err(Error::InvalidBucketState(
+                "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+                    .into(),
+            ))
+        }
+        ConfigChange::ObjectLock(rule) => {
+            cfg.object_lock = true;
+            cfg.default_retention = *rule;
+        }
+    }
+    txn.open_table(BUCKET_CONFIG)?
+        .insert(name, encode(&cfg)?.as_slice())?;
+    Ok(())
+}
+
+pub(super) fn update_bucket_in(
+    txn: &WriteTransaction,
+    name: &str,
+    change: &BucketChange,
+) -> Result<()> {
+    let mut t = txn.open_table(BUCKETS)?;
+    let mut record: BucketRecord = match t.get(name)? {
+        Some(v) => decode(v.value())?,
+        None => return Err(Error::NoSuchBucket),
+    };
+    change.apply(&mut record);
+    t.insert(name, encode(&record)?.as_slice())?;
+    Ok(())
+}
+
+/// Checks everything before it removes anything, so a refusal changes nothing
+/// (commands of one log entry share a transaction).
+pub(super) fn delete_bucket_in(
+    txn: &WriteTransaction,
+    name: &str,
+    with_uploads: bool,
+) -> Result<()> {
     let mut t = txn.open_table(BUCKETS)?;
     if t.get(name)?.is_none() {
         return Err(Error::NoSuchBucket);

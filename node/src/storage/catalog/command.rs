@@ -2,12 +2,18 @@
 //! catalog Raft log) and `CatalogQuery` (reads, served by the leader), each run
 //! against the local catalog by `Catalog::apply` / `Catalog::query`.
 
-use super::db::Catalog;
+use super::buckets::{configure_bucket_in, create_bucket_in, delete_bucket_in, update_bucket_in};
+use super::db::{set_cluster_map_in, Catalog};
+use super::keys::put_key_in;
 use super::listing::{ListPage, ListQuery};
-use super::uploads::{UploadList, UploadListQuery};
+use super::objects::{delete_objects_in, update_object_in};
+use super::uploads::{
+    complete_upload_in, create_upload_in, put_part_in, remove_upload, UploadList, UploadListQuery,
+};
 use super::version_listing::{VersionListQuery, VersionPage};
+use super::versions::{delete_versions_in, put_in, update_in};
 use crate::cluster::map::ClusterMap;
-use crate::error::Result;
+use crate::error::{Error, Result, WireError};
 use crate::records::{
     BucketChange, BucketRecord, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
     WriteCondition,
@@ -15,7 +21,11 @@ use crate::records::{
 use crate::versioning::{
     BucketConfig, ConfigChange, DeleteOutcome, DeleteTarget, ObjectLock, VersionChange, VersionView,
 };
+use redb::WriteTransaction;
 use serde::{Deserialize, Serialize};
+
+/// What one catalog write answers: its reply, or the refusal it met.
+pub type Outcome = std::result::Result<CatalogReply, WireError>;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum CatalogCommand {
@@ -183,90 +193,10 @@ pub enum CatalogReply {
 }
 
 impl Catalog {
-    /// Runs a change; a failed precondition or a missing bucket leaves the catalog
-    /// untouched.
+    /// Runs a change in a transaction of its own; a failed precondition or a
+    /// missing bucket leaves the catalog untouched.
     pub fn apply(&self, cmd: &CatalogCommand) -> Result<CatalogReply> {
-        use CatalogCommand as C;
-        use CatalogReply as R;
-        let done = |r: Result<()>| r.map(|()| R::Done);
-        match cmd {
-            C::CreateBucket { name, record } => done(self.create_bucket(name, record, None)),
-            C::CreateBucketWith {
-                name,
-                record,
-                config,
-            } => done(self.create_bucket(name, record, Some(config))),
-            C::UpdateBucket { name, change } => done(self.update_bucket(name, change)),
-            C::ConfigureBucket { name, change } => done(self.configure_bucket(name, change)),
-            C::DeleteBucket { name } => done(self.delete_bucket(name)),
-            C::PutObject {
-                bucket,
-                key,
-                record,
-                cond,
-            } => self
-                .put_object(bucket, key, record, cond, None)
-                .map(R::Written),
-            C::PutObjectLocked {
-                bucket,
-                key,
-                record,
-                cond,
-                lock,
-            } => self
-                .put_object(bucket, key, record, cond, Some(lock))
-                .map(R::Written),
-            C::UpdateObject {
-                bucket,
-                key,
-                change,
-            } => done(self.update_object(bucket, key, change)),
-            C::UpdateVersion {
-                bucket,
-                key,
-                version_id,
-                change,
-                now_ms,
-            } => done(self.update_version(bucket, key, version_id.as_deref(), change, *now_ms)),
-            C::DeleteObjects { bucket, keys } => done(self.delete_objects(bucket, keys)),
-            C::DeleteVersions {
-                bucket,
-                targets,
-                now_ms,
-                bypass_governance,
-            } => self
-                .delete_versions(bucket, targets, *now_ms, *bypass_governance)
-                .map(R::Deleted),
-            C::CreateUpload { upload_id, record } => {
-                done(self.create_upload(upload_id, record, None))
-            }
-            C::CreateUploadLocked {
-                upload_id,
-                record,
-                lock,
-            } => done(self.create_upload(upload_id, record, Some(lock))),
-            C::PutPart {
-                upload_id,
-                number,
-                part,
-            } => done(self.put_part(upload_id, *number, part)),
-            C::CompleteUpload {
-                upload_id,
-                bucket,
-                key,
-                record,
-                cond,
-            } => self
-                .complete_upload(upload_id, bucket, key, record, cond)
-                .map(R::Written),
-            C::AbortUpload { upload_id } => done(self.abort_upload(upload_id)),
-            C::PutKey {
-                access_key,
-                secret_key,
-            } => done(self.put_key(access_key, secret_key)),
-            C::SetClusterMap(map) => done(self.set_cluster_map(map)),
-            C::DeleteBucketAndUploads { name } => done(self.delete_bucket_and_uploads(name)),
-        }
+        self.write(|txn| apply_in(txn, cmd))
     }
 
     pub fn query(&self, q: &CatalogQuery) -> Result<CatalogReply> {
@@ -295,5 +225,103 @@ impl Catalog {
             Q::ListVersions { bucket, query } => R::Versions(self.list_versions(bucket, query)?),
             Q::BucketConfig { name } => R::Config(self.bucket_config(name)?),
         })
+    }
+}
+
+/// Runs a change in `txn`. Every change checks before it writes, so a refusal
+/// (`Err` other than a storage failure) leaves `txn` as it was.
+pub(super) fn apply_in(txn: &WriteTransaction, cmd: &CatalogCommand) -> Result<CatalogReply> {
+    use CatalogCommand as C;
+    use CatalogReply as R;
+    let done = |r: Result<()>| r.map(|()| R::Done);
+    match cmd {
+        C::CreateBucket { name, record } => done(create_bucket_in(txn, name, record, None)),
+        C::CreateBucketWith {
+            name,
+            record,
+            config,
+        } => done(create_bucket_in(txn, name, record, Some(config))),
+        C::UpdateBucket { name, change } => done(update_bucket_in(txn, name, change)),
+        C::ConfigureBucket { name, change } => done(configure_bucket_in(txn, name, change)),
+        C::DeleteBucket { name } => done(delete_bucket_in(txn, name, false)),
+        C::PutObject {
+            bucket,
+            key,
+            record,
+            cond,
+        } => put_in(txn, bucket, key, record, cond, None).map(R::Written),
+        C::PutObjectLocked {
+            bucket,
+            key,
+            record,
+            cond,
+            lock,
+        } => put_in(txn, bucket, key, record, cond, Some(lock)).map(R::Written),
+        C::UpdateObject {
+            bucket,
+            key,
+            change,
+        } => done(update_object_in(txn, bucket, key, change)),
+        C::UpdateVersion {
+            bucket,
+            key,
+            version_id,
+            change,
+            now_ms,
+        } => done(update_in(
+            txn,
+            bucket,
+            key,
+            version_id.as_deref(),
+            change,
+            *now_ms,
+        )),
+        C::DeleteObjects { bucket, keys } => done(delete_objects_in(txn, bucket, keys)),
+        C::DeleteVersions {
+            bucket,
+            targets,
+            now_ms,
+            bypass_governance,
+        } => delete_versions_in(txn, bucket, targets, *now_ms, *bypass_governance).map(R::Deleted),
+        C::CreateUpload { upload_id, record } => {
+            done(create_upload_in(txn, upload_id, record, None))
+        }
+        C::CreateUploadLocked {
+            upload_id,
+            record,
+            lock,
+        } => done(create_upload_in(txn, upload_id, record, Some(lock))),
+        C::PutPart {
+            upload_id,
+            number,
+            part,
+        } => done(put_part_in(txn, upload_id, *number, part)),
+        C::CompleteUpload {
+            upload_id,
+            bucket,
+            key,
+            record,
+            cond,
+        } => complete_upload_in(txn, upload_id, bucket, key, record, cond).map(R::Written),
+        C::AbortUpload { upload_id } => done(remove_upload(txn, upload_id)),
+        C::PutKey {
+            access_key,
+            secret_key,
+        } => done(put_key_in(txn, access_key, secret_key)),
+        C::SetClusterMap(map) => done(set_cluster_map_in(txn, map)),
+        C::DeleteBucketAndUploads { name } => done(delete_bucket_in(txn, name, true)),
+    }
+}
+
+/// A change's result as its writer's outcome; a storage failure (I/O, database,
+/// encoding, a full disk) is no answer but a failure of the whole apply, since
+/// every replica must answer alike.
+pub(super) fn outcome(result: Result<CatalogReply>) -> Result<Outcome> {
+    match result {
+        Ok(reply) => Ok(Ok(reply)),
+        Err(
+            e @ (Error::Io(_) | Error::Db(_) | Error::Codec(_) | Error::InsufficientCapacity(_)),
+        ) => Err(e),
+        Err(e) => Ok(Err(WireError::from(e))),
     }
 }

@@ -97,14 +97,6 @@ impl Catalog {
         self.meta(CLUSTER_MAP)?.map(|b| decode(&b)).transpose()
     }
 
-    pub(super) fn set_cluster_map(&self, map: &ClusterMap) -> Result<()> {
-        let committed = self.cluster_map()?.map(|m| m.epoch).unwrap_or(0);
-        if map.epoch != committed + 1 {
-            return Err(Error::StaleMap { committed });
-        }
-        self.set_meta(&[(CLUSTER_MAP, encode(map)?)])
-    }
-
     pub(super) fn read<R>(&self, f: impl FnOnce(&ReadTransaction) -> Result<R>) -> Result<R> {
         let txn = self.db.begin_read()?;
         f(&txn)
@@ -133,6 +125,21 @@ impl Catalog {
             Ok(set)
         })
     }
+}
+
+/// Commits `map` if its epoch is the committed one + 1.
+pub(super) fn set_cluster_map_in(txn: &WriteTransaction, map: &ClusterMap) -> Result<()> {
+    use redb::ReadableTable;
+    let mut t = txn.open_table(META)?;
+    let committed = match t.get(CLUSTER_MAP)? {
+        Some(v) => decode::<ClusterMap>(v.value())?.epoch,
+        None => 0,
+    };
+    if map.epoch != committed + 1 {
+        return Err(Error::StaleMap { committed });
+    }
+    t.insert(CLUSTER_MAP, encode(map)?.as_slice())?;
+    Ok(())
 }
 
 pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {

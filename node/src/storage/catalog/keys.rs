@@ -2,14 +2,11 @@
 
 use super::db::{Catalog, KEYS};
 use crate::error::Result;
-use redb::ReadableTable;
+use redb::{ReadableTable, WriteTransaction};
 
 impl Catalog {
     pub fn put_key(&self, access_key: &str, secret_key: &str) -> Result<()> {
-        self.write(|txn| {
-            txn.open_table(KEYS)?.insert(access_key, secret_key)?;
-            Ok(())
-        })
+        self.write(|txn| put_key_in(txn, access_key, secret_key))
     }
 
     pub fn get_secret(&self, access_key: &str) -> Result<Option<String>> {
@@ -32,4 +29,9 @@ impl Catalog {
             Ok(out)
         })
     }
+}
+
+pub(super) fn put_key_in(txn: &WriteTransaction, access_key: &str, secret_key: &str) -> Result<()> {
+    txn.open_table(KEYS)?.insert(access_key, secret_key)?;
+    Ok(())
 }

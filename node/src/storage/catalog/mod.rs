@@ -1,12 +1,15 @@
 //! The catalog: buckets and their settings, current object versions and (in
-//! versioned buckets) every version, multipart uploads and parts, and access keys, in one redb database — the state machine of the catalog Raft group.
-//! Every change is one transaction committed without fsync: the Raft log is the
-//! durable record, and a crash replays the entries after the last synced commit.
+//! versioned buckets) every version, multipart uploads and parts, and access keys,
+//! in one redb database — the state machine of the catalog Raft group.
+//! Every Raft entry is applied in one transaction committed without fsync (its
+//! commands and the applied index, `entries`): the Raft log is the durable record,
+//! and a crash replays the entries after the last synced commit.
 //! `sync` makes everything durable (before a snapshot lets the log be purged).
 
 mod buckets;
 mod command;
 mod db;
+mod entries;
 mod keys;
 mod listing;
 mod objects;
@@ -15,8 +18,9 @@ mod uploads;
 mod version_listing;
 mod versions;
 
-pub use command::{CatalogCommand, CatalogQuery, CatalogReply};
+pub use command::{CatalogCommand, CatalogQuery, CatalogReply, Outcome};
 pub use db::Catalog;
+pub use entries::EntryWrite;
 
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};

@@ -3,10 +3,11 @@
 //! so that a bucket's versioning decides what a write does.
 
 use super::db::{decode, Catalog, BUCKETS, OBJECTS};
-use super::versions::{put_in, update_in};
+use super::versions::{delete_versions_in, put_in, update_in};
 use crate::error::{Error, Result};
 use crate::records::{ObjectChange, ObjectRecord, WriteCondition};
 use crate::versioning::{DeleteTarget, ObjectLock, VersionChange};
+use redb::WriteTransaction;
 
 impl Catalog {
     /// Makes `record` the current version of `bucket/key` if `cond` holds; in a
@@ -36,9 +37,7 @@ impl Catalog {
 
     /// Applies `change` to the current version's record (not its data).
     pub fn update_object(&self, bucket: &str, key: &str, change: &ObjectChange) -> Result<()> {
-        let ObjectChange::SetTags(tags) = change;
-        let change = VersionChange::SetTags(tags.clone());
-        self.write(|txn| update_in(txn, bucket, key, None, &change, 0))
+        self.write(|txn| update_object_in(txn, bucket, key, change))
     }
 
     /// Deletes the current versions of `keys`; deleting a missing key succeeds (S3
@@ -46,13 +45,38 @@ impl Catalog {
     /// were unversioned); a versioned bucket would get delete markers dated 0, as
     /// the command carries no time and every replica must apply it alike.
     pub fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<()> {
-        let targets: Vec<DeleteTarget> = keys
-            .iter()
-            .map(|key| DeleteTarget {
-                key: key.clone(),
-                version_id: None,
-            })
-            .collect();
-        self.delete_versions(bucket, &targets, 0, false).map(drop)
+        self.write(|txn| delete_objects_in(txn, bucket, keys))
     }
+}
+
+pub(super) fn update_object_in(
+    txn: &WriteTransaction,
+    bucket: &str,
+    key: &str,
+    change: &ObjectChange,
+) -> Result<()> {
+    let ObjectChange::SetTags(tags) = change;
+    update_in(
+        txn,
+        bucket,
+        key,
+        None,
+        &VersionChange::SetTags(tags.clone()),
+        0,
+    )
+}
+
+pub(super) fn delete_objects_in(
+    txn: &WriteTransaction,
+    bucket: &str,
+    keys: &[String],
+) -> Result<()> {
+    let targets: Vec<DeleteTarget> = keys
+        .iter()
+        .map(|key| DeleteTarget {
+            key: key.clone(),
+            version_id: None,
+        })
+        .collect();
+    delete_versions_in(txn, bucket, &targets, 0, false).map(drop)
 }

@@ -41,21 +41,7 @@ impl Catalog {
         record: &UploadRecord,
         lock: Option<&ObjectLock>,
     ) -> Result<()> {
-        self.write(|txn| {
-            let cfg = config_in(txn, &record.bucket)?;
-            if let Some(lock) = lock {
-                if !cfg.object_lock {
-                    return Err(Error::InvalidRequest(
-                        "Bucket is missing Object Lock Configuration".into(),
-                    ));
-                }
-                txn.open_table(UPLOAD_LOCKS)?
-                    .insert(upload_id, encode(lock)?.as_slice())?;
-            }
-            txn.open_table(UPLOADS)?
-                .insert(upload_id, encode(record)?.as_slice())?;
-            Ok(())
-        })
+        self.write(|txn| create_upload_in(txn, upload_id, record, lock))
     }
 
     pub fn get_upload(&self, upload_id: &str) -> Result<UploadRecord> {
@@ -67,14 +53,7 @@ impl Catalog {
 
     /// Stores (or replaces) part `number` of an upload that must still exist.
     pub fn put_part(&self, upload_id: &str, number: u32, part: &PartRecord) -> Result<()> {
-        self.write(|txn| {
-            if txn.open_table(UPLOADS)?.get(upload_id)?.is_none() {
-                return Err(Error::NoSuchUpload);
-            }
-            txn.open_table(PARTS)?
-                .insert((upload_id, number), encode(part)?.as_slice())?;
-            Ok(())
-        })
+        self.write(|txn| put_part_in(txn, upload_id, number, part))
     }
 
     /// The upload's parts in part-number order.
@@ -105,14 +84,7 @@ impl Catalog {
         record: &ObjectRecord,
         cond: &WriteCondition,
     ) -> Result<Option<String>> {
-        self.write(|txn| {
-            let lock: Option<ObjectLock> = match txn.open_table(UPLOAD_LOCKS)?.get(upload_id)? {
-                Some(v) => Some(decode(v.value())?),
-                None => None,
-            };
-            remove_upload(txn, upload_id)?;
-            put_in(txn, bucket, key, record, cond, lock.as_ref())
-        })
+        self.write(|txn| complete_upload_in(txn, upload_id, bucket, key, record, cond))
     }
 
     pub fn abort_upload(&self, upload_id: &str) -> Result<()> {
@@ -170,6 +142,64 @@ impl Catalog {
             Ok(out)
         })
     }
+}
+
+pub(super) fn create_upload_in(
+    txn: &WriteTransaction,
+    upload_id: &str,
+    record: &UploadRecord,
+    lock: Option<&ObjectLock>,
+) -> Result<()> {
+    let cfg = config_in(txn, &record.bucket)?;
+    if let Some(lock) = lock {
+        if !cfg.object_lock {
+            return Err(Error::InvalidRequest(
+                "Bucket is missing Object Lock Configuration".into(),
+            ));
+        }
+        txn.open_table(UPLOAD_LOCKS)?
+            .insert(upload_id, encode(lock)?.as_slice())?;
+    }
+    txn.open_table(UPLOADS)?
+        .insert(upload_id, encode(record)?.as_slice())?;
+    Ok(())
+}
+
+pub(super) fn put_part_in(
+    txn: &WriteTransaction,
+    upload_id: &str,
+    number: u32,
+    part: &PartRecord,
+) -> Result<()> {
+    if txn.open_table(UPLOADS)?.get(upload_id)?.is_none() {
+        return Err(Error::NoSuchUpload);
+    }
+    txn.open_table(PARTS)?
+        .insert((upload_id, number), encode(part)?.as_slice())?;
+    Ok(())
+}
+
+/// Checks that the upload exists and that the put may happen before changing
+/// anything, so a refusal changes nothing (commands of one log entry share a
+/// transaction).
+pub(super) fn complete_upload_in(
+    txn: &WriteTransaction,
+    upload_id: &str,
+    bucket: &str,
+    key: &str,
+    record: &ObjectRecord,
+    cond: &WriteCondition,
+) -> Result<Option<String>> {
+    if txn.open_table(UPLOADS)?.get(upload_id)?.is_none() {
+        return Err(Error::NoSuchUpload);
+    }
+    let lock: Option<ObjectLock> = match txn.open_table(UPLOAD_LOCKS)?.get(upload_id)? {
+        Some(v) => Some(decode(v.value())?),
+        None => None,
+    };
+    let version = put_in(txn, bucket, key, record, cond, lock.as_ref())?;
+    remove_upload(txn, upload_id)?;
+    Ok(version)
 }
 
 pub(super) fn remove_upload(txn: &WriteTransaction, upload_id: &str) -> Result<()> {

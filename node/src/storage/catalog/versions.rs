@@ -330,8 +330,7 @@ fn delete_one(
 }
 
 impl Catalog {
-    /// Deletes keys or versions; a refused target (a locked version) reports its
-    /// error in its outcome and leaves the others going.
+    /// Deletes keys or versions (see `delete_versions_in`).
     pub fn delete_versions(
         &self,
         bucket: &str,
@@ -339,21 +338,7 @@ impl Catalog {
         now_ms: i64,
         bypass_governance: bool,
     ) -> Result<Vec<DeleteOutcome>> {
-        self.write(|txn| {
-            let cfg = config_in(txn, bucket)?;
-            let mut outcomes = Vec::with_capacity(targets.len());
-            for target in targets {
-                outcomes.push(
-                    match delete_one(txn, &cfg, bucket, target, now_ms, bypass_governance) {
-                        Ok(out) => out,
-                        Err(Error::AccessDenied(msg)) => refused(target, "AccessDenied", msg),
-                        Err(Error::InvalidArgument(msg)) => refused(target, "InvalidArgument", msg),
-                        Err(e) => return Err(e),
-                    },
-                );
-            }
-            Ok(outcomes)
-        })
+        self.write(|txn| delete_versions_in(txn, bucket, targets, now_ms, bypass_governance))
     }
 
     /// A version of `bucket/key` (the newest when `version` is `None`), delete
@@ -418,6 +403,31 @@ impl Catalog {
     ) -> Result<()> {
         self.write(|txn| update_in(txn, bucket, key, version, change, now_ms))
     }
+}
+
+/// Deletes keys or versions; a refused target (a locked version, a malformed
+/// version id) reports its error in its outcome, having changed nothing, and the
+/// others go ahead.
+pub(super) fn delete_versions_in(
+    txn: &WriteTransaction,
+    bucket: &str,
+    targets: &[DeleteTarget],
+    now_ms: i64,
+    bypass_governance: bool,
+) -> Result<Vec<DeleteOutcome>> {
+    let cfg = config_in(txn, bucket)?;
+    let mut outcomes = Vec::with_capacity(targets.len());
+    for target in targets {
+        outcomes.push(
+            match delete_one(txn, &cfg, bucket, target, now_ms, bypass_governance) {
+                Ok(out) => out,
+                Err(Error::AccessDenied(msg)) => refused(target, "AccessDenied", msg),
+                Err(Error::InvalidArgument(msg)) => refused(target, "InvalidArgument", msg),
+                Err(e) => return Err(e),
+            },
+        );
+    }
+    Ok(outcomes)
 }
 
 fn refused(target: &DeleteTarget, code: &str, msg: String) -> DeleteOutcome {
