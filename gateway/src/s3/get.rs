@@ -149,6 +149,9 @@ pub async fn get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
+    if let Some(out) = super::veeam::get(gw, &input.bucket, &input.key).await? {
+        return Ok(S3Response::new(out));
+    }
     let found = find_version(gw, &input.bucket, &input.key, input.version_id.as_deref()).await?;
     let rec = &found.record;
     read_conditions!(input).check(rec, false)?;
@@ -178,6 +181,9 @@ pub async fn head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
+    if let Some(out) = super::veeam::head(gw, &input.bucket, &input.key).await? {
+        return Ok(S3Response::new(out));
+    }
     let found = find_version(gw, &input.bucket, &input.key, input.version_id.as_deref()).await?;
     let rec = &found.record;
     read_conditions!(input).check(rec, false)?;

@@ -16,6 +16,7 @@ mod object_lock;
 mod put;
 pub(crate) mod refuse;
 mod tagging;
+mod veeam;
 mod versions;
 
 use crate::state::Gateway;

@@ -21,6 +21,8 @@ use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
 use bytes::Bytes;
 
 mod objects;
+mod usage;
+pub use usage::Capacity;
 mod versions;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};

@@ -263,6 +263,7 @@ impl Node {
             });
         }
         let map = self.map();
+        let space = self.disk.space().ok();
         Ok(NodeStatus {
             id: self.id,
             epoch: map.epoch,
@@ -279,6 +280,8 @@ impl Node {
                 .unwrap_or(0),
             groups,
             moves: self.move_statuses(),
+            disk_total: space.map_or(0, |s| s.total),
+            disk_free: space.map_or(0, |s| s.free),
         })
     }
 

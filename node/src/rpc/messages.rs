@@ -136,6 +136,9 @@ pub struct NodeStatus {
     pub groups: Vec<GroupStatus>,
     /// Membership changes this node leads.
     pub moves: Vec<MoveStatus>,
+    /// Size and free bytes of the file system holding the data directory.
+    pub disk_total: u64,
+    pub disk_free: u64,
 }
 
 /// A membership change of one group, as the leader running it reports it.

@@ -552,3 +552,69 @@ fn base64_md5(data: &[u8]) -> String {
     use md5::{Digest, Md5};
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(data))
 }
+
+/// Veeam's SOSAPI: system.xml and capacity.xml are virtual objects of every bucket.
+#[tokio::test]
+async fn veeam_reads_system_and_capacity_documents() {
+    let server = Server::start_default().await;
+    let c = server.client();
+    create_bucket(&c, "veeam").await;
+    let dir = ".system-d26a9498-cb7c-4a87-a44a-8ae204f5ba6c";
+    let read = |name: &'static str| {
+        let c = c.clone();
+        async move {
+            let out = c
+                .get_object()
+                .bucket("veeam")
+                .key(format!("{dir}/{name}"))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {name}: {}", describe(&e)));
+            String::from_utf8(out.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()
+        }
+    };
+    let number = |doc: &str, tag: &str| -> u64 {
+        let open = format!("<{tag}>");
+        let start = doc
+            .find(&open)
+            .unwrap_or_else(|| panic!("no {tag} in {doc}"))
+            + open.len();
+        let end = start + doc[start..].find('<').unwrap();
+        doc[start..end].trim().parse().unwrap()
+    };
+    let system = read("system.xml").await;
+    assert!(
+        system.contains("<ProtocolVersion>\"1.0\"</ProtocolVersion>"),
+        "{system}"
+    );
+    assert!(
+        system.contains("<CapacityInfo>true</CapacityInfo>"),
+        "{system}"
+    );
+    let before = read("capacity.xml").await;
+    let (total, available) = (number(&before, "Capacity"), number(&before, "Available"));
+    assert!(total > 0 && available <= total, "{before}");
+    put(&c, "veeam", "big", payload(3, 3 * MIB)).await;
+    let after = read("capacity.xml").await;
+    assert!(
+        number(&after, "Used") >= number(&before, "Used") + 3 * MIB as u64,
+        "{before} -> {after}"
+    );
+    let head = c
+        .head_object()
+        .bucket("veeam")
+        .key(format!("{dir}/capacity.xml"))
+        .send()
+        .await
+        .unwrap();
+    assert!(head.content_length().unwrap_or(0) > 0);
+    assert_err(
+        c.get_object()
+            .bucket("nobucket")
+            .key(format!("{dir}/system.xml"))
+            .send()
+            .await,
+        404,
+        &["NoSuchBucket"],
+    );
+}
