@@ -2,8 +2,9 @@
 admins use: restic on a bucket with object lock and a COMPLIANCE default retention
 (forget --prune only writes delete markers; the older versions still restore the
 first snapshot, read through rclone's --s3-version-at), rclone --s3-versions, the
-AWS CLI's s3api lock and retention round trip, and boto3 refusals of every attempt
-to shorten or delete a locked version."""
+AWS CLI's s3api lock and retention round trip, duplicity full + incremental backup
+and restore into a versioned bucket, and boto3 refusals of every attempt to shorten
+or delete a locked version."""
 
 from __future__ import annotations
 
@@ -203,3 +204,26 @@ def test_locked_versions_refuse_every_shortcut(s3, bucket_name):
         s3.delete_bucket(Bucket=bucket_name)
     assert _code(e) == (409, "BucketNotEmpty")
     assert s3.get_object(Bucket=bucket_name, Key="k", VersionId=v)["Body"].read() == b"backup"
+
+
+def test_duplicity_full_incremental_restore(cairn, s3, bucket_name, tmp_path):
+    s3.create_bucket(Bucket=bucket_name)
+    s3.put_bucket_versioning(Bucket=bucket_name, VersioningConfiguration={"Status": "Enabled"})
+    env = {**_tool_env(cairn, tmp_path), "PASSPHRASE": "cairn-duplicity-test"}
+    url = f"boto3+s3://{bucket_name}/backup"
+    opts = ["--s3-endpoint-url", cairn.endpoint, "--s3-region-name", cairn.region,
+            "--archive-dir", tmp_path / "dup-archive"]
+    src = make_tree(tmp_path / "src", files=60, seed=81, big_files=1, big_size=3 * MiB)
+    run(["duplicity", "full", *opts, src, url], env=env)
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+    files[0].write_bytes(b"changed before the incremental\n")
+    files[1].unlink()
+    expected = tree_digest(src)
+    run(["duplicity", "incremental", *opts, src, url], env=env)
+    status = run(["duplicity", "collection-status", *opts, url], env=env).stdout_text
+    assert "Full" in status and "Incremental" in status, status
+    target = tmp_path / "restored"
+    run(["duplicity", "restore", *opts, url, target], env=env)
+    assert_trees_equal(expected, tree_digest(target))
+    versions = s3.list_object_versions(Bucket=bucket_name, Prefix="backup/")
+    assert len(versions["Versions"]) >= 3, versions
