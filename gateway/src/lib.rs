@@ -20,4 +20,5 @@ pub mod reader;
 pub mod s3;
 pub mod server;
 pub mod state;
+pub mod usage;
 pub mod vhost;

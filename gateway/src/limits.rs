@@ -36,6 +36,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Request bodies above 64 KiB (or chunked) read at once; more wait for a turn.
     pub max_open_bodies: usize,
+    /// How often the usage section of `/metrics` (a catalog scan) is recomputed.
+    pub usage_refresh: Duration,
 }
 
 impl Default for Limits {
@@ -46,6 +48,7 @@ impl Default for Limits {
             body_idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
             max_open_bodies: 256,
+            usage_refresh: Duration::from_secs(30),
         }
     }
 }

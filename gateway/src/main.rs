@@ -130,6 +130,10 @@ struct LimitArgs {
     /// timeout, then get 503 SlowDown.
     #[arg(long, default_value_t = 256)]
     max_open_bodies: usize,
+    /// Seconds between recomputations of the usage section of /metrics (keys,
+    /// versions, logical bytes per bucket: a scan of the catalog).
+    #[arg(long, default_value_t = 30)]
+    usage_refresh: u64,
 }
 
 impl LimitArgs {
@@ -137,7 +141,11 @@ impl LimitArgs {
         if self.max_connections == 0 || self.max_open_bodies == 0 {
             return Err("--max-connections and --max-open-bodies must be positive".to_string());
         }
-        if self.header_timeout == 0 || self.idle_timeout == 0 || self.body_idle_timeout == 0 {
+        if self.header_timeout == 0
+            || self.idle_timeout == 0
+            || self.body_idle_timeout == 0
+            || self.usage_refresh == 0
+        {
             return Err("timeouts must be positive".to_string());
         }
         Ok(server::Limits {
@@ -146,6 +154,7 @@ impl LimitArgs {
             body_idle_timeout: Duration::from_secs(self.body_idle_timeout),
             max_connections: self.max_connections,
             max_open_bodies: self.max_open_bodies,
+            usage_refresh: Duration::from_secs(self.usage_refresh),
         })
     }
 }
@@ -302,6 +311,13 @@ fn main() -> std::process::ExitCode {
                         return Ok(());
                     }
                     print!("{}", cairn::admin::status::render(&view));
+                    let client = cairn_node::NodeClient::remote(&cfg).map_err(|e| e.to_string())?;
+                    match (client.bucket_usage().await, client.capacity().await) {
+                        (Ok(usage), Ok(capacity)) => {
+                            print!("{}", cairn::usage::render(&usage, &capacity))
+                        }
+                        (Err(e), _) | (_, Err(e)) => println!("\nBUCKETS: cannot read usage: {e}"),
+                    }
                     // On a terminal, a move in progress is followed with a live bar.
                     if !view.moves.done && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                         cairn::admin::apply::wait_for_moves(&cfg, view.epoch, None).await?;

@@ -1,7 +1,7 @@
 //! The gateway's Prometheus metrics: S3 requests by method and status class,
 //! request bytes (as read) and response bytes (by Content-Length), a latency histogram and, on a
 //! cluster gateway, the cluster's map epoch, capacity and move progress (refreshed
-//! in the background). Served at `GET /metrics`.
+//! in the background), and the usage section (`usage.rs`). Served at `GET /metrics`.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -21,6 +21,8 @@ pub struct Metrics {
     latency_sum_micros: AtomicU64,
     /// The cluster section, rendered by the last refresh.
     cluster: Mutex<String>,
+    /// The usage section (logical and physical bytes), rendered by the last refresh.
+    usage: Mutex<String>,
 }
 
 pub static METRICS: Metrics = Metrics {
@@ -30,6 +32,7 @@ pub static METRICS: Metrics = Metrics {
     latency: [const { AtomicU64::new(0) }; 11],
     latency_sum_micros: AtomicU64::new(0),
     cluster: Mutex::new(String::new()),
+    usage: Mutex::new(String::new()),
 };
 
 impl Metrics {
@@ -67,8 +70,16 @@ impl Metrics {
         }
     }
 
+    /// Replaces the usage section of the page.
+    pub fn set_usage(&self, text: String) {
+        if let Ok(mut u) = self.usage.lock() {
+            *u = text;
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut out = self.cluster.lock().map(|c| c.clone()).unwrap_or_default();
+        out.push_str(&self.usage.lock().map(|u| u.clone()).unwrap_or_default());
         let _ = writeln!(out, "# TYPE cairn_s3_requests_total counter");
         for (m, method) in METHODS.iter().enumerate() {
             for (c, class) in CLASSES.iter().enumerate() {

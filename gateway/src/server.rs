@@ -131,6 +131,7 @@ async fn run_gateway_with(
     where_: &str,
 ) -> Result<(), ServerError> {
     let (access, secret) = bootstrap_key(&client, configured_key).await?;
+    crate::usage::spawn_usage_metrics(client.clone(), opts.limits.usage_refresh);
     let gateway = Gateway {
         node: client,
         cfg: GatewayConfig::new(opts.region.clone(), opts.chunk_size),

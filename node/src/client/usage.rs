@@ -1,10 +1,13 @@
 //! `NodeClient::capacity`: the cluster's usable capacity and usage as its nodes
 //! report them — each node's room is its configured capacity or its file system,
-//! whichever is smaller, and every byte stored takes `replication` bytes of it.
+//! whichever is smaller, and every byte stored takes `replication` bytes of it;
+//! and `NodeClient::bucket_usage`, what each bucket holds as clients count it.
 
-use super::NodeClient;
+use super::{unexpected_reply, NodeClient};
 use crate::error::Result;
 use crate::rpc::messages::{Request, Response};
+use crate::storage::catalog::{BucketUsage, CatalogQuery, CatalogReply};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Usable bytes of the whole cluster (what objects can still take, after
@@ -14,6 +17,8 @@ pub struct Capacity {
     pub total: u64,
     pub used: u64,
     pub available: u64,
+    /// Bytes of chunk files on all nodes, replicas included.
+    pub physical: u64,
 }
 
 const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
@@ -48,6 +53,15 @@ impl NodeClient {
             total: raw.total / replication,
             used: raw.used / replication,
             available: raw.available / replication,
+            physical: raw.used,
         })
+    }
+
+    /// Keys, versions, delete markers and logical bytes of every bucket.
+    pub async fn bucket_usage(&self) -> Result<BTreeMap<String, BucketUsage>> {
+        match self.catalog_read(CatalogQuery::Usage).await? {
+            CatalogReply::Usage(u) => Ok(u),
+            other => Err(unexpected_reply(other)),
+        }
     }
 }

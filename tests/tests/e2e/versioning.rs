@@ -548,3 +548,67 @@ async fn gc_keeps_every_chunk_a_version_needs() {
     }
     assert_eq!(get_version(&c, "gcv", "obj", &v2).await, second);
 }
+
+/// `/metrics` shows logical bytes (every version) beside physical bytes (chunk
+/// files, shared by identical versions).
+#[tokio::test]
+async fn metrics_show_logical_and_physical_bytes() {
+    let opts = ServerOpts {
+        extra_args: vec!["--usage-refresh".into(), "1".into()],
+        ..ServerOpts::new().chunk_size(256 * KIB)
+    };
+    let server = Server::start(opts).await;
+    let c = server.client();
+    create_bucket(&c, "usage").await;
+    set_versioning(&c, "usage", BucketVersioningStatus::Enabled).await;
+    let data = payload(5, 512 * KIB);
+    for _ in 0..3 {
+        put_version(&c, "usage", "same", &data).await;
+    }
+    c.delete_object()
+        .bucket("usage")
+        .key("same")
+        .send()
+        .await
+        .unwrap();
+    let gauge = |text: &str, name: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = server
+            .http()
+            .get(server.url("metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let logical = gauge(&text, "cairn_bucket_logical_bytes{bucket=\"usage\"}");
+        let markers = gauge(&text, "cairn_bucket_delete_markers{bucket=\"usage\"}");
+        if logical == Some(3 * 512 * KIB as u64) && markers == Some(1) {
+            assert_eq!(
+                gauge(&text, "cairn_bucket_versions{bucket=\"usage\"}"),
+                Some(3)
+            );
+            assert_eq!(gauge(&text, "cairn_bucket_keys{bucket=\"usage\"}"), Some(0));
+            let physical = gauge(&text, "cairn_physical_bytes").unwrap();
+            let replicas = test_cluster_size().map_or(1, |n| n.min(3));
+            // Three identical versions share one set of chunks (per replica).
+            assert!(
+                physical >= 512 * KIB as u64 && physical < 2 * 512 * KIB as u64 * replicas,
+                "physical {physical}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "usage never showed: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

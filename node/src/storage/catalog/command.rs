@@ -10,6 +10,7 @@ use super::objects::{delete_objects_in, update_object_in};
 use super::uploads::{
     complete_upload_in, create_upload_in, put_part_in, remove_upload, UploadList, UploadListQuery,
 };
+use super::usage::BucketUsage;
 use super::version_listing::{VersionListQuery, VersionPage};
 use super::versions::{delete_versions_in, put_in, update_in};
 use crate::cluster::map::ClusterMap;
@@ -169,6 +170,8 @@ pub enum CatalogQuery {
     BucketConfig {
         name: String,
     },
+    /// Keys, versions and logical bytes of every bucket (a scan of the catalog).
+    Usage,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -190,6 +193,7 @@ pub enum CatalogReply {
     Version(Box<VersionView>),
     Versions(VersionPage),
     Config(BucketConfig),
+    Usage(std::collections::BTreeMap<String, BucketUsage>),
 }
 
 impl Catalog {
@@ -224,6 +228,7 @@ impl Catalog {
             )?)),
             Q::ListVersions { bucket, query } => R::Versions(self.list_versions(bucket, query)?),
             Q::BucketConfig { name } => R::Config(self.bucket_config(name)?),
+            Q::Usage => R::Usage(self.bucket_usage()?),
         })
     }
 }

@@ -15,6 +15,7 @@ mod listing;
 mod objects;
 mod snapshot;
 mod uploads;
+mod usage;
 mod version_listing;
 mod versions;
 
@@ -24,4 +25,5 @@ pub use entries::EntryWrite;
 
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};
+pub use usage::BucketUsage;
 pub use version_listing::{VersionEntry, VersionListQuery, VersionPage};
