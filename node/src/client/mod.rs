@@ -21,7 +21,8 @@ use crate::rpc::client::RpcClient;
 use crate::rpc::messages::{Request, Response};
 use crate::rpc::routing::Router;
 use crate::storage::catalog::{
-    CatalogCommand, CatalogQuery, CatalogReply, ListPage, ListQuery, UploadList, UploadListQuery,
+    CatalogCommand, CatalogQuery, CatalogReply, CatalogRequest, ListPage, ListQuery, UploadList,
+    UploadListQuery,
 };
 use bytes::Bytes;
 use std::sync::{Arc, RwLock};
@@ -199,13 +200,17 @@ impl NodeClient {
             .await
     }
 
+    /// Commits `cmd` through the catalog leader. Its request id is chosen once,
+    /// here: every try carries it, so a try after one that committed (whose reply
+    /// was lost) answers the first outcome instead of running again.
     async fn catalog_write(&self, cmd: CatalogCommand) -> Result<CatalogReply> {
         let members = self.view().catalog.clone();
+        let id: u128 = rand::random();
         match self
             .to_leader(
                 CATALOG_GROUP,
                 &members,
-                Request::CatalogWrite(Box::new(cmd)),
+                Request::CatalogWrite(Box::new(CatalogRequest { id, cmd })),
                 RETRY_WINDOW,
             )
             .await?

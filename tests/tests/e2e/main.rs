@@ -23,4 +23,5 @@ mod parts;
 mod persistence;
 mod refusals;
 mod request_limits;
+mod retried_writes;
 mod transport;

@@ -23,6 +23,11 @@ pub(super) const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::n
 pub(super) const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
 /// State-machine bookkeeping of the Raft group (last applied entry, membership).
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// request id → (log index, `Outcome`) of its first apply (`entries`)
+pub(super) const REQUESTS: TableDefinition<u128, &[u8]> = TableDefinition::new("requests");
+/// (log index, request id) → (): the same requests in log order, for eviction
+pub(super) const REQUEST_ORDER: TableDefinition<(u64, u128), ()> =
+    TableDefinition::new("request_order");
 /// The META row holding the committed `ClusterMap`.
 pub(super) const CLUSTER_MAP: &str = "cluster_map";
 
@@ -41,6 +46,8 @@ impl Catalog {
             txn.open_table(PARTS)?;
             txn.open_table(KEYS)?;
             txn.open_table(META)?;
+            txn.open_table(REQUESTS)?;
+            txn.open_table(REQUEST_ORDER)?;
             Ok(())
         })?;
         catalog.sync()?;

@@ -15,9 +15,9 @@ mod objects;
 mod snapshot;
 mod uploads;
 
-pub use command::{CatalogCommand, CatalogQuery, CatalogReply, Outcome};
+pub use command::{CatalogCommand, CatalogQuery, CatalogReply, CatalogRequest, Outcome};
 pub use db::Catalog;
-pub use entries::EntryWrite;
+pub use entries::{EntryWrite, KEPT_REQUESTS};
 
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};

@@ -2,7 +2,9 @@
 //! length-prefixed frames from one read transaction, and loaded back by replacing
 //! all tables in one write transaction. Nothing is held in memory whole.
 
-use super::db::{decode, encode, Catalog, BUCKETS, KEYS, META, OBJECTS, PARTS, UPLOADS};
+use super::db::{
+    decode, encode, Catalog, BUCKETS, KEYS, META, OBJECTS, PARTS, REQUESTS, REQUEST_ORDER, UPLOADS,
+};
 use crate::error::Result;
 use crate::storage::frames::{read_frame, write_frame};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -17,6 +19,9 @@ enum Row {
     Part(String, u32, Vec<u8>),
     Key(String, String),
     Meta(String, Vec<u8>),
+    /// A request id applied, with its log index and first outcome (`requests`).
+    Request(u128, Vec<u8>),
+    RequestOrder(u64, u128),
 }
 
 impl Catalog {
@@ -50,6 +55,14 @@ impl Catalog {
                 let (k, v) = item?;
                 put(Row::Key(k.value().into(), v.value().into()))?;
             }
+            for item in txn.open_table(REQUESTS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::Request(k.value(), v.value().to_vec()))?;
+            }
+            for item in txn.open_table(REQUEST_ORDER)?.iter()? {
+                let (index, id) = item?.0.value();
+                put(Row::RequestOrder(index, id))?;
+            }
             for item in txn.open_table(META)?.iter()? {
                 let (k, v) = item?;
                 meta.push((k.value().to_string(), v.value().to_vec()));
@@ -68,6 +81,8 @@ impl Catalog {
             clear(txn, PARTS)?;
             clear(txn, KEYS)?;
             clear(txn, META)?;
+            clear(txn, REQUESTS)?;
+            clear(txn, REQUEST_ORDER)?;
             while let Some(frame) = read_frame(input)? {
                 match decode::<Row>(&frame)? {
                     Row::Bucket(k, v) => {
@@ -89,6 +104,12 @@ impl Catalog {
                     }
                     Row::Meta(k, v) => {
                         txn.open_table(META)?.insert(k.as_str(), v.as_slice())?;
+                    }
+                    Row::Request(id, v) => {
+                        txn.open_table(REQUESTS)?.insert(id, v.as_slice())?;
+                    }
+                    Row::RequestOrder(index, id) => {
+                        txn.open_table(REQUEST_ORDER)?.insert((index, id), ())?;
                     }
                 }
             }
