@@ -170,6 +170,7 @@ fn bench_sigv4() {
                 gc_grace: Duration::from_secs(3600),
                 gc_interval: Duration::from_secs(3600),
                 min_free: None,
+                drop_reply_keys: Vec::new(),
             },
         )
         .await

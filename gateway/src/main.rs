@@ -82,6 +82,10 @@ enum Command {
         /// default: 64 MiB or 1% of the file system, whichever is smaller.
         #[arg(long, value_parser = parse_min_free)]
         min_free: Option<u64>,
+        /// Tests only: carry out the first catalog write of object KEY, then close
+        /// the connection instead of replying (a lost reply). Repeatable.
+        #[arg(long, hide = true, value_name = "KEY")]
+        test_drop_reply_key: Vec<String>,
     },
     /// Run an S3 gateway of the cluster described by the cluster file.
     Gateway {
@@ -269,12 +273,14 @@ fn main() -> std::process::ExitCode {
                 gc_grace,
                 gc_interval,
                 min_free,
+                test_drop_reply_key,
             } => {
                 let cfg = load(&config)?;
                 let opts = NodeOptions {
                     gc_grace: Duration::from_secs(gc_grace),
                     gc_interval: Duration::from_secs(gc_interval),
                     min_free,
+                    drop_reply_keys: test_drop_reply_key,
                 };
                 cairn::node_process::run_node(cfg, id, opts).await
             }

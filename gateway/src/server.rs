@@ -74,6 +74,7 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
             gc_grace: opts.gc_grace,
             gc_interval: opts.gc_interval,
             min_free: opts.min_free,
+            drop_reply_keys: Vec::new(),
         },
     )
     .await?;

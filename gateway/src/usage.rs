@@ -31,9 +31,12 @@ fn logical_total(usage: &BTreeMap<String, BucketUsage>) -> u64 {
     usage.values().map(|u| u.logical_bytes).sum()
 }
 
+/// A per-bucket gauge: name, help text, and the value it reads.
+type Gauge = (&'static str, &'static str, fn(&BucketUsage) -> u64);
+
 pub fn prometheus(usage: &BTreeMap<String, BucketUsage>, capacity: &Capacity) -> String {
     let mut out = String::new();
-    let gauges: [(&str, &str, fn(&BucketUsage) -> u64); 4] = [
+    let gauges: [Gauge; 4] = [
         (
             "cairn_bucket_logical_bytes",
             "sizes of every version",

@@ -68,6 +68,10 @@ pub enum Error {
     Task(String),
 }
 
+/// How every refusal for a full disk begins its message; a storage failure that
+/// stopped a Raft group carries it on in the group's error.
+pub const DISK_FULL: &str = "the disk is full";
+
 /// Whether `e` says the file system is out of space (`ENOSPC`) or quota (`EDQUOT`).
 pub fn is_disk_full(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
@@ -81,7 +85,7 @@ pub fn is_disk_full(e: &std::io::Error) -> bool {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         if is_disk_full(&e) {
-            Error::InsufficientCapacity(format!("the disk is full: {e}"))
+            Error::InsufficientCapacity(format!("{DISK_FULL}: {e}"))
         } else {
             Error::Io(e)
         }

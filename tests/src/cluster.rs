@@ -56,7 +56,7 @@ pub struct ClusterOpts {
     pub placement_groups: u32,
     pub raft: RaftTuning,
     /// Chunk size, domain and extra arguments go to the gateway; GC options,
-    /// `min_free` and `data_parent` to the nodes.
+    /// `min_free`, `data_parent` and `node_args` to the nodes.
     pub server: ServerOpts,
 }
 
@@ -473,6 +473,7 @@ impl Cluster {
         if let Some(m) = &self.opts.server.min_free {
             cmd.arg("--min-free").arg(m);
         }
+        cmd.args(&self.opts.server.node_args);
         let banner = format!("{} opts {:?}", self.node(id).addr, self.opts.server);
         self.node_mut(id).proc.spawn(cmd, &banner);
     }

@@ -69,6 +69,8 @@ pub struct ServerOpts {
     pub data_parent: Option<PathBuf>,
     /// Any further arguments.
     pub extra_args: Vec<String>,
+    /// Further arguments of every `cairn node` of a cluster.
+    pub node_args: Vec<String>,
 }
 
 impl ServerOpts {
@@ -85,6 +87,10 @@ impl ServerOpts {
     }
     pub fn min_free(mut self, size: &str) -> Self {
         self.min_free = Some(size.to_string());
+        self
+    }
+    pub fn node_args(mut self, args: &[&str]) -> Self {
+        self.node_args.extend(args.iter().map(|a| a.to_string()));
         self
     }
     pub fn data_parent(mut self, dir: &Path) -> Self {

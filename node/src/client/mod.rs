@@ -17,7 +17,7 @@ use crate::records::{BucketChange, BucketRecord, ChunkRef};
 use crate::rpc::client::RpcClient;
 use crate::rpc::messages::{Request, Response};
 use crate::rpc::routing::Router;
-use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
+use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply, CatalogRequest};
 use bytes::Bytes;
 
 mod objects;
@@ -199,13 +199,17 @@ impl NodeClient {
             .await
     }
 
+    /// Commits `cmd` through the catalog leader. Its request id is chosen once,
+    /// here: every try carries it, so a try after one that committed (whose reply
+    /// was lost) answers the first outcome instead of running again.
     pub(super) async fn catalog_write(&self, cmd: CatalogCommand) -> Result<CatalogReply> {
         let members = self.view().catalog.clone();
+        let id: u128 = rand::random();
         match self
             .to_leader(
                 CATALOG_GROUP,
                 &members,
-                Request::CatalogWrite(Box::new(cmd)),
+                Request::CatalogWrite(Box::new(CatalogRequest { id, cmd })),
                 RETRY_WINDOW,
             )
             .await?

@@ -4,12 +4,13 @@
 //! as one `CatalogBatch` entry, then hands each writer its own reply. The catalog
 //! group's log append, fsync and replication are paid once per batch, not once per
 //! write (the group appended about 1,500 entries a second however many clients
-//! wrote at once).
+//! wrote at once). Each command keeps its request id, so the state machine answers
+//! a retried write with its first outcome.
 
 use crate::error::WireError;
 use crate::error::{Error, Result};
 use crate::raft::{Command, Reply};
-use crate::storage::catalog::{CatalogCommand, CatalogReply};
+use crate::storage::catalog::{CatalogReply, CatalogRequest};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, Semaphore};
@@ -26,7 +27,7 @@ pub struct CatalogWrites {
     slots: Arc<Semaphore>,
 }
 
-type Pending = (CatalogCommand, oneshot::Sender<Outcome>);
+type Pending = (CatalogRequest, oneshot::Sender<Outcome>);
 
 impl Default for CatalogWrites {
     fn default() -> Self {
@@ -42,7 +43,7 @@ impl CatalogWrites {
     /// which writes one command to the catalog group and returns its reply. A
     /// batch is committed by a task of its own, so a writer that goes away (its
     /// client disconnected) cancels neither its batch nor the others' replies.
-    pub async fn write<F, Fut>(&self, cmd: CatalogCommand, commit: F) -> Result<CatalogReply>
+    pub async fn write<F, Fut>(&self, cmd: CatalogRequest, commit: F) -> Result<CatalogReply>
     where
         F: FnOnce(Command) -> Fut,
         Fut: Future<Output = Result<Reply>> + Send + 'static,
@@ -84,12 +85,9 @@ fn lock(queue: &Mutex<Vec<Pending>>) -> std::sync::MutexGuard<'_, Vec<Pending>> 
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// One command as itself, several as a batch.
-fn batch_command(cmds: Vec<CatalogCommand>) -> Command {
-    match <[CatalogCommand; 1]>::try_from(cmds) {
-        Ok([one]) => Command::Catalog(Box::new(one)),
-        Err(many) => Command::CatalogBatch(many),
-    }
+/// The entry of a batch of writes.
+fn batch_command(cmds: Vec<CatalogRequest>) -> Command {
+    Command::CatalogRequests(cmds)
 }
 
 /// Hands each writer of a batch of `count` commands its reply.

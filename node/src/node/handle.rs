@@ -7,7 +7,7 @@ use super::support::*;
 use super::Node;
 use super::RPC_TIMEOUT;
 use crate::cluster::placement::pg_of;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, DISK_FULL};
 use crate::ids::ChunkId;
 use crate::ids::PgId;
 use crate::ids::{group_pg, pg_group, GroupId, NodeId, CATALOG_GROUP};
@@ -285,13 +285,13 @@ impl Node {
         })
     }
 
-    /// A write that failed while the disk is below its floor failed for lack of
-    /// room (the group's storage met `ENOSPC`): `InsufficientCapacity`, not a
-    /// retryable `Unavailable`.
+    /// A write that failed because the group's storage met a full disk (its
+    /// error says so, or the disk is below its floor) failed for lack of room:
+    /// `InsufficientCapacity`, not a retryable `Unavailable`.
     fn full_disk(&self, e: Error) -> Error {
         match e {
-            Error::Unavailable(msg) if self.disk.below_floor() => {
-                Error::InsufficientCapacity(format!("the disk is full ({msg})"))
+            Error::Unavailable(msg) if msg.contains(DISK_FULL) || self.disk.below_floor() => {
+                Error::InsufficientCapacity(format!("{DISK_FULL} ({msg})"))
             }
             other => other,
         }

@@ -49,6 +49,10 @@ pub struct NodeOptions {
     /// Free bytes a chunk write may not go below (`storage::disk_space`); `None`:
     /// 64 MiB or 1% of the file system, whichever is smaller.
     pub min_free: Option<u64>,
+    /// For tests of retried writes: the RPC server executes the first catalog
+    /// write of each of these object keys (PutObject, CompleteMultipartUpload),
+    /// then closes the connection instead of replying.
+    pub drop_reply_keys: Vec<String>,
 }
 
 pub struct Node {
@@ -74,6 +78,8 @@ pub struct Node {
     catalog_writes: CatalogWrites,
     /// Free space of the data directory's file system, and its floor.
     pub(crate) disk: DiskSpace,
+    /// `NodeOptions::drop_reply_keys` not dropped yet.
+    pub(crate) drop_reply_keys: Mutex<Vec<String>>,
 }
 
 /// How long an RPC made on behalf of a node may take.
@@ -116,6 +122,7 @@ impl Node {
             throttle: Throttle::default(),
             catalog_writes: CatalogWrites::default(),
             disk: DiskSpace::new(&entry.data_dir, opts.min_free),
+            drop_reply_keys: Mutex::new(opts.drop_reply_keys.clone()),
         });
         for group in &stored_groups {
             node.ensure_group(*group).await?;

@@ -52,7 +52,14 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let node = node.clone();
-                async move { Ok::<_, std::convert::Infallible>(route(node, req).await) }
+                async move {
+                    let resp = route(node, req).await;
+                    if resp.extensions().get::<DroppedReply>().is_some() {
+                        // hyper closes the connection without a response.
+                        return Err(DroppedReply);
+                    }
+                    Ok(resp)
+                }
             });
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder
@@ -67,6 +74,33 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener) {
             }
         });
     }
+}
+
+/// A reply dropped on purpose (`NodeOptions::drop_reply_keys`): the connection
+/// closes after the request was carried out, as when a reply is lost.
+#[derive(Clone, Copy, Debug, thiserror::Error)]
+#[error("reply dropped for a test of retried writes")]
+struct DroppedReply;
+
+/// Whether the reply to `request`, which succeeded, is to be dropped.
+fn drop_reply(node: &Node, request: &Request) -> bool {
+    use crate::storage::catalog::CatalogCommand as C;
+    let Request::CatalogWrite(write) = request else {
+        return false;
+    };
+    let key = match &write.cmd {
+        C::PutObject { key, .. } | C::CompleteUpload { key, .. } => key,
+        _ => return false,
+    };
+    let Ok(mut keys) = node.drop_reply_keys.lock() else {
+        return false;
+    };
+    let Some(at) = keys.iter().position(|k| k == key) else {
+        return false;
+    };
+    keys.remove(at);
+    tracing::warn!(%key, "dropping the reply of a committed catalog write (test option)");
+    true
 }
 
 fn reply(status: StatusCode, body: impl Into<Bytes>) -> Resp {
@@ -128,12 +162,22 @@ async fn route(node: Arc<Node>, req: hyper::Request<Incoming>) -> Resp {
             } else {
                 (request, true)
             };
+            let droppable = matches!(request, Request::CatalogWrite(_))
+                && node.drop_reply_keys.lock().is_ok_and(|k| !k.is_empty());
+            let probe = droppable.then(|| request.clone());
             let result = match request {
                 Request::PutChunk { id, .. } if !intact => Err(Error::ChunkCorrupt(id)),
                 // Remote readers verify what reaches them; no second hash here.
                 Request::GetChunk { id } => node.read_chunk_unverified(id).await,
                 request => node.handle(request).await,
             };
+            if let (Some(request), Ok(_)) = (&probe, &result) {
+                if drop_reply(&node, request) {
+                    let mut resp = reply(StatusCode::OK, Bytes::new());
+                    resp.extensions_mut().insert(DroppedReply);
+                    return resp;
+                }
+            }
             let bytes = result.as_ref().map_or(0, Response::chunk_bytes);
             encoded(&result.map_err(WireError::from), bytes)
         }

@@ -132,6 +132,11 @@ impl StateMachine {
                     saved = Some(entry.log_id);
                     Reply::CatalogBatch(self.apply_catalog(entry.log_id, &membership, &writes)?)
                 }
+                EntryPayload::Normal(Command::CatalogRequests(reqs)) => {
+                    let writes: Vec<EntryWrite<'_>> = reqs.iter().map(EntryWrite::Once).collect();
+                    saved = Some(entry.log_id);
+                    Reply::CatalogBatch(self.apply_catalog(entry.log_id, &membership, &writes)?)
+                }
                 EntryPayload::Normal(Command::PutChunk { id, data }) => {
                     // Not pinned here: the append pinned it (`ChunkStore::put`), and
                     // entries replayed after a restart must not pin orphans again.

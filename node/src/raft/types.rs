@@ -7,7 +7,7 @@ use super::snapshot::SnapshotFile;
 use crate::cluster::config::RaftTuning;
 use crate::error::WireError;
 use crate::ids::{ChunkId, GroupId, NodeId, CATALOG_GROUP};
-use crate::storage::catalog::{CatalogCommand, CatalogReply};
+use crate::storage::catalog::{CatalogCommand, CatalogReply, CatalogRequest};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -37,6 +37,10 @@ pub enum Command {
     /// Catalog commands written at once (see `catalog_writes`), applied in order,
     /// each with its own reply.
     CatalogBatch(Vec<CatalogCommand>),
+    /// Catalog writes with their request ids, applied in order, each with its own
+    /// reply (`Reply::CatalogBatch`); a request applied before answers its first
+    /// outcome (`storage::catalog` `requests`).
+    CatalogRequests(Vec<CatalogRequest>),
 }
 
 /// What applying an entry returned.

@@ -6,7 +6,7 @@ use crate::ids::PgId;
 use crate::ids::{GroupId, NodeId};
 use crate::raft::{SnapshotMeta, TypeConfig, Vote};
 use crate::records::ChunkRef;
-use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply};
+use crate::storage::catalog::{CatalogQuery, CatalogReply, CatalogRequest};
 use bytes::Bytes;
 use openraft::error::RaftError;
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};
@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
-    /// Commit a catalog change (catalog leader only).
-    CatalogWrite(Box<CatalogCommand>),
+    /// Commit a catalog change (catalog leader only), under the request id its
+    /// writer uses for every try.
+    CatalogWrite(Box<CatalogRequest>),
     /// A linearizable catalog read (catalog leader only).
     CatalogRead(CatalogQuery),
     /// The log index a follower must have applied to read its local catalog

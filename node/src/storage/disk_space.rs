@@ -12,7 +12,7 @@
 //!
 //! The default floor is 64 MiB or 1% of the file system, whichever is smaller.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, DISK_FULL};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -126,7 +126,7 @@ impl DiskSpace {
 
 fn full(space: Space, floor: u64, what: String) -> Error {
     Error::InsufficientCapacity(format!(
-        "the disk is full: {} of {} bytes free, {what} would leave less than the \
+        "{DISK_FULL}: {} of {} bytes free, {what} would leave less than the \
          {floor}-byte floor (--min-free)",
         space.free, space.total
     ))

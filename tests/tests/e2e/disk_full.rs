@@ -2,6 +2,9 @@
 //! mount) sits on a small tmpfs, which a filler file fills: writes are refused
 //! with 507 InsufficientCapacity while reads keep working, and once the filler
 //! is deleted writes are accepted again by the same process(es), with no restart.
+//! A second test runs the tmpfs out of inodes instead, which `statvfs`'s free
+//! bytes do not show: the chunk write itself meets `ENOSPC` inside the Raft group
+//! and stops it, and the group must come back by itself once files are deleted.
 //! Needs root (to mount); skipped, with the reason printed, where mounting fails.
 
 use cairn_node::storage::disk_space::space_of;
@@ -13,13 +16,14 @@ use std::path::{Path, PathBuf};
 struct Tmpfs(tempfile::TempDir);
 
 impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
+    /// `options`: tmpfs mount options, e.g. "size=64m".
+    fn mount(options: &str) -> Option<Tmpfs> {
         let dir = tempfile::Builder::new()
             .prefix("cairn-tmpfs-")
             .tempdir()
             .unwrap();
         let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(dir.path())
             .output();
         match out {
@@ -83,7 +87,7 @@ fn fill_to(path: &Path, leave: u64) {
 #[tokio::test]
 async fn full_disk_refuses_writes_with_507_serves_reads_and_recovers_without_restart() {
     // Three nodes share the mount in cluster mode: room for three copies.
-    let Some(fs) = Tmpfs::mount("192m") else {
+    let Some(fs) = Tmpfs::mount("size=192m") else {
         return;
     };
     const FLOOR: u64 = 8 << 20;
@@ -167,6 +171,100 @@ async fn full_disk_refuses_writes_with_507_serves_reads_and_recovers_without_res
             std::fs::read_dir(&tmp).unwrap().count(),
             0,
             "no temp files left in {}",
+            tmp.display()
+        );
+    }
+    drop(server);
+}
+
+/// Creates empty files in `dir` until the file system has no inode left.
+fn use_up_inodes(dir: &Path) -> usize {
+    std::fs::create_dir(dir).unwrap();
+    let mut n = 0;
+    loop {
+        match std::fs::File::create(dir.join(n.to_string())) {
+            Ok(_) => n += 1,
+            Err(e) if e.raw_os_error() == Some(28) => return n, // ENOSPC
+            Err(e) => panic!("creating filler file {n}: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enospc_inside_a_raft_group_answers_507_and_the_group_recovers_without_restart() {
+    let Some(fs) = Tmpfs::mount("size=256m,nr_inodes=4096") else {
+        return;
+    };
+    let server = Server::start(ServerOpts::new().data_parent(fs.path())).await;
+    let pid = server.pid();
+    let c = server.client_no_retry();
+    create_bucket(&c, "inodes").await;
+    let before = payload(10, 2 * MIB + 5);
+    put(&c, "inodes", "before", before.clone()).await;
+
+    // Bytes are free (no floor is crossed), inodes are not: the chunk's temp file
+    // cannot be created, inside the placement group's log append.
+    let filler = fs.path().join("filler");
+    let files = use_up_inodes(&filler);
+    assert!(files > 0);
+    let res = c
+        .put_object()
+        .bucket("inodes")
+        .key("during")
+        .body(body(payload(11, MIB + 1)))
+        .send()
+        .await;
+    assert_err(res, 507, &["InsufficientCapacity"]);
+    assert_eq!(get_bytes(&c, "inodes", "before").await, before);
+
+    // Room again: the stopped group restarts by itself and takes writes.
+    std::fs::remove_dir_all(&filler).unwrap();
+    let after = payload(12, MIB + 1);
+    let started = std::time::Instant::now();
+    let mut failures = Vec::new();
+    loop {
+        match c
+            .put_object()
+            .bucket("inodes")
+            .key("after")
+            .body(body(after.clone()))
+            .send()
+            .await
+        {
+            Ok(_) => break,
+            Err(e) => failures.push(describe(&e)),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no PUT accepted within 60 s of freeing inodes:\n{}",
+            failures.join("\n")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    println!(
+        "figure: writes accepted again {:.1} s after inodes were freed ({} refused meanwhile)",
+        started.elapsed().as_secs_f64(),
+        failures.len()
+    );
+    assert_eq!(get_bytes(&c, "inodes", "after").await, after);
+    assert_eq!(get_bytes(&c, "inodes", "before").await, before);
+    assert_eq!(server.pid(), pid, "no restart");
+    if let Some(cluster) = server.cluster() {
+        for id in cluster.node_ids() {
+            assert!(cluster.node_is_running(id), "node {id} still running");
+        }
+    }
+    let logs = server.log_tail(8 << 20);
+    assert!(
+        logs.contains("group restarted after a storage failure"),
+        "the group stopped by ENOSPC was restarted in-process:\n{logs}"
+    );
+    for entry in std::fs::read_dir(fs.path()).unwrap() {
+        let tmp = entry.unwrap().path().join("chunks/tmp");
+        assert_eq!(
+            std::fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "temp files left in {}",
             tmp.display()
         );
     }

@@ -25,5 +25,6 @@ mod parts;
 mod persistence;
 mod refusals;
 mod request_limits;
+mod retried_writes;
 mod transport;
 mod versioning;

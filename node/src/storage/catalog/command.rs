@@ -25,6 +25,15 @@ use crate::versioning::{
 use redb::WriteTransaction;
 use serde::{Deserialize, Serialize};
 
+/// A catalog write and the id its writer chose once for all its tries
+/// (`NodeClient`), so a try that arrives after an earlier one committed gets the
+/// first one's outcome instead of running again (`entries`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CatalogRequest {
+    pub id: u128,
+    pub cmd: CatalogCommand,
+}
+
 /// What one catalog write answers: its reply, or the refusal it met.
 pub type Outcome = std::result::Result<CatalogReply, WireError>;
 

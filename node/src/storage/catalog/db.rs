@@ -32,6 +32,11 @@ pub(super) const BUCKET_CONFIG: TableDefinition<&str, &[u8]> =
 pub(super) const UPLOAD_LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("upload_locks");
 /// State-machine bookkeeping of the Raft group (last applied entry, membership).
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// request id → (log index, `Outcome`) of its first apply (`entries`)
+pub(super) const REQUESTS: TableDefinition<u128, &[u8]> = TableDefinition::new("requests");
+/// (log index, request id) → (): the same requests in log order, for eviction
+pub(super) const REQUEST_ORDER: TableDefinition<(u64, u128), ()> =
+    TableDefinition::new("request_order");
 /// The META row holding the committed `ClusterMap`.
 pub(super) const CLUSTER_MAP: &str = "cluster_map";
 
@@ -53,6 +58,8 @@ impl Catalog {
             txn.open_table(VERSIONS)?;
             txn.open_table(BUCKET_CONFIG)?;
             txn.open_table(UPLOAD_LOCKS)?;
+            txn.open_table(REQUESTS)?;
+            txn.open_table(REQUEST_ORDER)?;
             Ok(())
         })?;
         catalog.sync()?;

@@ -19,9 +19,9 @@ mod usage;
 mod version_listing;
 mod versions;
 
-pub use command::{CatalogCommand, CatalogQuery, CatalogReply, Outcome};
+pub use command::{CatalogCommand, CatalogQuery, CatalogReply, CatalogRequest, Outcome};
 pub use db::Catalog;
-pub use entries::EntryWrite;
+pub use entries::{EntryWrite, KEPT_REQUESTS};
 
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};

@@ -3,8 +3,8 @@
 //! all tables in one write transaction. Nothing is held in memory whole.
 
 use super::db::{
-    decode, encode, Catalog, BUCKETS, BUCKET_CONFIG, KEYS, META, OBJECTS, PARTS, UPLOADS,
-    UPLOAD_LOCKS, VERSIONS,
+    decode, encode, Catalog, BUCKETS, BUCKET_CONFIG, KEYS, META, OBJECTS, PARTS, REQUESTS,
+    REQUEST_ORDER, UPLOADS, UPLOAD_LOCKS, VERSIONS,
 };
 use crate::error::Result;
 use crate::storage::frames::{read_frame, write_frame};
@@ -23,6 +23,9 @@ enum Row {
     Version(String, String, u64, Vec<u8>),
     Config(String, Vec<u8>),
     UploadLock(String, Vec<u8>),
+    /// A request id applied, with its log index and first outcome (`requests`).
+    Request(u128, Vec<u8>),
+    RequestOrder(u64, u128),
 }
 
 impl Catalog {
@@ -69,6 +72,14 @@ impl Catalog {
                 let (k, v) = item?;
                 put(Row::UploadLock(k.value().into(), v.value().to_vec()))?;
             }
+            for item in txn.open_table(REQUESTS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::Request(k.value(), v.value().to_vec()))?;
+            }
+            for item in txn.open_table(REQUEST_ORDER)?.iter()? {
+                let (index, id) = item?.0.value();
+                put(Row::RequestOrder(index, id))?;
+            }
             for item in txn.open_table(META)?.iter()? {
                 let (k, v) = item?;
                 meta.push((k.value().to_string(), v.value().to_vec()));
@@ -90,6 +101,8 @@ impl Catalog {
             clear(txn, VERSIONS)?;
             clear(txn, BUCKET_CONFIG)?;
             clear(txn, UPLOAD_LOCKS)?;
+            clear(txn, REQUESTS)?;
+            clear(txn, REQUEST_ORDER)?;
             while let Some(frame) = read_frame(input)? {
                 match decode::<Row>(&frame)? {
                     Row::Bucket(k, v) => {
@@ -123,6 +136,12 @@ impl Catalog {
                     Row::UploadLock(k, v) => {
                         txn.open_table(UPLOAD_LOCKS)?
                             .insert(k.as_str(), v.as_slice())?;
+                    }
+                    Row::Request(id, v) => {
+                        txn.open_table(REQUESTS)?.insert(id, v.as_slice())?;
+                    }
+                    Row::RequestOrder(index, id) => {
+                        txn.open_table(REQUEST_ORDER)?.insert((index, id), ())?;
                     }
                 }
             }
