@@ -5,7 +5,7 @@
 use super::support::*;
 use super::RPC_TIMEOUT;
 use super::{Node, NodeOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, DISK_FULL};
 use crate::ids::{GroupId, CATALOG_GROUP};
 use crate::raft::Raft;
 use crate::rpc::messages::{Request, Response};
@@ -66,17 +66,20 @@ impl Node {
         );
     }
 
-    /// Restarts every group whose Raft core stopped on a storage error (a write
-    /// that met a full disk), once the disk is above its floor again. A chunk
-    /// write fails before anything reaches the log, so the new instance starts
-    /// from the same durable state. A failed write-ahead file stays refused (its
-    /// database may hold changes the file lacks): that needs a process restart.
+    /// Restarts every group whose Raft core stopped on a storage error that says
+    /// the disk was full (`DISK_FULL`), once the disk is above its floor again. A
+    /// chunk write fails before anything reaches the log, so the new instance
+    /// starts from the same durable state. Other storage errors (EIO, a corrupt
+    /// row) keep the group stopped, as before; so does a failed write-ahead file
+    /// (its database may hold changes the file lacks): that needs a restart.
     async fn revive_failed_groups(&self) {
         let failed: Vec<(GroupId, Raft, String)> = match self.groups.read() {
             Ok(groups) => groups
                 .iter()
                 .filter_map(|(g, r)| match &r.metrics().borrow().running_state {
-                    Err(e @ Fatal::StorageError(_)) => Some((*g, r.clone(), e.to_string())),
+                    Err(e @ Fatal::StorageError(_)) if e.to_string().contains(DISK_FULL) => {
+                        Some((*g, r.clone(), e.to_string()))
+                    }
                     _ => None,
                 })
                 .collect(),
