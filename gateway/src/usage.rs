@@ -4,7 +4,7 @@
 //! background and as the BUCKETS section of `cairn cluster status`.
 
 use crate::metrics::METRICS;
-use cairn_node::client::Capacity;
+use cairn_node::client::usage::Capacity;
 use cairn_node::storage::catalog::BucketUsage;
 use cairn_node::NodeClient;
 use std::collections::BTreeMap;

@@ -21,8 +21,7 @@ use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply, Catalo
 use bytes::Bytes;
 
 mod objects;
-mod usage;
-pub use usage::Capacity;
+pub mod usage;
 mod versions;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};

@@ -260,12 +260,12 @@ mod tests {
                 &[("sm_applied", vec![1])],
             )
             .unwrap();
-        assert!(matches!(out[1], Ok(CatalogReply::Done)));
+        assert!(matches!(out[1], Ok(CatalogReply::Written(None))));
         // The same id again (a retry): the first outcome, not 412.
         let out = cat
             .apply_entry(2, &[EntryWrite::Once(&first)], &[])
             .unwrap();
-        assert!(matches!(out[0], Ok(CatalogReply::Done)), "{out:?}");
+        assert!(matches!(out[0], Ok(CatalogReply::Written(None))), "{out:?}");
         // Another writer of the same key: refused as before.
         let other = put_if_absent(8, "k");
         let out = cat
