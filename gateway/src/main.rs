@@ -54,6 +54,8 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         gc_interval: u64,
         #[command(flatten)]
+        lifecycle: LifecycleArgs,
+        #[command(flatten)]
         limits: LimitArgs,
     },
     /// Run storage node ID of the cluster described by the cluster file.
@@ -70,6 +72,8 @@ enum Command {
         /// Seconds between garbage collection passes.
         #[arg(long, default_value_t = 600)]
         gc_interval: u64,
+        #[command(flatten)]
+        lifecycle: LifecycleArgs,
     },
     /// Run an S3 gateway of the cluster described by the cluster file.
     Gateway {
@@ -95,6 +99,30 @@ enum Command {
     },
     /// Load-test an S3 endpoint (any store, path-style SigV4): ops/s, MiB/s, latency.
     Bench(cairn::bench::BenchArgs),
+}
+
+/// The lifecycle worker's schedule and (for tests) its clock.
+#[derive(clap::Args)]
+struct LifecycleArgs {
+    /// Seconds between lifecycle passes.
+    #[arg(long, default_value_t = 3600)]
+    lifecycle_interval: u64,
+    /// Days added to the lifecycle worker's clock (tests only).
+    #[arg(
+        long,
+        hide = true,
+        env = "CAIRN_LIFECYCLE_CLOCK_OFFSET_DAYS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    lifecycle_clock_offset_days: i64,
+}
+
+impl LifecycleArgs {
+    fn offset_ms(&self) -> i64 {
+        self.lifecycle_clock_offset_days
+            .saturating_mul(cairn_node::lifecycle::DAY_MS)
+    }
 }
 
 /// Connection limits of the S3 endpoint.
@@ -217,6 +245,7 @@ fn main() -> std::process::ExitCode {
                 chunk_size,
                 gc_grace,
                 gc_interval,
+                lifecycle,
                 limits,
             } => {
                 check_chunk_size(chunk_size)?;
@@ -229,6 +258,8 @@ fn main() -> std::process::ExitCode {
                     chunk_size,
                     gc_grace: Duration::from_secs(gc_grace),
                     gc_interval: Duration::from_secs(gc_interval),
+                    lifecycle_interval: Duration::from_secs(lifecycle.lifecycle_interval),
+                    lifecycle_clock_offset_ms: lifecycle.offset_ms(),
                     limits,
                 })
                 .await
@@ -239,11 +270,14 @@ fn main() -> std::process::ExitCode {
                 id,
                 gc_grace,
                 gc_interval,
+                lifecycle,
             } => {
                 let cfg = load(&config)?;
                 let opts = NodeOptions {
                     gc_grace: Duration::from_secs(gc_grace),
                     gc_interval: Duration::from_secs(gc_interval),
+                    lifecycle_interval: Duration::from_secs(lifecycle.lifecycle_interval),
+                    lifecycle_clock_offset_ms: lifecycle.offset_ms(),
                 };
                 cairn::node_process::run_node(cfg, id, opts).await
             }

@@ -7,6 +7,7 @@
 
 mod catalog_writes;
 mod handle;
+pub mod lifecycle;
 mod loops;
 pub mod map_watch;
 pub mod metrics;
@@ -45,6 +46,10 @@ pub struct NodeOptions {
     pub gc_grace: Duration,
     /// Time between garbage collection passes.
     pub gc_interval: Duration,
+    /// Time between lifecycle passes.
+    pub lifecycle_interval: Duration,
+    /// Added to the clock of the lifecycle worker (tests move time forward).
+    pub lifecycle_clock_offset_ms: i64,
 }
 
 pub struct Node {

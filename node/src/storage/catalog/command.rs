@@ -8,6 +8,7 @@ use super::uploads::{UploadList, UploadListQuery};
 use super::version_listing::{VersionListQuery, VersionPage};
 use crate::cluster::map::ClusterMap;
 use crate::error::Result;
+use crate::lifecycle::LifecycleConfig;
 use crate::records::{
     BucketChange, BucketRecord, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
     WriteCondition,
@@ -115,6 +116,11 @@ pub enum CatalogCommand {
         version_id: Option<String>,
         change: VersionChange,
         now_ms: i64,
+    },
+    /// Set (or with `None` remove) the bucket's lifecycle rules.
+    SetLifecycle {
+        name: String,
+        config: Option<LifecycleConfig>,
     },
 }
 
@@ -266,6 +272,7 @@ impl Catalog {
             } => done(self.put_key(access_key, secret_key)),
             C::SetClusterMap(map) => done(self.set_cluster_map(map)),
             C::DeleteBucketAndUploads { name } => done(self.delete_bucket_and_uploads(name)),
+            C::SetLifecycle { name, config } => done(self.set_lifecycle(name, config.as_ref())),
         }
     }
 

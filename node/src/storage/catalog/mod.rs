@@ -8,6 +8,7 @@ mod buckets;
 mod command;
 mod db;
 mod keys;
+mod lifecycle;
 mod listing;
 mod objects;
 mod snapshot;
@@ -18,6 +19,7 @@ mod versions;
 pub use command::{CatalogCommand, CatalogQuery, CatalogReply};
 pub use db::Catalog;
 
+pub use lifecycle::{CurrentCandidate, VersionCandidate};
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};
 pub use version_listing::{VersionEntry, VersionListQuery, VersionPage};
