@@ -460,6 +460,7 @@ impl Cluster {
         if let Some(i) = self.opts.server.gc_interval {
             cmd.arg("--gc-interval").arg(i.to_string());
         }
+        cmd.args(&self.opts.server.node_args);
         let banner = format!("{} opts {:?}", self.node(id).addr, self.opts.server);
         self.node_mut(id).proc.spawn(cmd, &banner);
     }

@@ -63,6 +63,9 @@ pub struct ServerOpts {
     pub gc_interval: Option<u64>,
     /// Any further arguments.
     pub extra_args: Vec<String>,
+    /// Arguments for the process that holds the data: `cairn server`, or every
+    /// `cairn node` of a cluster (not its gateway).
+    pub node_args: Vec<String>,
 }
 
 impl ServerOpts {
@@ -75,6 +78,17 @@ impl ServerOpts {
     }
     pub fn domain(mut self, domain: &str) -> Self {
         self.domain = Some(domain.to_string());
+        self
+    }
+    /// `--lifecycle-interval SECS --lifecycle-clock-offset-days DAYS` on the
+    /// processes that run the lifecycle worker.
+    pub fn lifecycle(mut self, interval_secs: u64, offset_days: i64) -> Self {
+        self.node_args.extend([
+            "--lifecycle-interval".to_string(),
+            interval_secs.to_string(),
+            "--lifecycle-clock-offset-days".to_string(),
+            offset_days.to_string(),
+        ]);
         self
     }
     pub fn gc(mut self, grace_secs: u64, interval_secs: u64) -> Self {
@@ -237,6 +251,7 @@ impl Server {
             cmd.arg("--gc-interval").arg(i.to_string());
         }
         cmd.args(&self.opts.extra_args);
+        cmd.args(&self.opts.node_args);
         cmd.env("CAIRN_ACCESS_KEY", ACCESS_KEY)
             .env("CAIRN_SECRET_KEY", SECRET_KEY);
         cmd

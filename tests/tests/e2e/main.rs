@@ -12,6 +12,7 @@ mod crash;
 mod dedup;
 mod errors;
 mod headers;
+mod lifecycle;
 mod limits;
 mod listing;
 mod listing_aws;
