@@ -169,6 +169,8 @@ fn bench_sigv4() {
             NodeOptions {
                 gc_grace: Duration::from_secs(3600),
                 gc_interval: Duration::from_secs(3600),
+                lifecycle_interval: Duration::from_secs(3600),
+                lifecycle_clock_offset_ms: 0,
             },
         )
         .await
@@ -203,6 +205,7 @@ fn bench_sigv4() {
                 data: ObjectData::Inline(body),
             },
             WriteCondition::Always,
+            None,
         )
         .await
         .expect("put object");

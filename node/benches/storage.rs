@@ -168,7 +168,7 @@ fn bench_catalog() {
     let dir = tempfile::tempdir().expect("tempdir");
     let catalog = Catalog::open(&dir.path().join("catalog.redb")).expect("open catalog");
     catalog
-        .create_bucket("bench", &BucketRecord::default())
+        .create_bucket("bench", &BucketRecord::default(), None)
         .expect("create bucket");
 
     let n = 200 * scale();
@@ -180,6 +180,7 @@ fn bench_catalog() {
                 &format!("one/{i:08}"),
                 &small_record(i),
                 &WriteCondition::Always,
+                None,
             )
             .expect("put_object");
     }
@@ -204,6 +205,7 @@ fn bench_catalog() {
                             &format!("eight/{th}/{i:08}"),
                             &small_record(i),
                             &WriteCondition::Always,
+                            None,
                         )
                         .expect("put_object");
                 }

@@ -129,9 +129,7 @@ impl ObjectLock {
         now_ms: i64,
         bypass_governance: bool,
     ) -> Option<&'static str> {
-        let Some((mode, until)) = self.retention.filter(|(_, u)| *u > now_ms) else {
-            return None;
-        };
+        let (mode, until) = self.retention.filter(|(_, u)| *u > now_ms)?;
         let extends = matches!(new, Some((m, u)) if m == mode && u >= until);
         match mode {
             _ if extends => None,
