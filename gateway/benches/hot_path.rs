@@ -171,6 +171,8 @@ fn bench_sigv4() {
                 gc_interval: Duration::from_secs(3600),
                 min_free: None,
                 drop_reply_keys: Vec::new(),
+                lifecycle_interval: Duration::from_secs(3600),
+                lifecycle_clock_offset_ms: 0,
             },
         )
         .await

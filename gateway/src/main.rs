@@ -60,6 +60,8 @@ enum Command {
         #[arg(long, value_parser = parse_min_free)]
         min_free: Option<u64>,
         #[command(flatten)]
+        lifecycle: LifecycleArgs,
+        #[command(flatten)]
         limits: LimitArgs,
     },
     /// Run storage node ID of the cluster described by the cluster file.
@@ -86,6 +88,8 @@ enum Command {
         /// the connection instead of replying (a lost reply). Repeatable.
         #[arg(long, hide = true, value_name = "KEY")]
         test_drop_reply_key: Vec<String>,
+        #[command(flatten)]
+        lifecycle: LifecycleArgs,
     },
     /// Run an S3 gateway of the cluster described by the cluster file.
     Gateway {
@@ -111,6 +115,30 @@ enum Command {
     },
     /// Load-test an S3 endpoint (any store, path-style SigV4): ops/s, MiB/s, latency.
     Bench(cairn::bench::BenchArgs),
+}
+
+/// The lifecycle worker's schedule and (for tests) its clock.
+#[derive(clap::Args)]
+struct LifecycleArgs {
+    /// Seconds between lifecycle passes.
+    #[arg(long, default_value_t = 3600)]
+    lifecycle_interval: u64,
+    /// Days added to the lifecycle worker's clock (tests only).
+    #[arg(
+        long,
+        hide = true,
+        env = "CAIRN_LIFECYCLE_CLOCK_OFFSET_DAYS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    lifecycle_clock_offset_days: i64,
+}
+
+impl LifecycleArgs {
+    fn offset_ms(&self) -> i64 {
+        self.lifecycle_clock_offset_days
+            .saturating_mul(cairn_node::lifecycle::DAY_MS)
+    }
 }
 
 /// Connection limits of the S3 endpoint.
@@ -249,6 +277,7 @@ fn main() -> std::process::ExitCode {
                 gc_grace,
                 gc_interval,
                 min_free,
+                lifecycle,
                 limits,
             } => {
                 check_chunk_size(chunk_size)?;
@@ -262,6 +291,8 @@ fn main() -> std::process::ExitCode {
                     gc_grace: Duration::from_secs(gc_grace),
                     gc_interval: Duration::from_secs(gc_interval),
                     min_free,
+                    lifecycle_interval: Duration::from_secs(lifecycle.lifecycle_interval),
+                    lifecycle_clock_offset_ms: lifecycle.offset_ms(),
                     limits,
                 })
                 .await
@@ -274,6 +305,7 @@ fn main() -> std::process::ExitCode {
                 gc_interval,
                 min_free,
                 test_drop_reply_key,
+                lifecycle,
             } => {
                 let cfg = load(&config)?;
                 let opts = NodeOptions {
@@ -281,6 +313,8 @@ fn main() -> std::process::ExitCode {
                     gc_interval: Duration::from_secs(gc_interval),
                     min_free,
                     drop_reply_keys: test_drop_reply_key,
+                    lifecycle_interval: Duration::from_secs(lifecycle.lifecycle_interval),
+                    lifecycle_clock_offset_ms: lifecycle.offset_ms(),
                 };
                 cairn::node_process::run_node(cfg, id, opts).await
             }

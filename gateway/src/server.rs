@@ -35,6 +35,8 @@ pub struct ServerOptions {
     pub gc_interval: Duration,
     /// `--min-free`: see `NodeOptions::min_free`.
     pub min_free: Option<u64>,
+    pub lifecycle_interval: Duration,
+    pub lifecycle_clock_offset_ms: i64,
     pub limits: Limits,
 }
 
@@ -75,6 +77,8 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
             gc_interval: opts.gc_interval,
             min_free: opts.min_free,
             drop_reply_keys: Vec::new(),
+            lifecycle_interval: opts.lifecycle_interval,
+            lifecycle_clock_offset_ms: opts.lifecycle_clock_offset_ms,
         },
     )
     .await?;
@@ -305,7 +309,10 @@ async fn respond(
         return Ok(http::Response::new(Body::from("ok".to_string())));
     }
     if is_metrics(&req) {
-        return Ok(http::Response::new(Body::from(METRICS.render())));
+        // In `cairn server` the node's lifecycle worker runs in this process.
+        let mut page = METRICS.render();
+        page.push_str(&cairn_node::node::lifecycle::render_lifecycle_metrics());
+        return Ok(http::Response::new(Body::from(page)));
     }
     let method = req.method().as_str().to_string();
     let span = tracing::info_span!(

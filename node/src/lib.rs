@@ -8,7 +8,7 @@
 //!
 //! | layer | holds |
 //! |---|---|
-//! | `ids`, `clock`, `error`, `records`, `versioning` | leaf types every layer shares |
+//! | `ids`, `clock`, `error`, `records`, `versioning`, `lifecycle` | leaf types every layer shares |
 //! | `cluster` | `cluster.toml`, the committed cluster map, placement |
 //! | `storage` | chunk files, the redb catalog, group commit, garbage collection |
 //! | `raft` | openraft's type config, the shared log, state machines, snapshots |
@@ -23,6 +23,7 @@ pub mod clock;
 pub mod cluster;
 pub mod error;
 pub mod ids;
+pub mod lifecycle;
 pub mod node;
 pub mod raft;
 pub mod records;

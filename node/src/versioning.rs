@@ -5,6 +5,7 @@
 //! `records` so that the encoding of the records stored before versioning
 //! existed stays as it was.
 
+use crate::lifecycle::LifecycleConfig;
 use crate::records::ObjectRecord;
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +76,8 @@ pub struct BucketConfig {
     /// Object lock is enabled (for ever: S3 has no way to turn it off).
     pub object_lock: bool,
     pub default_retention: Option<DefaultRetention>,
+    /// The lifecycle rules (`CatalogCommand::SetLifecycle`).
+    pub lifecycle: Option<LifecycleConfig>,
 }
 
 /// A change to a bucket's settings.

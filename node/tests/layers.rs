@@ -12,7 +12,14 @@ use std::path::{Path, PathBuf};
 /// Top-level modules, lowest layer first. A module may import from its own layer
 /// or a lower one.
 const LAYERS: &[&[&str]] = &[
-    &["ids", "clock", "error", "records", "versioning"],
+    &[
+        "ids",
+        "clock",
+        "error",
+        "records",
+        "versioning",
+        "lifecycle",
+    ],
     &["cluster"],
     &["storage"],
     &["raft"],

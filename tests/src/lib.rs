@@ -69,7 +69,8 @@ pub struct ServerOpts {
     pub data_parent: Option<PathBuf>,
     /// Any further arguments.
     pub extra_args: Vec<String>,
-    /// Further arguments of every `cairn node` of a cluster.
+    /// Arguments for the process that holds the data: `cairn server`, or every
+    /// `cairn node` of a cluster (not its gateway).
     pub node_args: Vec<String>,
 }
 
@@ -95,6 +96,17 @@ impl ServerOpts {
     }
     pub fn data_parent(mut self, dir: &Path) -> Self {
         self.data_parent = Some(dir.to_path_buf());
+        self
+    }
+    /// `--lifecycle-interval SECS --lifecycle-clock-offset-days DAYS` on the
+    /// processes that run the lifecycle worker.
+    pub fn lifecycle(mut self, interval_secs: u64, offset_days: i64) -> Self {
+        self.node_args.extend([
+            "--lifecycle-interval".to_string(),
+            interval_secs.to_string(),
+            "--lifecycle-clock-offset-days".to_string(),
+            offset_days.to_string(),
+        ]);
         self
     }
     pub fn gc(mut self, grace_secs: u64, interval_secs: u64) -> Self {
@@ -264,6 +276,7 @@ impl Server {
             cmd.arg("--min-free").arg(m);
         }
         cmd.args(&self.opts.extra_args);
+        cmd.args(&self.opts.node_args);
         cmd.env("CAIRN_ACCESS_KEY", ACCESS_KEY)
             .env("CAIRN_SECRET_KEY", SECRET_KEY);
         cmd

@@ -82,6 +82,7 @@ pub async fn create_bucket(
             versioning: cairn_node::versioning::Versioning::Enabled,
             object_lock: true,
             default_retention: None,
+            lifecycle: None,
         };
         gw.node
             .create_bucket_with(input.bucket.clone(), record, config)

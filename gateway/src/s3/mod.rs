@@ -8,6 +8,7 @@ mod copy;
 mod delete;
 pub mod error;
 mod get;
+mod lifecycle;
 mod list;
 pub(crate) mod meta;
 mod multipart;
@@ -45,6 +46,15 @@ macro_rules! dispatch {
 
 // Input and output type names of each operation, as s3s names them.
 macro_rules! paste_input {
+    (put_bucket_lifecycle_configuration) => {
+        PutBucketLifecycleConfigurationInput
+    };
+    (get_bucket_lifecycle_configuration) => {
+        GetBucketLifecycleConfigurationInput
+    };
+    (delete_bucket_lifecycle) => {
+        DeleteBucketLifecycleInput
+    };
     (put_bucket_versioning) => {
         PutBucketVersioningInput
     };
@@ -174,6 +184,15 @@ macro_rules! paste_input {
 }
 
 macro_rules! paste_output {
+    (put_bucket_lifecycle_configuration) => {
+        PutBucketLifecycleConfigurationOutput
+    };
+    (get_bucket_lifecycle_configuration) => {
+        GetBucketLifecycleConfigurationOutput
+    };
+    (delete_bucket_lifecycle) => {
+        DeleteBucketLifecycleOutput
+    };
     (put_bucket_versioning) => {
         PutBucketVersioningOutput
     };
@@ -303,6 +322,9 @@ macro_rules! paste_output {
 }
 
 dispatch! {
+    put_bucket_lifecycle_configuration => lifecycle,
+    get_bucket_lifecycle_configuration => lifecycle,
+    delete_bucket_lifecycle => lifecycle,
     put_bucket_versioning => versions,
     get_bucket_versioning => versions,
     list_object_versions => versions,

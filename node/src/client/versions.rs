@@ -1,5 +1,6 @@
 //! `NodeClient`'s versioning and object-lock operations: bucket settings,
-//! versioned reads, deletes and listing, and in-place changes of one version.
+//! lifecycle rules, versioned reads, deletes and listing, and in-place changes
+//! of one version.
 
 use super::{unexpected_reply, NodeClient};
 use crate::error::Result;
@@ -36,6 +37,17 @@ impl NodeClient {
             CatalogReply::Config(c) => Ok(c),
             other => Err(unexpected_reply(other)),
         }
+    }
+
+    /// Sets (or with `None` removes) the bucket's lifecycle rules.
+    pub async fn set_lifecycle(
+        &self,
+        name: String,
+        config: Option<crate::lifecycle::LifecycleConfig>,
+    ) -> Result<()> {
+        self.catalog_write(CatalogCommand::SetLifecycle { name, config })
+            .await
+            .map(drop)
     }
 
     pub async fn configure_bucket(&self, name: String, change: ConfigChange) -> Result<()> {

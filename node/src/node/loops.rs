@@ -1,7 +1,8 @@
 //! The background rounds of a node: following the committed map, starting moves,
 //! leaving groups, restarting groups stopped by a storage failure, refreshing peers'
-//! usage and collecting garbage.
+//! usage, applying lifecycle rules (`lifecycle`) and collecting garbage.
 
+use super::lifecycle::{lifecycle_failed, Stage};
 use super::support::*;
 use super::RPC_TIMEOUT;
 use super::{Node, NodeOptions};
@@ -13,6 +14,7 @@ use crate::storage::gc;
 use openraft::error::Fatal;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 impl Node {
     /// The background loops: following the committed map (every second), starting
@@ -48,6 +50,25 @@ impl Node {
             let node = node.clone();
             async move { node.refresh_usage().await }
         });
+        let node = self.clone();
+        let stage = Arc::new(tokio::sync::Mutex::new(Stage::default()));
+        let offset = opts.lifecycle_clock_offset_ms;
+        every(
+            opts.lifecycle_interval.max(Duration::from_millis(100)),
+            true,
+            move || {
+                let node = node.clone();
+                let stage = stage.clone();
+                async move {
+                    let mut stage = stage.lock().await;
+                    let pass = node.lifecycle_pass(&mut stage, offset);
+                    if let Err(error) = pass.instrument(tracing::info_span!("lifecycle")).await {
+                        lifecycle_failed();
+                        tracing::warn!(%error, "lifecycle pass failed");
+                    }
+                }
+            },
+        );
         every(
             opts.gc_interval.max(Duration::from_millis(100)),
             true,

@@ -1,4 +1,4 @@
-//! A node's Prometheus metrics page: Raft state of every group, chunk store usage.
+//! A node's Prometheus metrics page: Raft state of every group, chunk store usage, the lifecycle worker's counters.
 
 use crate::node::Node;
 use std::fmt::Write;
@@ -31,5 +31,6 @@ pub async fn render_node_metrics(node: &Node) -> String {
         let _ = writeln!(out, "cairn_node_capacity_bytes {}", status.capacity);
         let _ = writeln!(out, "cairn_raft_log_file_bytes {}", status.log_file_bytes);
     }
+    out.push_str(&super::lifecycle::render_lifecycle_metrics());
     out
 }

@@ -7,6 +7,7 @@
 
 mod catalog_writes;
 mod handle;
+pub mod lifecycle;
 mod loops;
 pub mod map_watch;
 pub mod metrics;
@@ -53,6 +54,10 @@ pub struct NodeOptions {
     /// write of each of these object keys (PutObject, CompleteMultipartUpload),
     /// then closes the connection instead of replying.
     pub drop_reply_keys: Vec<String>,
+    /// Time between lifecycle passes.
+    pub lifecycle_interval: Duration,
+    /// Added to the clock of the lifecycle worker (tests move time forward).
+    pub lifecycle_clock_offset_ms: i64,
 }
 
 pub struct Node {

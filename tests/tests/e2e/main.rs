@@ -14,6 +14,7 @@ mod dedup;
 mod disk_full;
 mod errors;
 mod headers;
+mod lifecycle;
 mod limits;
 mod listing;
 mod listing_aws;

@@ -12,7 +12,7 @@ use aws_sdk_s3::types::*;
 use aws_sdk_s3::Client;
 use cairn_tests::*;
 
-fn in_days(days: i64) -> DateTime {
+pub fn in_days(days: i64) -> DateTime {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -20,7 +20,7 @@ fn in_days(days: i64) -> DateTime {
     DateTime::from_secs(now + days * 86_400)
 }
 
-async fn locked_bucket(c: &Client, name: &str) {
+pub async fn locked_bucket(c: &Client, name: &str) {
     c.create_bucket()
         .bucket(name)
         .object_lock_enabled_for_bucket(true)
@@ -36,7 +36,7 @@ fn retention(mode: ObjectLockRetentionMode, until: DateTime) -> ObjectLockRetent
         .build()
 }
 
-async fn put_locked(
+pub async fn put_locked(
     c: &Client,
     bucket: &str,
     key: &str,

@@ -5,6 +5,7 @@
 use super::buckets::{configure_bucket_in, create_bucket_in, delete_bucket_in, update_bucket_in};
 use super::db::{set_cluster_map_in, Catalog};
 use super::keys::put_key_in;
+use super::lifecycle::set_lifecycle_in;
 use super::listing::{ListPage, ListQuery};
 use super::objects::{delete_objects_in, update_object_in};
 use super::uploads::{
@@ -15,6 +16,7 @@ use super::version_listing::{VersionListQuery, VersionPage};
 use super::versions::{delete_versions_in, put_in, update_in};
 use crate::cluster::map::ClusterMap;
 use crate::error::{Error, Result, WireError};
+use crate::lifecycle::LifecycleConfig;
 use crate::records::{
     BucketChange, BucketRecord, ObjectChange, ObjectRecord, PartRecord, UploadRecord,
     WriteCondition,
@@ -135,6 +137,11 @@ pub enum CatalogCommand {
         version_id: Option<String>,
         change: VersionChange,
         now_ms: i64,
+    },
+    /// Set (or with `None` remove) the bucket's lifecycle rules.
+    SetLifecycle {
+        name: String,
+        config: Option<LifecycleConfig>,
     },
 }
 
@@ -324,6 +331,7 @@ pub(super) fn apply_in(txn: &WriteTransaction, cmd: &CatalogCommand) -> Result<C
         } => done(put_key_in(txn, access_key, secret_key)),
         C::SetClusterMap(map) => done(set_cluster_map_in(txn, map)),
         C::DeleteBucketAndUploads { name } => done(delete_bucket_in(txn, name, true)),
+        C::SetLifecycle { name, config } => done(set_lifecycle_in(txn, name, config.as_ref())),
     }
 }
 

@@ -11,6 +11,7 @@ mod command;
 mod db;
 mod entries;
 mod keys;
+mod lifecycle;
 mod listing;
 mod objects;
 mod snapshot;
@@ -23,6 +24,7 @@ pub use command::{CatalogCommand, CatalogQuery, CatalogReply, CatalogRequest, Ou
 pub use db::Catalog;
 pub use entries::{EntryWrite, KEPT_REQUESTS};
 
+pub use lifecycle::{CurrentCandidate, VersionCandidate};
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use uploads::{UploadList, UploadListQuery, UploadSummary};
 pub use usage::BucketUsage;
