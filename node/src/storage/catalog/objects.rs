@@ -23,7 +23,14 @@ impl Catalog {
         self.write(|txn| put_in(txn, bucket, key, record, cond, lock))
     }
 
+    /// The current version's record, data included (a versioned key's bytes are
+    /// in its VERSIONS row: `get_version`).
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord> {
+        if let Ok(view) = self.get_version(bucket, key, None) {
+            if view.version_id.is_some() {
+                return view.row.record.ok_or(Error::NoSuchKey);
+            }
+        }
         self.read(|txn| {
             if let Some(v) = txn.open_table(OBJECTS)?.get((bucket, key))? {
                 return decode(v.value());

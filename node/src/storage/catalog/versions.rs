@@ -147,10 +147,25 @@ fn sync_current(txn: &WriteTransaction, bucket: &str, key: &str) -> Result<()> {
     let newest = latest(&versions, bucket, key)?;
     let mut objects = txn.open_table(OBJECTS)?;
     match newest.and_then(|(_, row)| row.record) {
-        Some(record) => objects.insert((bucket, key), encode(&record)?.as_slice())?,
+        Some(record) => objects.insert((bucket, key), encode(&mirror(&record))?.as_slice())?,
         None => objects.remove((bucket, key))?,
     };
     Ok(())
+}
+
+/// What OBJECTS keeps of a versioned key's current version: everything but its
+/// data, which its VERSIONS row holds (listing, conditions and lifecycle read the
+/// rest; every read of the bytes goes to VERSIONS, `Catalog::get_object` too).
+fn mirror(record: &ObjectRecord) -> ObjectRecord {
+    ObjectRecord {
+        size: record.size,
+        etag: record.etag.clone(),
+        last_modified_ms: record.last_modified_ms,
+        meta: record.meta.clone(),
+        checksums: record.checksums.clone(),
+        part_sizes: record.part_sizes.clone(),
+        data: crate::records::ObjectData::Inline(Vec::new()),
+    }
 }
 
 /// Removes the null version of a key (a suspended bucket's write replaces it).
@@ -185,7 +200,7 @@ fn push_row(
     // The new row is the newest: OBJECTS follows it without reading it back.
     let mut objects = txn.open_table(OBJECTS)?;
     match &row.record {
-        Some(record) => objects.insert((bucket, key), encode(record)?.as_slice())?,
+        Some(record) => objects.insert((bucket, key), encode(&mirror(record))?.as_slice())?,
         None => objects.remove((bucket, key))?,
     };
     Ok(version_id(seq, row.null))
