@@ -52,6 +52,14 @@ def _physical_bytes(cairn) -> int:
                if p.is_file() and len(p.name) == 64)
 
 
+def _logical_bytes(s3, bucket: str) -> int:
+    """Sizes of every version in the bucket added up (what it holds before dedup)."""
+    total = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        total += sum(v["Size"] for v in page.get("Versions", []))
+    return total
+
+
 def _restored_root(target: pathlib.Path, src: pathlib.Path) -> pathlib.Path:
     nested = target / src.resolve().relative_to("/")
     return nested if nested.is_dir() else target
@@ -81,7 +89,9 @@ def test_restic_on_a_compliance_locked_bucket(cairn, s3, bucket_name, tmp_path):
     restic("init")
     restic("backup", "--host", "cairn-test", src)
     physical1 = _physical_bytes(cairn)
-    print(f"figure: restic snapshot 1 physical bytes +{physical1 - physical0}")
+    logical1 = _logical_bytes(s3, bucket_name)
+    print(f"figure: restic snapshot 1 logical bytes {logical1}, "
+          f"physical (chunk files) +{physical1 - physical0}")
 
     # Change 1% of the files (2 of 200), then back up again.
     files = sorted(p for p in src.rglob("*") if p.is_file() and p.stat().st_size < MiB)
@@ -92,7 +102,9 @@ def test_restic_on_a_compliance_locked_bucket(cairn, s3, bucket_name, tmp_path):
     restic("backup", "--host", "cairn-test", src)
     physical2 = _physical_bytes(cairn)
     grown = physical2 - physical1
-    print(f"figure: restic snapshot 2 physical bytes +{grown} for {changed} bytes of changed files")
+    logical2 = _logical_bytes(s3, bucket_name)
+    print(f"figure: restic snapshot 2 logical bytes {logical2} (+{logical2 - logical1}), "
+          f"physical +{grown}, for {changed} bytes of changed files")
     # New packs, index and snapshot files; far below a second full copy.
     assert grown < (physical1 - physical0) / 4, (grown, physical1 - physical0)
     time.sleep(1.1)
