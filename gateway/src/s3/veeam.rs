@@ -62,16 +62,13 @@ pub async fn get(gw: &Gateway, bucket: &str, key: &str) -> S3Result<Option<GetOb
     }))
 }
 
-/// A HeadObject answer for a virtual object.
+/// A HeadObject answer for a virtual object: the GetObject answer's headers.
 pub async fn head(gw: &Gateway, bucket: &str, key: &str) -> S3Result<Option<HeadObjectOutput>> {
-    let Some(bytes) = document(gw, bucket, key).await? else {
-        return Ok(None);
-    };
-    Ok(Some(HeadObjectOutput {
-        content_length: i64::try_from(bytes.len()).ok(),
-        content_type: Some("application/xml".into()),
-        e_tag: Some(etag(&hex::encode(md5_of(&bytes)))),
-        last_modified: Some(timestamp(cairn_node::now_ms())),
+    Ok(get(gw, bucket, key).await?.map(|o| HeadObjectOutput {
+        content_length: o.content_length,
+        content_type: o.content_type,
+        e_tag: o.e_tag,
+        last_modified: o.last_modified,
         ..Default::default()
     }))
 }

@@ -2,7 +2,7 @@
 //! get, tag, delete), each carried out by the version-aware code in `versions`
 //! so that a bucket's versioning decides what a write does.
 
-use super::db::{decode, Catalog, BUCKETS, OBJECTS};
+use super::db::Catalog;
 use super::versions::{delete_versions_in, put_in, update_in};
 use crate::error::{Error, Result};
 use crate::records::{ObjectChange, ObjectRecord, WriteCondition};
@@ -24,22 +24,12 @@ impl Catalog {
     }
 
     /// The current version's record, data included (a versioned key's bytes are
-    /// in its VERSIONS row: `get_version`).
+    /// in its VERSIONS row: `get_version` finds either).
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord> {
-        if let Ok(view) = self.get_version(bucket, key, None) {
-            if view.version_id.is_some() {
-                return view.row.record.ok_or(Error::NoSuchKey);
-            }
-        }
-        self.read(|txn| {
-            if let Some(v) = txn.open_table(OBJECTS)?.get((bucket, key))? {
-                return decode(v.value());
-            }
-            if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
-                return Err(Error::NoSuchBucket);
-            }
-            Err(Error::NoSuchKey)
-        })
+        self.get_version(bucket, key, None)?
+            .row
+            .record
+            .ok_or(Error::NoSuchKey)
     }
 
     /// Applies `change` to the current version's record (not its data).

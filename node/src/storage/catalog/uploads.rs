@@ -3,7 +3,7 @@
 
 use super::db::{decode, encode, Catalog, BUCKETS, PARTS, UPLOADS, UPLOAD_LOCKS};
 use super::listing::common_prefix;
-use super::versions::{config_in, put_in};
+use super::versions::{config_in, lock_not_configured, put_in};
 use crate::error::{Error, Result};
 use crate::records::{ObjectRecord, PartRecord, UploadRecord, WriteCondition};
 use crate::versioning::ObjectLock;
@@ -153,9 +153,7 @@ pub(super) fn create_upload_in(
     let cfg = config_in(txn, &record.bucket)?;
     if let Some(lock) = lock {
         if !cfg.object_lock {
-            return Err(Error::InvalidRequest(
-                "Bucket is missing Object Lock Configuration".into(),
-            ));
+            return Err(lock_not_configured());
         }
         txn.open_table(UPLOAD_LOCKS)?
             .insert(upload_id, encode(lock)?.as_slice())?;

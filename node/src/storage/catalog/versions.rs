@@ -77,6 +77,20 @@ fn invalid_version() -> Error {
     Error::InvalidArgument("Invalid version id specified".into())
 }
 
+/// The error for version `id` of a key that has no version rows: malformed, or
+/// well-formed and not there.
+fn absent_version(id: &str) -> Error {
+    match parse_version_id(id) {
+        Some(_) => Error::NoSuchVersion,
+        None => invalid_version(),
+    }
+}
+
+/// The refusal of a lock asked for in a bucket without object lock.
+pub(super) fn lock_not_configured() -> Error {
+    Error::InvalidRequest("Bucket is missing Object Lock Configuration".into())
+}
+
 /// The settings of an existing bucket (defaults when none were ever set).
 fn config_of<B, C>(buckets: &B, configs: &C, bucket: &str) -> Result<BucketConfig>
 where
@@ -215,9 +229,7 @@ fn lock_for(
 ) -> Result<ObjectLock> {
     if let Some(lock) = asked {
         if !cfg.object_lock {
-            return Err(Error::InvalidRequest(
-                "Bucket is missing Object Lock Configuration".into(),
-            ));
+            return Err(lock_not_configured());
         }
         if lock.retention.is_some() {
             return Ok(*lock);
@@ -261,9 +273,7 @@ pub(super) fn put_in(
     }
     if cfg.versioning == Versioning::Unversioned {
         if lock.is_some() {
-            return Err(Error::InvalidRequest(
-                "Bucket is missing Object Lock Configuration".into(),
-            ));
+            return Err(lock_not_configured());
         }
         objects.insert((bucket, key), encode(record)?.as_slice())?;
         return Ok(None);
@@ -365,14 +375,14 @@ impl Catalog {
         version: Option<&str>,
     ) -> Result<VersionView> {
         self.read(|txn| {
-            let cfg = config_read(txn, bucket)?;
             let versions = txn.open_table(VERSIONS)?;
             let newest = latest(&versions, bucket, key)?;
             let Some((newest_slot, newest_row)) = newest else {
-                // No rows: the OBJECTS record, if any, is the null version.
-                if version.is_some_and(|v| v != NULL_VERSION) {
-                    parse_version_id(version.unwrap_or_default()).ok_or_else(invalid_version)?;
-                    return Err(Error::NoSuchVersion);
+                // No rows: the OBJECTS record, if any, is the null version. (Rows
+                // exist only in existing buckets: only this path checks the bucket.)
+                let cfg = config_read(txn, bucket)?;
+                if let Some(id) = version.filter(|v| *v != NULL_VERSION) {
+                    return Err(absent_version(id));
                 }
                 let objects = txn.open_table(OBJECTS)?;
                 let Some(v) = objects.get((bucket, key))? else {
@@ -464,9 +474,7 @@ pub(super) fn update_in(
 ) -> Result<()> {
     let cfg = config_in(txn, bucket)?;
     if !matches!(change, VersionChange::SetTags(_)) && !cfg.object_lock {
-        return Err(Error::InvalidRequest(
-            "Bucket is missing Object Lock Configuration".into(),
-        ));
+        return Err(lock_not_configured());
     }
     if cfg.versioning != Versioning::Unversioned {
         adopt_unversioned(txn, bucket, key)?;
@@ -515,9 +523,8 @@ fn update_unversioned(
     version: Option<&str>,
     change: &VersionChange,
 ) -> Result<()> {
-    if version.is_some_and(|v| v != NULL_VERSION) {
-        parse_version_id(version.unwrap_or_default()).ok_or_else(invalid_version)?;
-        return Err(Error::NoSuchVersion);
+    if let Some(id) = version.filter(|v| *v != NULL_VERSION) {
+        return Err(absent_version(id));
     }
     let mut objects = txn.open_table(OBJECTS)?;
     let mut record: ObjectRecord = match objects.get((bucket, key))? {
