@@ -211,10 +211,7 @@ fn bench_sigv4() {
         )
         .await
         .expect("put object");
-        let gateway = Gateway {
-            node,
-            cfg: GatewayConfig::new("us-east-1".into(), CHUNK),
-        };
+        let gateway = Gateway::new(node, GatewayConfig::new("us-east-1".into(), CHUNK));
         let service = cairn::server::build_service(gateway, None).expect("service");
 
         let n = 10_000 * scale();

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod body_hashing;
 pub mod checksum;
 pub mod chunker;
+pub mod cors;
 pub mod crc_combine;
 pub mod drain;
 pub mod limits;

@@ -5,6 +5,7 @@
 //! in-process) and `cairn gateway` (a gateway of a cluster, nodes reached by RPC).
 
 use crate::auth::{KeyAuth, PublicReadAccess};
+use crate::cors::cache::CorsCache;
 use crate::drain::BodyLimits;
 pub use crate::limits::Limits;
 use crate::limits::{Activity, InFlight, TimedIo};
@@ -137,10 +138,11 @@ async fn run_gateway_with(
 ) -> Result<(), ServerError> {
     let (access, secret) = bootstrap_key(&client, configured_key).await?;
     crate::usage::spawn_usage_metrics(client.clone(), opts.limits.usage_refresh);
-    let gateway = Gateway {
-        node: client,
-        cfg: GatewayConfig::new(opts.region.clone(), opts.chunk_size),
-    };
+    let gateway = Gateway::new(
+        client,
+        GatewayConfig::new(opts.region.clone(), opts.chunk_size),
+    );
+    let cors = gateway.cors.clone();
     let service = build_service(gateway, opts.domain.as_deref())?;
     let listener = TcpListener::bind(opts.listen)
         .await
@@ -163,6 +165,8 @@ async fn run_gateway_with(
         service,
         region: opts.region.clone(),
         limits: opts.limits.clone(),
+        cors,
+        domain: opts.domain.clone(),
     };
     serve(listener, cx).await;
     Ok(())
@@ -229,6 +233,10 @@ pub struct ServeContext {
     pub service: S3Service,
     pub region: String,
     pub limits: Limits,
+    /// Buckets' CORS rules (shared with the S3 handlers that change them).
+    pub cors: Arc<CorsCache>,
+    /// The domain of virtual-hosted-style requests, if any.
+    pub domain: Option<String>,
 }
 
 /// What every request of a listener shares.
@@ -237,6 +245,8 @@ struct Shared {
     service: S3Service,
     region: Arc<str>,
     bodies: BodyLimits,
+    cors: Arc<CorsCache>,
+    domain: Option<Arc<str>>,
 }
 
 /// Accepts connections forever, one task per connection, at most
@@ -247,6 +257,8 @@ pub async fn serve(listener: TcpListener, cx: ServeContext) {
         service: cx.service,
         region: Arc::from(cx.region.as_str()),
         bodies: BodyLimits::new(limits.body_idle_timeout, limits.max_open_bodies),
+        cors: cx.cors,
+        domain: cx.domain.as_deref().map(Arc::from),
     };
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     // Refusals in progress; past these, connections over the cap are just closed.
@@ -315,6 +327,12 @@ async fn respond(
         return Ok(http::Response::new(Body::from(page)));
     }
     let method = req.method().as_str().to_string();
+    if req.method() == http::Method::OPTIONS {
+        let resp =
+            crate::cors::respond::preflight(&shared.cors, &req, shared.domain.as_deref()).await;
+        return Ok(finish_error(resp, &request_id).await);
+    }
+    let cross_origin = crate::cors::respond::cross_origin(&req, shared.domain.as_deref());
     let span = tracing::info_span!(
         "request",
         id = %request_id,
@@ -342,6 +360,9 @@ async fn respond(
     };
     let mut resp = finish_error(resp, &request_id).await;
     partial_head(&method, &mut resp);
+    if let Some(cx) = &cross_origin {
+        crate::cors::respond::decorate(&shared.cors, cx, &mut resp).await;
+    }
     if watch.finish() || empty_expect_continue {
         // The rest of the body cannot be told from the next request on this
         // connection (see `drain`), or, for an empty body with `Expect`, no

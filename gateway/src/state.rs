@@ -32,6 +32,15 @@ impl GatewayConfig {
 pub struct Gateway {
     pub node: NodeClient,
     pub cfg: GatewayConfig,
+    /// Buckets' CORS rules as last read (the listener answers preflights from it).
+    pub cors: std::sync::Arc<crate::cors::cache::CorsCache>,
+}
+
+impl Gateway {
+    pub fn new(node: NodeClient, cfg: GatewayConfig) -> Self {
+        let cors = std::sync::Arc::new(crate::cors::cache::CorsCache::new(node.clone()));
+        Gateway { node, cfg, cors }
+    }
 }
 
 /// S3's size limits.

@@ -32,6 +32,9 @@ pub enum Op {
     Mixed,
     /// ListObjectsV2 pages (up to 1000 keys) starting at successive objects.
     List,
+    /// ListObjectVersions pages (up to 1000 versions and delete markers) starting at
+    /// successive objects (`key-marker`): for buckets with versioning.
+    ListVersions,
     /// DeleteObject of each object.
     Delete,
     /// CreateMultipartUpload + parts + CompleteMultipartUpload per object.
@@ -45,6 +48,7 @@ impl Op {
             Op::Get => "get",
             Op::Mixed => "mixed",
             Op::List => "list",
+            Op::ListVersions => "list-versions",
             Op::Delete => "delete",
             Op::Multipart => "multipart",
         }
@@ -246,6 +250,20 @@ impl Ctx {
                 }
                 Ok((page.bytes, page.count))
             }
+            Op::ListVersions => {
+                let marker = (obj > 0).then(|| self.key(obj - 1));
+                let list_prefix = format!("{}/", self.prefix);
+                let page = self
+                    .client
+                    .list_versions_page(&list_prefix, marker.as_deref(), 1000)
+                    .await?;
+                if page.count == 0 {
+                    return Err(format!(
+                        "ListObjectVersions prefix {list_prefix} after {marker:?}: no versions"
+                    ));
+                }
+                Ok((page.bytes, page.count))
+            }
             Op::Delete => {
                 self.client.delete(&self.key(obj)).await?;
                 Ok((0, 0))
@@ -346,7 +364,10 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
         seed,
     };
     let writes = matches!(args.op, Op::Put | Op::Mixed | Op::Multipart);
-    let missing = if matches!(args.op, Op::Get | Op::Mixed | Op::List | Op::Delete) {
+    let missing = if matches!(
+        args.op,
+        Op::Get | Op::Mixed | Op::List | Op::ListVersions | Op::Delete
+    ) {
         missing_objects(&ctx).await?
     } else {
         Vec::new()
@@ -425,7 +446,8 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
         bytes: shared.bytes.load(Ordering::Relaxed),
         wall,
         cpu,
-        keys_listed: (args.op == Op::List).then(|| shared.keys.load(Ordering::Relaxed)),
+        keys_listed: matches!(args.op, Op::List | Op::ListVersions)
+            .then(|| shared.keys.load(Ordering::Relaxed)),
     };
     let (part_size, part_concurrency) = match args.op {
         Op::Multipart => (

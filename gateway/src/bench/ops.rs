@@ -462,6 +462,41 @@ impl S3Client {
         Ok(page)
     }
 
+    /// One ListObjectVersions page after `key_marker`: its entries (versions and
+    /// delete markers) counted, not parsed.
+    pub async fn list_versions_page(
+        &self,
+        prefix: &str,
+        key_marker: Option<&str>,
+        max_keys: u32,
+    ) -> OpResult<ListPage> {
+        let max = max_keys.to_string();
+        let mut pairs: Vec<(&str, &str)> =
+            vec![("versions", ""), ("prefix", prefix), ("max-keys", &max)];
+        if let Some(m) = key_marker {
+            pairs.push(("key-marker", m));
+        }
+        let q = sigv4::canonical_query(&pairs);
+        let path = sigv4::bucket_path(&self.bucket);
+        let resp = self
+            .expect(
+                Method::GET,
+                &path,
+                &q,
+                &[],
+                ReqBody::Empty,
+                &[StatusCode::OK],
+            )
+            .await?;
+        let text = read_text(resp).await?;
+        Ok(ListPage {
+            bytes: text.len() as u64,
+            count: (text.matches("<Version>").count() + text.matches("<DeleteMarker>").count())
+                as u64,
+            ..ListPage::default()
+        })
+    }
+
     /// Every key under `prefix` with its size.
     pub async fn list_all(&self, prefix: &str) -> OpResult<Vec<(String, u64)>> {
         let mut out = Vec::new();

@@ -5,6 +5,7 @@ mod acl;
 mod attributes;
 mod bucket;
 mod copy;
+mod cors;
 mod delete;
 pub mod error;
 mod get;
@@ -46,6 +47,15 @@ macro_rules! dispatch {
 
 // Input and output type names of each operation, as s3s names them.
 macro_rules! paste_input {
+    (put_bucket_cors) => {
+        PutBucketCorsInput
+    };
+    (get_bucket_cors) => {
+        GetBucketCorsInput
+    };
+    (delete_bucket_cors) => {
+        DeleteBucketCorsInput
+    };
     (put_bucket_lifecycle_configuration) => {
         PutBucketLifecycleConfigurationInput
     };
@@ -184,6 +194,15 @@ macro_rules! paste_input {
 }
 
 macro_rules! paste_output {
+    (put_bucket_cors) => {
+        PutBucketCorsOutput
+    };
+    (get_bucket_cors) => {
+        GetBucketCorsOutput
+    };
+    (delete_bucket_cors) => {
+        DeleteBucketCorsOutput
+    };
     (put_bucket_lifecycle_configuration) => {
         PutBucketLifecycleConfigurationOutput
     };
@@ -325,6 +344,9 @@ dispatch! {
     put_bucket_lifecycle_configuration => lifecycle,
     get_bucket_lifecycle_configuration => lifecycle,
     delete_bucket_lifecycle => lifecycle,
+    put_bucket_cors => cors,
+    get_bucket_cors => cors,
+    delete_bucket_cors => cors,
     put_bucket_versioning => versions,
     get_bucket_versioning => versions,
     list_object_versions => versions,

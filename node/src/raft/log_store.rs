@@ -45,7 +45,9 @@ impl LogDb {
     /// replaying what the write-ahead files hold. `recent_bytes` is the memory for
     /// chunks appended lately, kept for replicating them (see `recent_chunks`).
     pub fn open(path: &Path, chunks: Arc<ChunkStore>, recent_bytes: usize) -> Result<Arc<Self>> {
-        let db = Database::create(path)?;
+        let db = Database::builder()
+            .set_cache_size(crate::storage::DB_CACHE_BYTES)
+            .create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOG)?;
         txn.open_table(STATE)?;

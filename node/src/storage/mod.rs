@@ -10,3 +10,8 @@ pub mod disk_space;
 pub mod frames;
 pub mod gc;
 pub mod group_commit;
+
+/// Page cache of each redb database (the catalog and the Raft log), in bytes.
+/// redb's default (1 GiB each) let a node's memory grow with the size of its
+/// catalog; reads past the cache come from the kernel's page cache.
+pub const DB_CACHE_BYTES: usize = 32 * 1024 * 1024;

@@ -8,6 +8,7 @@ mod chunked;
 mod concurrency;
 mod conditional;
 mod copy;
+mod cors;
 mod crash;
 mod crash_versions;
 mod dedup;

@@ -143,6 +143,12 @@ pub enum CatalogCommand {
         name: String,
         config: Option<LifecycleConfig>,
     },
+    /// Set (or with `None` remove) the bucket's document of `kind` (`bucket_docs`).
+    SetBucketDoc {
+        bucket: String,
+        kind: String,
+        doc: Option<Vec<u8>>,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -188,6 +194,11 @@ pub enum CatalogQuery {
     },
     /// Keys, versions and logical bytes of every bucket (a scan of the catalog).
     Usage,
+    /// The bucket's document of `kind`.
+    BucketDoc {
+        bucket: String,
+        kind: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -210,6 +221,7 @@ pub enum CatalogReply {
     Versions(VersionPage),
     Config(BucketConfig),
     Usage(std::collections::BTreeMap<String, BucketUsage>),
+    Doc(Option<Vec<u8>>),
 }
 
 impl Catalog {
@@ -245,6 +257,7 @@ impl Catalog {
             Q::ListVersions { bucket, query } => R::Versions(self.list_versions(bucket, query)?),
             Q::BucketConfig { name } => R::Config(self.bucket_config(name)?),
             Q::Usage => R::Usage(self.bucket_usage()?),
+            Q::BucketDoc { bucket, kind } => R::Doc(self.bucket_doc(bucket, kind)?),
         })
     }
 }
@@ -332,6 +345,12 @@ pub(super) fn apply_in(txn: &WriteTransaction, cmd: &CatalogCommand) -> Result<C
         C::SetClusterMap(map) => done(set_cluster_map_in(txn, map)),
         C::DeleteBucketAndUploads { name } => done(delete_bucket_in(txn, name, true)),
         C::SetLifecycle { name, config } => done(set_lifecycle_in(txn, name, config.as_ref())),
+        C::SetBucketDoc { bucket, kind, doc } => done(super::bucket_docs::set_bucket_doc_in(
+            txn,
+            bucket,
+            kind,
+            doc.as_deref(),
+        )),
     }
 }
 

@@ -30,6 +30,9 @@ pub(super) const BUCKET_CONFIG: TableDefinition<&str, &[u8]> =
     TableDefinition::new("bucket_config");
 /// upload id → `ObjectLock` the completed object gets, for uploads that asked for one.
 pub(super) const UPLOAD_LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("upload_locks");
+/// (bucket, kind) → a document the gateway stores and evaluates (`bucket_docs`).
+pub(super) const BUCKET_DOCS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("bucket_docs");
 /// State-machine bookkeeping of the Raft group (last applied entry, membership).
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// request id → (log index, `Outcome`) of its first apply (`entries`)
@@ -46,7 +49,9 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::create(path)?;
+        let db = Database::builder()
+            .set_cache_size(crate::storage::DB_CACHE_BYTES)
+            .create(path)?;
         let catalog = Catalog { db };
         catalog.write(|txn| {
             txn.open_table(BUCKETS)?;
@@ -60,6 +65,7 @@ impl Catalog {
             txn.open_table(UPLOAD_LOCKS)?;
             txn.open_table(REQUESTS)?;
             txn.open_table(REQUEST_ORDER)?;
+            txn.open_table(BUCKET_DOCS)?;
             Ok(())
         })?;
         catalog.sync()?;

@@ -6,6 +6,7 @@
 //! and a crash replays the entries after the last synced commit.
 //! `sync` makes everything durable (before a snapshot lets the log be purged).
 
+mod bucket_docs;
 mod buckets;
 mod command;
 mod db;

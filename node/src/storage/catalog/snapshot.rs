@@ -3,8 +3,8 @@
 //! all tables in one write transaction. Nothing is held in memory whole.
 
 use super::db::{
-    decode, encode, Catalog, BUCKETS, BUCKET_CONFIG, KEYS, META, OBJECTS, PARTS, REQUESTS,
-    REQUEST_ORDER, UPLOADS, UPLOAD_LOCKS, VERSIONS,
+    decode, encode, Catalog, BUCKETS, BUCKET_CONFIG, BUCKET_DOCS, KEYS, META, OBJECTS, PARTS,
+    REQUESTS, REQUEST_ORDER, UPLOADS, UPLOAD_LOCKS, VERSIONS,
 };
 use crate::error::Result;
 use crate::storage::frames::{read_frame, write_frame};
@@ -26,6 +26,7 @@ enum Row {
     /// A request id applied, with its log index and first outcome (`requests`).
     Request(u128, Vec<u8>),
     RequestOrder(u64, u128),
+    Doc(String, String, Vec<u8>),
 }
 
 impl Catalog {
@@ -80,6 +81,11 @@ impl Catalog {
                 let (index, id) = item?.0.value();
                 put(Row::RequestOrder(index, id))?;
             }
+            for item in txn.open_table(BUCKET_DOCS)?.iter()? {
+                let (k, v) = item?;
+                let (b, kind) = k.value();
+                put(Row::Doc(b.into(), kind.into(), v.value().to_vec()))?;
+            }
             for item in txn.open_table(META)?.iter()? {
                 let (k, v) = item?;
                 meta.push((k.value().to_string(), v.value().to_vec()));
@@ -103,6 +109,7 @@ impl Catalog {
             clear(txn, UPLOAD_LOCKS)?;
             clear(txn, REQUESTS)?;
             clear(txn, REQUEST_ORDER)?;
+            clear(txn, BUCKET_DOCS)?;
             while let Some(frame) = read_frame(input)? {
                 match decode::<Row>(&frame)? {
                     Row::Bucket(k, v) => {
@@ -132,6 +139,10 @@ impl Catalog {
                     Row::Config(k, v) => {
                         txn.open_table(BUCKET_CONFIG)?
                             .insert(k.as_str(), v.as_slice())?;
+                    }
+                    Row::Doc(b, kind, v) => {
+                        txn.open_table(BUCKET_DOCS)?
+                            .insert((b.as_str(), kind.as_str()), v.as_slice())?;
                     }
                     Row::UploadLock(k, v) => {
                         txn.open_table(UPLOAD_LOCKS)?
