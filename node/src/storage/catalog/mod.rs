@@ -7,6 +7,7 @@
 //! `sync` makes everything durable (before a snapshot lets the log be purged).
 
 mod buckets;
+mod chunk_refs;
 mod command;
 mod db;
 mod entries;
@@ -20,6 +21,7 @@ mod usage;
 mod version_listing;
 mod versions;
 
+pub use chunk_refs::{ChunkOwner, RefCursor};
 pub use command::{CatalogCommand, CatalogQuery, CatalogReply, CatalogRequest, Outcome};
 pub use db::Catalog;
 pub use entries::{EntryWrite, KEPT_REQUESTS};
