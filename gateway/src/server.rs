@@ -123,12 +123,11 @@ pub async fn run_cluster_gateway(
     let mut waited = 0u32;
     while let Err(error) = client.readiness().await {
         match &error {
-            cairn_node::Error::Config(msg) => {
-                // A wrong cluster secret: say so (every 5 s), never "waiting".
-                if waited.is_multiple_of(10) {
-                    tracing::error!("cannot reach the cluster: {msg}");
-                }
+            // A wrong cluster secret: say so (every 5 s), never "waiting".
+            cairn_node::Error::Config(msg) if waited.is_multiple_of(10) => {
+                tracing::error!("cannot reach the cluster: {msg}");
             }
+            cairn_node::Error::Config(_) => {}
             _ if waited.is_multiple_of(10) => {
                 tracing::info!(%error, "waiting for the catalog group to elect a leader")
             }

@@ -42,7 +42,10 @@ fn start(listen: &str, data: &Path, log: &Path, extra: &[&str]) -> Child {
 async fn wait_health(url: &str, child: &mut Child, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -105,9 +108,8 @@ async fn logs_to_a_pipe_have_no_colours_and_a_line_per_request() {
     let mut child = start(&listen, &dir.path().join("data"), &log, &[]);
     let endpoint = format!("http://localhost:{port}");
     wait_health(&format!("{endpoint}/health"), &mut child, &log).await;
-    let c = aws_sdk_s3::Client::from_conf(
-        s3_config_builder(&endpoint, ACCESS_KEY, SECRET_KEY).build(),
-    );
+    let c =
+        aws_sdk_s3::Client::from_conf(s3_config_builder(&endpoint, ACCESS_KEY, SECRET_KEY).build());
     create_bucket(&c, "daylog").await;
     put(&c, "daylog", "notes/first.txt", b"hello".to_vec()).await;
     assert_eq!(get_bytes(&c, "daylog", "notes/first.txt").await, b"hello");
@@ -155,9 +157,8 @@ async fn json_logs_are_one_object_per_line() {
     );
     let endpoint = format!("http://{listen}");
     wait_health(&format!("{endpoint}/health"), &mut child, &log).await;
-    let c = aws_sdk_s3::Client::from_conf(
-        s3_config_builder(&endpoint, ACCESS_KEY, SECRET_KEY).build(),
-    );
+    let c =
+        aws_sdk_s3::Client::from_conf(s3_config_builder(&endpoint, ACCESS_KEY, SECRET_KEY).build());
     create_bucket(&c, "jsonlog").await;
     terminate(&mut child);
     let text = std::fs::read_to_string(&log).unwrap();
@@ -165,7 +166,10 @@ async fn json_logs_are_one_object_per_line() {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{line}");
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
         if v["message"] == "request" {
             requests += 1;
             assert_eq!(v["bucket"], "jsonlog", "{line}");
@@ -179,8 +183,14 @@ async fn json_logs_are_one_object_per_line() {
 #[test]
 fn help_names_the_environment_variables() {
     for (cmd, vars) in [
-        ("server", &["CAIRN_ACCESS_KEY", "CAIRN_SECRET_KEY", "RUST_LOG"][..]),
-        ("gateway", &["CAIRN_ACCESS_KEY", "RUST_LOG", "CAIRN_LOG_FORMAT"][..]),
+        (
+            "server",
+            &["CAIRN_ACCESS_KEY", "CAIRN_SECRET_KEY", "RUST_LOG"][..],
+        ),
+        (
+            "gateway",
+            &["CAIRN_ACCESS_KEY", "RUST_LOG", "CAIRN_LOG_FORMAT"][..],
+        ),
         ("node", &["RUST_LOG", "CAIRN_LOG_FORMAT"][..]),
         ("cluster", &["RUST_LOG"][..]),
         ("bench", &["S3_ENDPOINT", "S3_KEY", "S3_SECRET"][..]),
@@ -191,7 +201,10 @@ fn help_names_the_environment_variables() {
             .unwrap();
         let help = String::from_utf8_lossy(&out.stdout);
         for var in vars {
-            assert!(help.contains(var), "`cairn {cmd} --help` lacks {var}:\n{help}");
+            assert!(
+                help.contains(var),
+                "`cairn {cmd} --help` lacks {var}:\n{help}"
+            );
         }
     }
 }

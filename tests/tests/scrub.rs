@@ -172,18 +172,13 @@ async fn scrub_repairs_flipped_and_deleted_chunks() {
     );
 
     // `cluster status`: the SCRUB section, and the counts in its JSON.
-    let out = cluster.cli(&["cluster", "status", "--config", &path_str(&cluster)]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "status failed: {text}");
+    let text = cluster.status().await;
     assert!(text.contains("SCRUB"), "no scrub section:\n{text}");
     println!("{text}");
-    let out = cluster.cli(&[
-        "cluster",
-        "status",
-        "--config",
-        &path_str(&cluster),
-        "--json",
-    ]);
+    let out = cluster
+        .cli_async(&["cluster", "status", "--json"], Duration::from_secs(60))
+        .await;
+    assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let node = |id: u64| {
         json["nodes"]
@@ -201,10 +196,6 @@ async fn scrub_repairs_flipped_and_deleted_chunks() {
     assert!(node(rotten)["repaired"].as_u64().unwrap() >= 1, "{json}");
     assert!(node(lost)["missing_found"].as_u64().unwrap() >= 1, "{json}");
     assert!(node(1)["passes"].as_u64().unwrap() >= 2, "{json}");
-}
-
-fn path_str(cluster: &Cluster) -> String {
-    cluster.config_path().display().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
