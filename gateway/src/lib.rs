@@ -3,6 +3,7 @@
 //! `cairn node`, and the operator commands. The `cairn` binary
 //! (`main.rs`) is a thin command-line layer over this library.
 
+pub mod access_log;
 pub mod admin;
 pub mod auth;
 pub mod bench;
@@ -13,6 +14,7 @@ pub mod cors;
 pub mod crc_combine;
 pub mod drain;
 pub mod limits;
+pub mod log_format;
 pub mod metrics;
 pub mod node_process;
 pub mod policy;
@@ -20,6 +22,7 @@ pub mod precheck;
 pub mod reader;
 pub mod s3;
 pub mod server;
+pub mod shutdown;
 pub mod state;
 pub mod usage;
 pub mod vhost;

@@ -3,10 +3,9 @@
 //! file; `cairn cluster status` shows a running cluster; `cairn bench` load-tests.
 
 use cairn::server;
-use cairn_node::cluster::config::ClusterConfig;
+use cairn_node::cluster::config::{ClusterConfig, ScrubSettings};
 use cairn_node::NodeOptions;
 use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,17 +22,39 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
     about = "Cairn: a self-hosted, S3-compatible object store"
 )]
 struct Cli {
+    /// Log lines as text (colours only on a terminal) or as one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "CAIRN_LOG_FORMAT"
+    )]
+    log_format: cairn::log_format::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+/// The environment every command reads.
+const ENV_COMMON: &str = "Environment:
+  RUST_LOG            log filter (default: info, openraft warnings, s3s off), e.g. debug
+  CAIRN_LOG_FORMAT    text or json, as --log-format";
+const ENV_S3: &str = "Environment:
+  CAIRN_ACCESS_KEY, CAIRN_SECRET_KEY
+                      the S3 root key (both, or neither: then the key kept in the
+                      store, else [s3] of the cluster file, else a generated one)
+  RUST_LOG            log filter (default: info, openraft warnings, s3s off), e.g. debug
+  CAIRN_LOG_FORMAT    text or json, as --log-format";
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the embedded store: an S3 gateway and one storage node in one process.
+    #[command(after_help = ENV_S3)]
     Server {
-        /// Address the S3 endpoint listens on.
+        /// Address the S3 endpoint listens on: HOST:PORT, the host a name
+        /// (localhost:9000) or an IP address.
         #[arg(long, default_value = "127.0.0.1:9000")]
-        listen: SocketAddr,
+        listen: String,
         /// Data directory (created if missing).
         #[arg(long, default_value = "./cairn-data")]
         data: PathBuf,
@@ -62,9 +83,12 @@ enum Command {
         #[command(flatten)]
         lifecycle: LifecycleArgs,
         #[command(flatten)]
+        scrub: ScrubArgs,
+        #[command(flatten)]
         limits: LimitArgs,
     },
     /// Run storage node ID of the cluster described by the cluster file.
+    #[command(after_help = ENV_COMMON)]
     Node {
         /// The cluster file.
         #[arg(long, default_value = "cluster.toml")]
@@ -90,15 +114,19 @@ enum Command {
         test_drop_reply_key: Vec<String>,
         #[command(flatten)]
         lifecycle: LifecycleArgs,
+        #[command(flatten)]
+        scrub: ScrubArgs,
     },
     /// Run an S3 gateway of the cluster described by the cluster file.
+    #[command(after_help = ENV_S3)]
     Gateway {
         /// The cluster file.
         #[arg(long, default_value = "cluster.toml")]
         config: PathBuf,
-        /// Address the S3 endpoint listens on.
+        /// Address the S3 endpoint listens on: HOST:PORT, the host a name
+        /// (localhost:9000) or an IP address.
         #[arg(long, default_value = "127.0.0.1:9000")]
-        listen: SocketAddr,
+        listen: String,
         /// Domain for virtual-hosted-style requests (BUCKET.DOMAIN).
         #[arg(long)]
         domain: Option<String>,
@@ -109,6 +137,7 @@ enum Command {
         limits: LimitArgs,
     },
     /// Operate a running cluster.
+    #[command(after_help = ENV_COMMON)]
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
@@ -139,6 +168,37 @@ impl LifecycleArgs {
         self.lifecycle_clock_offset_days
             .saturating_mul(cairn_node::lifecycle::DAY_MS)
     }
+}
+
+/// The background scrub (re-verification of every chunk held); for `cairn node`
+/// these override `[scrub]` in the cluster file.
+#[derive(clap::Args)]
+struct ScrubArgs {
+    /// Time between full scrub passes: seconds, or e.g. "7d", "12h", "30m"; 0 turns
+    /// scrubbing off. Default: 7d (or `[scrub] interval`).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    scrub_interval: Option<Duration>,
+    /// Bytes per second a scrub pass reads at most, e.g. "32MiB"; 0: no limit.
+    /// Default: 32MiB (or `[scrub] bandwidth`).
+    #[arg(long, value_parser = parse_min_free, value_name = "SIZE")]
+    scrub_bandwidth: Option<u64>,
+}
+
+impl ScrubArgs {
+    fn apply(&self, mut settings: ScrubSettings) -> ScrubSettings {
+        if let Some(i) = self.scrub_interval {
+            settings.interval = i;
+        }
+        if let Some(b) = self.scrub_bandwidth {
+            settings.bandwidth = b;
+        }
+        settings
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    ClusterConfig::parse_duration(s.trim_end_matches("/s"))
+        .ok_or_else(|| format!("not a duration: {s:?} (seconds, or e.g. \"30m\", \"12h\", \"7d\")"))
 }
 
 /// Connection limits of the S3 endpoint.
@@ -251,14 +311,8 @@ fn load(path: &std::path::Path) -> Result<ClusterConfig, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,s3s=off,openraft=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    cairn::log_format::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -278,6 +332,7 @@ fn main() -> std::process::ExitCode {
                 gc_interval,
                 min_free,
                 lifecycle,
+                scrub,
                 limits,
             } => {
                 check_chunk_size(chunk_size)?;
@@ -293,6 +348,7 @@ fn main() -> std::process::ExitCode {
                     min_free,
                     lifecycle_interval: Duration::from_secs(lifecycle.lifecycle_interval),
                     lifecycle_clock_offset_ms: lifecycle.offset_ms(),
+                    scrub: scrub.apply(ScrubSettings::default()),
                     limits,
                 })
                 .await
@@ -306,8 +362,10 @@ fn main() -> std::process::ExitCode {
                 min_free,
                 test_drop_reply_key,
                 lifecycle,
+                scrub,
             } => {
-                let cfg = load(&config)?;
+                let mut cfg = load(&config)?;
+                cfg.scrub = scrub.apply(cfg.scrub);
                 let opts = NodeOptions {
                     gc_grace: Duration::from_secs(gc_grace),
                     gc_interval: Duration::from_secs(gc_interval),

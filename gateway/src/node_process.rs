@@ -24,6 +24,13 @@ pub async fn run_node(cfg: ClusterConfig, id: NodeId, opts: NodeOptions) -> Resu
         "Cairn node {id} is serving on {address}, data in {}",
         data_dir.unwrap_or_default()
     );
-    rpc_server::serve(node, listener).await;
+    tokio::select! {
+        _ = rpc_server::serve(node.clone(), listener) => {}
+        signal = crate::shutdown::signalled() => {
+            tracing::info!(node = id, signal, "node stopping: shutting down its Raft groups");
+            node.shutdown().await;
+            tracing::info!(node = id, "node stopped");
+        }
+    }
     Ok(())
 }

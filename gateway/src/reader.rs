@@ -17,6 +17,26 @@ use tokio::sync::mpsc;
 pub enum ObjectStream {
     Ready(Option<Bytes>),
     Fetching(mpsc::Receiver<Result<Bytes, cairn_node::Error>>),
+    /// The first piece already received (see `first_piece`), then the rest.
+    Primed(
+        Option<Bytes>,
+        mpsc::Receiver<Result<Bytes, cairn_node::Error>>,
+    ),
+}
+
+impl ObjectStream {
+    /// Waits for the object's first piece, so a chunk no replica can give intact
+    /// fails the request with an error response instead of a cut-off body.
+    pub async fn first_piece(self) -> Result<ObjectStream, cairn_node::Error> {
+        match self {
+            ObjectStream::Fetching(mut rx) => match rx.recv().await {
+                Some(Ok(first)) => Ok(ObjectStream::Primed(Some(first), rx)),
+                Some(Err(e)) => Err(e),
+                None => Ok(ObjectStream::Ready(None)),
+            },
+            other => Ok(other),
+        }
+    }
 }
 
 impl Stream for ObjectStream {
@@ -26,6 +46,10 @@ impl Stream for ObjectStream {
         match &mut *self {
             ObjectStream::Ready(bytes) => Poll::Ready(bytes.take().map(Ok)),
             ObjectStream::Fetching(rx) => rx.poll_recv(cx),
+            ObjectStream::Primed(first, rx) => match first.take() {
+                Some(bytes) => Poll::Ready(Some(Ok(bytes))),
+                None => rx.poll_recv(cx),
+            },
         }
     }
 }

@@ -18,7 +18,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::Body;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +26,8 @@ use tracing::Instrument;
 
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    pub listen: SocketAddr,
+    /// HOST:PORT (a name or an address).
+    pub listen: String,
     pub data_dir: PathBuf,
     pub region: String,
     pub domain: Option<String>,
@@ -38,6 +38,8 @@ pub struct ServerOptions {
     pub min_free: Option<u64>,
     pub lifecycle_interval: Duration,
     pub lifecycle_clock_offset_ms: i64,
+    /// `--scrub-interval`, `--scrub-bandwidth`.
+    pub scrub: cairn_node::cluster::config::ScrubSettings,
     pub limits: Limits,
 }
 
@@ -45,9 +47,9 @@ pub struct ServerOptions {
 pub enum ServerError {
     #[error("storage: {0}")]
     Node(#[from] cairn_node::Error),
-    #[error("listening on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}")]
     Listen {
-        addr: SocketAddr,
+        addr: String,
         source: std::io::Error,
     },
     #[error("invalid --domain: {0}")]
@@ -60,7 +62,8 @@ pub enum ServerError {
 /// which chunk size.
 #[derive(Clone, Debug)]
 pub struct GatewayOptions {
-    pub listen: SocketAddr,
+    /// HOST:PORT (a name or an address).
+    pub listen: String,
     pub region: String,
     pub domain: Option<String>,
     pub chunk_size: usize,
@@ -69,7 +72,10 @@ pub struct GatewayOptions {
 
 /// Runs the embedded single-node store until the process is stopped.
 pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
-    let cfg = ClusterConfig::single_node(opts.data_dir.clone());
+    // A busy port fails here, before the data directory is created.
+    let listener = bind(&opts.listen).await?;
+    let mut cfg = ClusterConfig::single_node(opts.data_dir.clone());
+    cfg.scrub = opts.scrub.clone();
     let node = Node::start(
         cfg,
         1,
@@ -94,7 +100,18 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
         limits: opts.limits.clone(),
     };
     let where_ = format!("data in {}", opts.data_dir.display());
-    run_gateway_with(client, &gateway_opts, None, &where_).await
+    run_gateway_with(client, listener, &gateway_opts, None, &where_).await
+}
+
+/// Binds the S3 listener on HOST:PORT (a name resolves to its addresses; the
+/// first that binds is used).
+async fn bind(listen: &str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: listen.to_string(),
+            source,
+        })
 }
 
 /// Runs a gateway of the cluster described by `cfg` until the process is stopped.
@@ -102,11 +119,20 @@ pub async fn run_cluster_gateway(
     cfg: ClusterConfig,
     opts: GatewayOptions,
 ) -> Result<(), ServerError> {
+    let listener = bind(&opts.listen).await?;
     let client = NodeClient::remote(&cfg)?;
     let mut waited = 0u32;
-    while !client.ready().await {
-        if waited.is_multiple_of(10) {
-            tracing::info!("waiting for the catalog group to elect a leader");
+    while let Err(error) = client.readiness().await {
+        match &error {
+            // A wrong cluster secret: say so (every 5 s), never "waiting".
+            cairn_node::Error::Config(msg) if waited.is_multiple_of(10) => {
+                tracing::error!("cannot reach the cluster: {msg}");
+            }
+            cairn_node::Error::Config(_) => {}
+            _ if waited.is_multiple_of(10) => {
+                tracing::info!(%error, "waiting for the catalog group to elect a leader")
+            }
+            _ => {}
         }
         waited += 1;
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -114,7 +140,7 @@ pub async fn run_cluster_gateway(
     let configured = cfg.access_key.clone().zip(cfg.secret_key.clone());
     let where_ = format!("cluster {} ({} nodes)", cfg.name, cfg.nodes.len());
     spawn_cluster_metrics(cfg.clone());
-    run_gateway_with(client, &opts, configured, &where_).await
+    run_gateway_with(client, listener, &opts, configured, &where_).await
 }
 
 /// Refreshes the cluster section of `/metrics` (map, capacity, moves) every 10 s.
@@ -132,6 +158,7 @@ fn spawn_cluster_metrics(cfg: ClusterConfig) {
 
 async fn run_gateway_with(
     client: NodeClient,
+    listener: TcpListener,
     opts: &GatewayOptions,
     configured_key: Option<(String, String)>,
     where_: &str,
@@ -144,12 +171,6 @@ async fn run_gateway_with(
     );
     let cors = gateway.cors.clone();
     let service = build_service(gateway, opts.domain.as_deref())?;
-    let listener = TcpListener::bind(opts.listen)
-        .await
-        .map_err(|source| ServerError::Listen {
-            addr: opts.listen,
-            source,
-        })?;
     let endpoint = format!("http://{}", opts.listen);
     println!(
         "Cairn is serving S3 at {endpoint} (region {}), {where_}",
@@ -168,7 +189,16 @@ async fn run_gateway_with(
         cors,
         domain: opts.domain.clone(),
     };
-    serve(listener, cx).await;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let signal = crate::shutdown::signalled().await;
+        tracing::info!(
+            signal,
+            "shutting down: no new connections; finishing requests in flight"
+        );
+        let _ = stop.send(true);
+    });
+    serve_until(listener, cx, stopping).await;
     Ok(())
 }
 
@@ -252,6 +282,18 @@ struct Shared {
 /// Accepts connections forever, one task per connection, at most
 /// `max_connections` at once (more are answered `503 SlowDown` and closed).
 pub async fn serve(listener: TcpListener, cx: ServeContext) {
+    let (_keep, never) = tokio::sync::watch::channel(false);
+    serve_until(listener, cx, never).await
+}
+
+/// Like `serve`, until `stop` turns true: then accepts nothing more, lets every
+/// connection finish the request it is serving (keep-alive connections close
+/// after it), and returns once all closed, or after `crate::shutdown::DRAIN`.
+pub async fn serve_until(
+    listener: TcpListener,
+    cx: ServeContext,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let limits = Arc::new(cx.limits.clone());
     let shared = Shared {
         service: cx.service,
@@ -264,7 +306,11 @@ pub async fn serve(listener: TcpListener, cx: ServeContext) {
     // Refusals in progress; past these, connections over the cap are just closed.
     let refusals = Arc::new(tokio::sync::Semaphore::new(64));
     loop {
-        let (stream, _peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped(&mut stop) => break,
+        };
+        let (stream, _peer) = match accepted {
             Ok(conn) => conn,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
@@ -285,6 +331,7 @@ pub async fn serve(listener: TcpListener, cx: ServeContext) {
         };
         let shared = shared.clone();
         let limits = limits.clone();
+        let mut stop = stop.clone();
         tokio::spawn(async move {
             let activity = Arc::new(Activity::default());
             let io = TimedIo::new(stream, activity.clone(), limits);
@@ -292,12 +339,44 @@ pub async fn serve(listener: TcpListener, cx: ServeContext) {
                 let in_flight = activity.begin();
                 handle(shared.clone(), in_flight, req)
             });
-            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(error) = conn.serve_connection(TokioIo::new(io), svc).await {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection(TokioIo::new(io), svc);
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = stopped(&mut stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(%error, "connection ended with an error");
             }
             drop(permit);
         });
+    }
+    let max = limits.max_connections.max(1);
+    let open = max - connections.available_permits();
+    tracing::info!(connections = open, "waiting for connections to finish");
+    let drained = tokio::time::timeout(
+        crate::shutdown::DRAIN,
+        connections.acquire_many(u32::try_from(max).unwrap_or(u32::MAX)),
+    )
+    .await;
+    match drained {
+        Ok(_) => tracing::info!("every request finished; stopped"),
+        Err(_) => tracing::warn!(
+            connections = max - connections.available_permits(),
+            secs = crate::shutdown::DRAIN.as_secs(),
+            "stopped with connections still open after the drain period"
+        ),
+    }
+}
+
+/// Resolves once `stop` is true (or its sender is gone for good).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -324,6 +403,7 @@ async fn respond(
         // In `cairn server` the node's lifecycle worker runs in this process.
         let mut page = METRICS.render();
         page.push_str(&cairn_node::node::lifecycle::render_lifecycle_metrics());
+        page.push_str(&cairn_node::node::scrub_stats::render_scrub_metrics());
         return Ok(http::Response::new(Body::from(page)));
     }
     let method = req.method().as_str().to_string();
@@ -333,6 +413,7 @@ async fn respond(
         return Ok(finish_error(resp, &request_id).await);
     }
     let cross_origin = crate::cors::respond::cross_origin(&req, shared.domain.as_deref());
+    let line = crate::access_log::RequestLine::of(&req);
     let span = tracing::info_span!(
         "request",
         id = %request_id,
@@ -382,13 +463,12 @@ async fn respond(
         content_length(resp.headers()),
         started.elapsed(),
     );
-    span.in_scope(|| {
-        tracing::debug!(
-            status = resp.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
-            "done"
-        );
-    });
+    line.log(
+        &request_id,
+        resp.status().as_u16(),
+        content_length(resp.headers()),
+        started.elapsed(),
+    );
     Ok(resp)
 }
 

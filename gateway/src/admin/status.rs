@@ -1,6 +1,7 @@
 //! `cairn cluster status`: the nodes (up/down, capacity, used), every Raft group
 //! (leader, members, term, log and lag as the leader sees it), the usable capacity
-//! and the progress of moves, as text or as one JSON line.
+//! the progress of moves and every node's scrub (`scrub`), as text or as one
+//! JSON line.
 
 use super::view::{ClusterView, GroupView, MoveProgress};
 use std::fmt::Write;
@@ -65,6 +66,7 @@ pub fn render(view: &ClusterView) -> String {
     for f in &view.moves.failed {
         let _ = writeln!(out, "  FAILED group {}: {}", f.group, f.error);
     }
+    out.push_str(&super::scrub::render(&view.nodes));
     out
 }
 

@@ -8,7 +8,7 @@ use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::cluster::map::ClusterMap;
 use cairn_node::ids::{pg_group, GroupId, NodeId, CATALOG_GROUP};
 use cairn_node::rpc::client::RpcClient;
-use cairn_node::rpc::messages::{GroupStatus, NodeStatus, Request, Response};
+use cairn_node::rpc::messages::{GroupStatus, NodeStatus, Request, Response, ScrubStatus};
 use cairn_node::NodeClient;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,6 +47,8 @@ pub struct NodeView {
     pub used: u64,
     pub chunks: u64,
     pub log_file_bytes: u64,
+    /// Its background scrub (None: did not answer).
+    pub scrub: Option<ScrubStatus>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -144,6 +146,7 @@ fn build(
                 used: s.as_ref().map(|s| s.used).unwrap_or(0),
                 chunks: s.as_ref().map(|s| s.chunks).unwrap_or(0),
                 log_file_bytes: s.as_ref().map(|s| s.log_file_bytes).unwrap_or(0),
+                scrub: s.as_ref().map(|s| s.scrub.clone()),
             }
         })
         .collect();

@@ -1,7 +1,7 @@
 //! GetObject and HeadObject: any version, conditional requests, ranges, part
 //! numbers, response header overrides, and streaming the bytes out of their chunks.
 
-use super::error::invalid_part_number;
+use super::error::{invalid_part_number, OrS3};
 use super::meta::{etag_matches, fill_object_output, millis};
 use super::versions::{fill_version_output, find_version};
 use crate::reader::object_stream;
@@ -171,7 +171,10 @@ pub async fn get_object(
         None => 0..rec.size,
     };
     out.content_length = i64::try_from(bytes.end - bytes.start).ok();
-    let stream = object_stream(gw, found.record.data, bytes);
+    let stream = object_stream(gw, found.record.data, bytes)
+        .first_piece()
+        .await
+        .or_s3()?;
     out.body = Some(StreamingBlob::wrap(stream));
     Ok(S3Response::new(out))
 }

@@ -33,6 +33,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request keeps being retried (leader elections take a few seconds).
 const RETRY_WINDOW: Duration = Duration::from_secs(30);
+/// Full rounds over a chunk's nodes in which each answered corrupt or missing,
+/// after which a read gives up (the second gives a repair its chance).
+const LOST_ROUNDS: u32 = 3;
 /// How often a remote client reads the committed cluster map.
 const MAP_REFRESH: Duration = Duration::from_secs(2);
 
@@ -237,17 +240,24 @@ impl NodeClient {
 
     /// True once the catalog group answers (it has a leader with a quorum).
     pub async fn ready(&self) -> bool {
+        self.readiness().await.is_ok()
+    }
+
+    /// Why the catalog group cannot serve yet (`Ok` when it can).
+    pub async fn readiness(&self) -> Result<()> {
         let members = self.view().catalog.clone();
-        matches!(
-            self.to_leader(
+        match self
+            .to_leader(
                 CATALOG_GROUP,
                 &members,
                 Request::CatalogReadIndex,
-                Duration::from_secs(2)
+                Duration::from_secs(2),
             )
-            .await,
-            Ok(Response::ReadIndex(_))
-        )
+            .await?
+        {
+            Response::ReadIndex(_) => Ok(()),
+            other => Err(unexpected(other)),
+        }
     }
 
     // ---- chunks ----
@@ -294,6 +304,9 @@ impl NodeClient {
         let deadline = Instant::now() + RETRY_WINDOW;
         let remote = matches!(self.inner.transport, Transport::Remote(_));
         let mut attempt = 0usize;
+        // Rounds in a row in which every node answered that its copy is corrupt
+        // or missing: retrying cannot help past a repair's chance.
+        let (mut lost_rounds, mut round_lost) = (0u32, true);
         loop {
             let node = order[attempt % order.len()];
             let err = match self
@@ -306,20 +319,42 @@ impl NodeClient {
                     if !remote || verified(&data, id).await {
                         return Ok(data);
                     }
+                    tracing::warn!(chunk = %id, node, "chunk copy failed verification; reading another replica");
+                    self.report_corrupt(node, id);
                     Error::ChunkCorrupt(id)
                 }
                 Ok(other) => unexpected(other),
                 Err(e) => e,
             };
+            round_lost &= matches!(err, Error::ChunkCorrupt(_) | Error::ChunkMissing(_));
             attempt += 1;
             tracing::debug!(chunk = %id, node, error = %err, "chunk read failed");
             let round_done = attempt.is_multiple_of(order.len());
-            if round_done && Instant::now() >= deadline {
+            if round_done {
+                lost_rounds = if round_lost { lost_rounds + 1 } else { 0 };
+                round_lost = true;
+            }
+            if round_done && (Instant::now() >= deadline || lost_rounds >= LOST_ROUNDS) {
+                tracing::error!(chunk = %id, error = %err, "no replica could give an intact copy of the chunk");
                 return Err(err);
             }
             if round_done {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
+        }
+    }
+
+    /// Tells `node` its copy of `id` failed verification here, so it moves the
+    /// copy aside and repairs it (best effort, in the background).
+    fn report_corrupt(&self, node: NodeId, id: ChunkId) {
+        if let Transport::Remote(rpc) = &self.inner.transport {
+            let rpc = rpc.clone();
+            tokio::spawn(async move {
+                let req = Request::SuspectChunk { id };
+                if let Err(error) = rpc.call(node, &req, READ_TIMEOUT).await {
+                    tracing::debug!(chunk = %id, node, %error, "could not report a corrupt chunk");
+                }
+            });
         }
     }
 

@@ -73,8 +73,18 @@ impl Node {
             }
             Request::GetChunk { id } => {
                 let stores = self.stores.clone();
-                let data = blocking(move || stores.chunks.get(&id)).await?;
+                let data = blocking(move || stores.chunks.get(&id))
+                    .await
+                    .inspect_err(|e| {
+                        if matches!(e, Error::ChunkCorrupt(_)) {
+                            super::scrub_stats::suspect(id);
+                        }
+                    })?;
                 Ok(Response::Data(Bytes::from(data)))
+            }
+            Request::SuspectChunk { id } => {
+                super::scrub_stats::suspect(id);
+                Ok(Response::Done)
             }
             Request::ReleaseChunks { ids } => {
                 self.stores.chunks.release(&ids);
@@ -282,6 +292,7 @@ impl Node {
             moves: self.move_statuses(),
             disk_total: space.map_or(0, |s| s.total),
             disk_free: space.map_or(0, |s| s.free),
+            scrub: super::scrub_stats::status(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The background rounds of a node: following the committed map, starting moves,
 //! leaving groups, restarting groups stopped by a storage failure, refreshing peers'
-//! usage, applying lifecycle rules (`lifecycle`) and collecting garbage.
+//! usage, applying lifecycle rules (`lifecycle`), scrubbing (`scrub`) and
+//! collecting garbage.
 
 use super::lifecycle::{lifecycle_failed, Stage};
 use super::support::*;
@@ -21,6 +22,7 @@ impl Node {
     /// moves (every 250 ms), leaving groups (every second), refreshing peers' usage
     /// (every 5 s), collecting garbage (`gc_interval`).
     pub(super) fn spawn_loops(self: Arc<Self>, opts: NodeOptions) {
+        self.clone().spawn_scrub();
         let node = self.clone();
         every(Duration::from_secs(1), false, move || {
             let node = node.clone();

@@ -1,4 +1,4 @@
-//! A node's Prometheus metrics page: Raft state of every group, chunk store usage, the lifecycle worker's counters.
+//! A node's Prometheus metrics page: Raft state of every group, chunk store usage, the lifecycle worker's and the scrub's counters.
 
 use crate::node::Node;
 use std::fmt::Write;
@@ -32,5 +32,6 @@ pub async fn render_node_metrics(node: &Node) -> String {
         let _ = writeln!(out, "cairn_raft_log_file_bytes {}", status.log_file_bytes);
     }
     out.push_str(&super::lifecycle::render_lifecycle_metrics());
+    out.push_str(&super::scrub_stats::render_scrub_metrics());
     out
 }

@@ -14,6 +14,8 @@ pub mod metrics;
 mod move_state;
 mod moves;
 pub mod rpc_server;
+mod scrub;
+pub mod scrub_stats;
 mod support;
 mod throttle;
 

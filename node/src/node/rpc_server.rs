@@ -40,7 +40,7 @@ const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Serves `node` on `listener` until the process ends.
 pub async fn serve(node: Arc<Node>, listener: TcpListener) {
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
@@ -53,7 +53,7 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener) {
             let service = hyper::service::service_fn(move |req| {
                 let node = node.clone();
                 async move {
-                    let resp = route(node, req).await;
+                    let resp = route(node, req, peer).await;
                     if resp.extensions().get::<DroppedReply>().is_some() {
                         // hyper closes the connection without a response.
                         return Err(DroppedReply);
@@ -116,6 +116,9 @@ fn encoded<T: serde::Serialize>(value: &T, chunk_bytes: usize) -> Resp {
     }
 }
 
+/// When a refusal for a wrong secret was last logged (ms).
+static REFUSED_LOGGED: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 fn authorized(node: &Node, req: &hyper::Request<Incoming>) -> bool {
     let Some(given) = req.headers().get(SECRET_HEADER) else {
         return false;
@@ -131,11 +134,19 @@ fn authorized(node: &Node, req: &hyper::Request<Incoming>) -> bool {
             == 0
 }
 
-async fn route(node: Arc<Node>, req: hyper::Request<Incoming>) -> Resp {
+async fn route(node: Arc<Node>, req: hyper::Request<Incoming>, peer: std::net::SocketAddr) -> Resp {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => reply(StatusCode::OK, "ok\n"),
         (&Method::GET, "/metrics") => reply(StatusCode::OK, render_node_metrics(&node).await),
         (&Method::POST, "/rpc") | (&Method::POST, "/raft/snapshot") if !authorized(&node, &req) => {
+            if crate::rpc::client::first_in_a_while(&REFUSED_LOGGED) {
+                let given = req.headers().contains_key(SECRET_HEADER);
+                tracing::error!(
+                    %peer,
+                    secret_sent = given,
+                    "refused an internal request: wrong cluster secret (the sender's cluster file has another `secret`)"
+                );
+            }
             reply(StatusCode::FORBIDDEN, "missing or wrong cluster secret\n")
         }
         (&Method::POST, "/rpc") => {

@@ -11,6 +11,7 @@ use crate::raft::SnapshotFile;
 use crate::storage::frames::write_frame;
 use openraft::raft::SnapshotResponse;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -136,9 +137,32 @@ fn unreachable(node: NodeId, e: &reqwest::Error) -> Error {
     Error::Unavailable(format!("node {node}: {e}"))
 }
 
+/// When a refused cluster secret was last logged (ms).
+static SECRET_REFUSED_LOGGED: AtomicI64 = AtomicI64::new(0);
+
+/// True at most once per 10 s per `last` (so a refusal repeated by every retry
+/// is logged, but not thousands of times).
+pub fn first_in_a_while(last: &AtomicI64) -> bool {
+    let now = crate::clock::now_ms();
+    let prev = last.load(Ordering::Relaxed);
+    now - prev >= 10_000
+        && last
+            .compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
 async fn read_ok_body(node: NodeId, resp: reqwest::Response) -> Result<bytes::Bytes> {
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|e| unreachable(node, &e))?;
+    if status == reqwest::StatusCode::FORBIDDEN {
+        let msg = format!(
+            "node {node} refused our cluster secret: wrong cluster secret (this process's cluster file has another `secret` than the node's)"
+        );
+        if first_in_a_while(&SECRET_REFUSED_LOGGED) {
+            tracing::error!(node, "{msg}");
+        }
+        return Err(Error::Config(msg));
+    }
     if !status.is_success() {
         return Err(Error::Remote(format!(
             "node {node} answered {status}: {}",

@@ -59,6 +59,11 @@ pub enum Request {
     GroupMembers {
         group: GroupId,
     },
+    /// A reader found this node's copy of the chunk corrupt: verify it here and,
+    /// if it is bad, move it aside and fetch a good copy (answered at once).
+    SuspectChunk {
+        id: ChunkId,
+    },
 }
 
 impl Request {
@@ -140,6 +145,53 @@ pub struct NodeStatus {
     /// Size and free bytes of the file system holding the data directory.
     pub disk_total: u64,
     pub disk_free: u64,
+    /// The background scrub of this node's chunks.
+    pub scrub: ScrubStatus,
+}
+
+/// Where a node's scrub stands, and what it found since the process started.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ScrubStatus {
+    /// False when `[scrub] interval` is 0.
+    pub enabled: bool,
+    pub interval_secs: u64,
+    /// Bytes per second (0: no limit).
+    pub bandwidth: u64,
+    /// Full passes finished.
+    pub passes: u64,
+    /// When the last full pass finished (ms since the epoch; 0: none yet).
+    pub last_pass_ms: i64,
+    /// How long it took.
+    pub last_pass_secs: f64,
+    /// Whether a pass is running, and how far it is (0 to 1).
+    pub running: bool,
+    pub progress: f64,
+    pub chunks_verified: u64,
+    pub bytes_verified: u64,
+    /// Chunk files that failed verification (scrub or a read), moved aside.
+    pub corrupt_found: u64,
+    /// Chunks the catalog refers to that this node should hold but had no file for.
+    pub missing_found: u64,
+    /// Corrupt or missing chunks fetched again from a healthy replica.
+    pub repaired: u64,
+    /// Chunks no replica could give back (counted once each).
+    pub unrepairable: u64,
+    /// Chunks still unrepaired now.
+    pub unrepaired_now: u64,
+    /// Objects that refer to an unrepaired chunk (at most 100 listed).
+    pub affected: Vec<AffectedObject>,
+}
+
+/// An object (or uploaded part) that lost a chunk on every replica the scrub
+/// could reach.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffectedObject {
+    pub bucket: String,
+    pub key: String,
+    /// Its version id (versioned buckets), or `upload:<id>/<part>`.
+    pub version: Option<String>,
+    /// The chunk's id, hex.
+    pub chunk: String,
 }
 
 /// A membership change of one group, as the leader running it reports it.

@@ -27,6 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+mod scrubbing;
+
 /// How long a write or touch pins a chunk against collection. Writers refresh
 /// their pins well within it (`PIN_WINDOW / 5`) while an upload runs. Short, as
 /// an orphan's pin lasts this long: a write interrupted by a crash and replicated

@@ -28,5 +28,6 @@ mod persistence;
 mod refusals;
 mod request_limits;
 mod retried_writes;
+mod scrub;
 mod transport;
 mod versioning;

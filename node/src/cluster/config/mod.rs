@@ -34,6 +34,8 @@ pub struct ClusterConfig {
     pub raft: RaftTuning,
     /// The `[moves]` table: limits of data moves after a map change.
     pub moves: MoveLimits,
+    /// The `[scrub]` table: this node's background re-verification of its chunks.
+    pub scrub: ScrubSettings,
     /// Sorted by id.
     pub nodes: Vec<NodeEntry>,
     /// The file the config came from (None when built in code).
@@ -50,6 +52,26 @@ pub struct RaftTuning {
     pub snapshot_logs: u64,
     /// Log entries kept behind a snapshot.
     pub keep_logs: u64,
+}
+
+/// The `[scrub]` table; every field is optional. Each node's own setting (not
+/// part of the committed map).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScrubSettings {
+    /// A full pass over the node's chunks starts every `interval` (at once after
+    /// the previous one if a pass takes longer); zero turns scrubbing off.
+    pub interval: std::time::Duration,
+    /// Bytes per second a pass reads at most (0: no limit).
+    pub bandwidth: u64,
+}
+
+impl Default for ScrubSettings {
+    fn default() -> Self {
+        ScrubSettings {
+            interval: std::time::Duration::from_secs(7 * 24 * 3600),
+            bandwidth: 32 << 20,
+        }
+    }
 }
 
 impl Default for RaftTuning {
@@ -111,6 +133,7 @@ impl ClusterConfig {
             region: "us-east-1".to_string(),
             raft: RaftTuning::default(),
             moves: MoveLimits::default(),
+            scrub: ScrubSettings::default(),
             nodes: vec![NodeEntry {
                 id: 1,
                 address: "local".to_string(),

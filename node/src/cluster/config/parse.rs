@@ -2,7 +2,9 @@
 //! defaults, and validating it into a `ClusterConfig`: every rule a file must
 //! follow (ids, addresses, capacities, secret length, replication against nodes).
 
-use super::{ClusterConfig, ConfigError, RaftTuning, MAX_PLACEMENT_GROUPS, MIN_SECRET_CHARS};
+use super::{
+    ClusterConfig, ConfigError, RaftTuning, ScrubSettings, MAX_PLACEMENT_GROUPS, MIN_SECRET_CHARS,
+};
 use crate::cluster::members::{MoveLimits, NodeEntry};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -26,6 +28,8 @@ struct RawConfig {
     raft: RawRaft,
     #[serde(default)]
     moves: RawMoves,
+    #[serde(default)]
+    scrub: RawScrub,
     #[serde(default)]
     node: Vec<RawNode>,
 }
@@ -52,6 +56,13 @@ struct RawRaft {
 #[serde(deny_unknown_fields)]
 struct RawMoves {
     concurrency: Option<u32>,
+    bandwidth: Option<toml::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawScrub {
+    interval: Option<toml::Value>,
     bandwidth: Option<toml::Value>,
 }
 
@@ -125,6 +136,7 @@ fn convert(raw: RawConfig, base_dir: &Path) -> Result<ClusterConfig, ConfigError
 
     let raft = convert_raft(raw.raft)?;
     let moves = convert_moves(raw.moves)?;
+    let scrub = convert_scrub(raw.scrub)?;
 
     let mut nodes = raw
         .node
@@ -185,8 +197,35 @@ fn convert(raw: RawConfig, base_dir: &Path) -> Result<ClusterConfig, ConfigError
         region,
         raft,
         moves,
+        scrub,
         nodes,
         path: None,
+    })
+}
+
+fn convert_scrub(raw: RawScrub) -> Result<ScrubSettings, ConfigError> {
+    let d = ScrubSettings::default();
+    let interval = match &raw.interval {
+        None => Some(d.interval),
+        Some(toml::Value::Integer(i)) => u64::try_from(*i).ok().map(std::time::Duration::from_secs),
+        Some(toml::Value::String(s)) => ClusterConfig::parse_duration(s),
+        Some(_) => None,
+    }
+    .ok_or_else(|| {
+        invalid("`[scrub] interval` must be seconds or a duration such as \"7d\", \"12h\", \"30m\" (0: off)")
+    })?;
+    let bandwidth = match &raw.bandwidth {
+        None => Some(d.bandwidth),
+        Some(toml::Value::Integer(i)) => u64::try_from(*i).ok(),
+        Some(toml::Value::String(s)) => parse_capacity(s.trim_end_matches("/s")),
+        Some(_) => None,
+    }
+    .ok_or_else(|| {
+        invalid("`[scrub] bandwidth` must be bytes per second, e.g. \"32MiB\" (0: unlimited)")
+    })?;
+    Ok(ScrubSettings {
+        interval,
+        bandwidth,
     })
 }
 
@@ -290,6 +329,24 @@ impl ClusterConfig {
     /// "1GB"); for command-line options.
     pub fn parse_size(s: &str) -> Option<u64> {
         parse_capacity(s)
+    }
+
+    /// A duration: whole seconds ("3600"), or a number with a unit `ms`, `s`,
+    /// `m`, `h` or `d` ("500ms", "30m", "7d"). None when malformed.
+    pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let n: u64 = number.parse().ok()?;
+        let ms_per: u64 = match unit.trim() {
+            "ms" => 1,
+            "" | "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return None,
+        };
+        Some(std::time::Duration::from_millis(n.checked_mul(ms_per)?))
     }
 }
 

@@ -105,6 +105,54 @@ capacity = 10
     assert_eq!(cfg.access_key, None);
     assert_eq!(cfg.secret_key, None);
     assert_eq!(cfg.raft, RaftTuning::default());
+    assert_eq!(cfg.scrub, super::ScrubSettings::default());
+}
+
+#[test]
+fn scrub_table() {
+    let base = r#"
+name = "x"
+replication = 1
+placement_groups = 1
+secret = "0123456789abcdef"
+[[node]]
+id = 1
+address = "a:1"
+data_dir = "d"
+capacity = 10
+"#;
+    let with = |table: &str| parse(&format!("{base}\n[scrub]\n{table}"));
+    let cfg = with("interval = \"12h\"\nbandwidth = \"8MiB/s\"").unwrap();
+    assert_eq!(
+        cfg.scrub.interval,
+        std::time::Duration::from_secs(12 * 3600)
+    );
+    assert_eq!(cfg.scrub.bandwidth, 8 << 20);
+    let cfg = with("interval = 90\nbandwidth = 0").unwrap();
+    assert_eq!(cfg.scrub.interval, std::time::Duration::from_secs(90));
+    assert_eq!(cfg.scrub.bandwidth, 0);
+    let cfg = with("interval = \"0\"").unwrap();
+    assert!(cfg.scrub.interval.is_zero());
+    assert_eq!(cfg.scrub.bandwidth, 32 << 20);
+    for bad in [
+        "interval = \"soon\"",
+        "interval = -1",
+        "bandwidth = \"fast\"",
+        "bandwidth = -5",
+        "speed = 1",
+    ] {
+        assert!(with(bad).is_err(), "{bad} accepted");
+    }
+    assert_eq!(
+        ClusterConfig::parse_duration("500ms"),
+        Some(std::time::Duration::from_millis(500))
+    );
+    assert_eq!(
+        ClusterConfig::parse_duration("7d"),
+        Some(std::time::Duration::from_secs(7 * 86400))
+    );
+    assert_eq!(ClusterConfig::parse_duration("1.5h"), None);
+    assert_eq!(ClusterConfig::parse_duration(""), None);
 }
 
 #[test]

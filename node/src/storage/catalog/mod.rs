@@ -8,6 +8,7 @@
 
 mod bucket_docs;
 mod buckets;
+mod chunk_refs;
 mod command;
 mod db;
 mod entries;
@@ -21,6 +22,7 @@ mod usage;
 mod version_listing;
 mod versions;
 
+pub use chunk_refs::{ChunkOwner, RefCursor};
 pub use command::{CatalogCommand, CatalogQuery, CatalogReply, CatalogRequest, Outcome};
 pub use db::Catalog;
 pub use entries::{EntryWrite, KEPT_REQUESTS};
