@@ -17,6 +17,7 @@ use super::wal::{Mutation, Wal};
 use crate::error::{Error, Result};
 use crate::ids::GroupId;
 use crate::storage::chunk_store::ChunkStore;
+use crate::storage::disk::{redb_backend, Disk};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{EntryPayload, RaftLogReader};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
@@ -44,13 +45,18 @@ impl LogDb {
     /// Opens the database at `path` (and its write-ahead files in `path` + ".wal"),
     /// replaying what the write-ahead files hold. `recent_bytes` is the memory for
     /// chunks appended lately, kept for replicating them (see `recent_chunks`).
-    pub fn open(path: &Path, chunks: Arc<ChunkStore>, recent_bytes: usize) -> Result<Arc<Self>> {
-        let db = Database::create(path)?;
+    pub fn open(
+        disk: &Disk,
+        path: &Path,
+        chunks: Arc<ChunkStore>,
+        recent_bytes: usize,
+    ) -> Result<Arc<Self>> {
+        let db = redb_backend::open(disk, path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOG)?;
         txn.open_table(STATE)?;
         txn.commit()?;
-        let (wal, replay) = Wal::open(&path.with_extension("wal"))?;
+        let (wal, replay) = Wal::open(disk, &path.with_extension("wal"))?;
         let log = LogDb {
             db,
             wal,

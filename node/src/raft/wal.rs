@@ -6,10 +6,10 @@
 //! on open, whatever it holds is replayed into the database.
 
 use crate::error::{Error, Result};
+use crate::storage::disk::{Disk, File};
 use crate::storage::frames::write_frame;
 use crate::storage::group_commit::{poisoned, GroupCommit};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -41,6 +41,7 @@ struct Current {
 }
 
 pub struct Wal {
+    disk: Disk,
     dir: PathBuf,
     current: Mutex<Current>,
     sync: GroupCommit,
@@ -97,13 +98,11 @@ fn wal_path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("{generation:016}.wal"))
 }
 
-fn generations(dir: &Path) -> Result<Vec<u64>> {
-    let mut out: Vec<u64> = fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_suffix(".wal")?.parse().ok()
-        })
+fn generations(disk: &Disk, dir: &Path) -> Result<Vec<u64>> {
+    let mut out: Vec<u64> = disk
+        .read_dir(dir)?
+        .into_iter()
+        .filter_map(|e| e.name.strip_suffix(".wal")?.parse().ok())
         .collect();
     out.sort_unstable();
     Ok(out)
@@ -114,19 +113,19 @@ impl Wal {
     /// be replayed. A torn or corrupt tail ends the replay (it was never
     /// acknowledged), but a bad record with intact records after it means
     /// acknowledged changes would be dropped: that refuses to open.
-    pub fn open(dir: &Path) -> Result<(Wal, Vec<Mutation>)> {
-        fs::create_dir_all(dir)?;
+    pub fn open(disk: &Disk, dir: &Path) -> Result<(Wal, Vec<Mutation>)> {
+        disk.create_dir_all(dir)?;
         let mut replay = Vec::new();
-        let gens = generations(dir)?;
+        let gens = generations(disk, dir)?;
         for (n, g) in gens.iter().enumerate() {
             let path = wal_path(dir, *g);
-            let bytes = fs::read(&path)?;
+            let bytes = disk.read(&path)?;
             let (changes, bad_at) = parse(&bytes);
             replay.extend(changes);
             if let Some(at) = bad_at {
                 let later_intact = intact_frame_after(&bytes, at)
                     || gens[n + 1..].iter().any(|later| {
-                        fs::read(wal_path(dir, *later))
+                        disk.read(&wal_path(dir, *later))
                             .map(|b| !parse(&b).0.is_empty())
                             .unwrap_or(true)
                     });
@@ -143,9 +142,10 @@ impl Wal {
         }
         let generation = gens.last().map_or(1, |g| g + 1);
         let path = wal_path(dir, generation);
-        let file = File::create(&path)?;
-        File::open(dir)?.sync_all()?;
+        let file = disk.create(&path)?;
+        disk.sync_dir(dir)?;
         let wal = Wal {
+            disk: disk.clone(),
             dir: dir.to_path_buf(),
             current: Mutex::new(Current {
                 file: Arc::new(file),
@@ -223,8 +223,8 @@ impl Wal {
             cur.file.sync_data()?;
             let generation = cur.generation + 1;
             let path = wal_path(&self.dir, generation);
-            let file = File::create(&path)?;
-            File::open(&self.dir)?.sync_all()?;
+            let file = self.disk.create(&path)?;
+            self.disk.sync_dir(&self.dir)?;
             let old = cur.path.clone();
             *cur = Current {
                 file: Arc::new(file),
@@ -235,10 +235,10 @@ impl Wal {
             old
         };
         durable_commit()?;
-        for g in generations(&self.dir)? {
+        for g in generations(&self.disk, &self.dir)? {
             let path = wal_path(&self.dir, g);
             if path <= old {
-                fs::remove_file(path)?;
+                self.disk.remove_file(&path)?;
             }
         }
         Ok(())
@@ -249,6 +249,7 @@ impl Wal {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::fs;
 
     fn insert(index: u64) -> Mutation {
         Mutation::Insert {
@@ -272,28 +273,28 @@ mod tests {
     fn replays_appended_changes_and_stops_at_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, replay) = Wal::open(dir.path()).unwrap();
+            let (wal, replay) = Wal::open(&Disk::Real, dir.path()).unwrap();
             assert!(replay.is_empty());
             let (seq, _) = wal.append(&[insert(1), insert(2)], || Ok(())).unwrap();
             wal.wait_durable(seq).unwrap();
             wal.append(&[insert(3)], || Ok(())).unwrap();
         }
         // A crash in the middle of a write leaves a partial frame at the end.
-        let newest = generations(dir.path()).unwrap().pop().unwrap();
-        let mut f = File::options()
+        let newest = generations(&Disk::Real, dir.path()).unwrap().pop().unwrap();
+        let mut f = std::fs::File::options()
             .append(true)
             .open(wal_path(dir.path(), newest))
             .unwrap();
         f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
         drop(f);
-        let (_, replay) = Wal::open(dir.path()).unwrap();
+        let (_, replay) = Wal::open(&Disk::Real, dir.path()).unwrap();
         assert_eq!(indexes(&replay), vec![1, 2, 3]);
     }
 
     #[test]
     fn checkpoint_empties_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let (wal, _) = Wal::open(dir.path()).unwrap();
+        let (wal, _) = Wal::open(&Disk::Real, dir.path()).unwrap();
         wal.append(&[insert(1)], || Ok(())).unwrap();
         let mut committed = false;
         wal.checkpoint(|| {
@@ -304,7 +305,7 @@ mod tests {
         assert!(committed);
         wal.append(&[insert(2)], || Ok(())).unwrap();
         drop(wal);
-        let (_, replay) = Wal::open(dir.path()).unwrap();
+        let (_, replay) = Wal::open(&Disk::Real, dir.path()).unwrap();
         assert_eq!(indexes(&replay), vec![2]);
     }
 
@@ -312,19 +313,19 @@ mod tests {
     fn a_bad_record_with_intact_ones_after_it_refuses_to_open() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, _) = Wal::open(dir.path()).unwrap();
+            let (wal, _) = Wal::open(&Disk::Real, dir.path()).unwrap();
             wal.append(&[insert(1)], || Ok(())).unwrap();
             wal.append(&[insert(2)], || Ok(())).unwrap();
             wal.append(&[insert(3)], || Ok(())).unwrap();
         }
-        let newest = generations(dir.path()).unwrap().pop().unwrap();
+        let newest = generations(&Disk::Real, dir.path()).unwrap().pop().unwrap();
         let path = wal_path(dir.path(), newest);
         let mut bytes = fs::read(&path).unwrap();
         // Damage the second record's body: records 1 and 3 stay intact.
         let (_, second) = frame_at(&bytes, 0).unwrap();
         bytes[second + 6] ^= 0xff;
         fs::write(&path, bytes).unwrap();
-        let err = Wal::open(dir.path())
+        let err = Wal::open(&Disk::Real, dir.path())
             .err()
             .expect("a hole must refuse to open");
         assert!(err.to_string().contains("intact records after it"), "{err}");
@@ -333,13 +334,13 @@ mod tests {
     #[test]
     fn a_failed_write_refuses_every_later_append() {
         let dir = tempfile::tempdir().unwrap();
-        let (wal, _) = Wal::open(dir.path()).unwrap();
+        let (wal, _) = Wal::open(&Disk::Real, dir.path()).unwrap();
         let (seq, _) = wal.append(&[insert(1)], || Ok(())).unwrap();
         wal.wait_durable(seq).unwrap();
         // Swap in a handle that cannot write (EBADF), as a disk error would.
         let good = {
             let mut cur = wal.lock().unwrap();
-            let ro = File::open(&cur.path).unwrap();
+            let ro = File::Real(std::fs::File::open(&cur.path).unwrap());
             std::mem::replace(&mut cur.file, Arc::new(ro))
         };
         assert!(wal.append(&[insert(2)], || Ok(())).is_err());
@@ -356,7 +357,7 @@ mod tests {
         );
         drop(wal);
         // The file holds exactly what was written before the failure.
-        let (_, replay) = Wal::open(dir.path()).unwrap();
+        let (_, replay) = Wal::open(&Disk::Real, dir.path()).unwrap();
         assert_eq!(indexes(&replay), vec![1]);
     }
 
@@ -364,16 +365,16 @@ mod tests {
     fn a_corrupt_record_ends_the_replay() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, _) = Wal::open(dir.path()).unwrap();
+            let (wal, _) = Wal::open(&Disk::Real, dir.path()).unwrap();
             wal.append(&[insert(1)], || Ok(())).unwrap();
         }
-        let newest = generations(dir.path()).unwrap().pop().unwrap();
+        let newest = generations(&Disk::Real, dir.path()).unwrap().pop().unwrap();
         let path = wal_path(dir.path(), newest);
         let mut bytes = fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         fs::write(&path, bytes).unwrap();
-        let (_, replay) = Wal::open(dir.path()).unwrap();
+        let (_, replay) = Wal::open(&Disk::Real, dir.path()).unwrap();
         assert!(replay.is_empty());
     }
 }
