@@ -32,7 +32,8 @@ pub struct SnapshotDir {
 impl SnapshotDir {
     pub fn open(disk: &Disk, root: &Path, group: GroupId) -> Result<Self> {
         let dir = root.join(group.to_string());
-        disk.create_dir_all(&dir)?;
+        // Synced in its parent: a snapshot behind a purged log must not vanish.
+        disk.create_dir_all_synced(&dir)?;
         Ok(SnapshotDir {
             disk: disk.clone(),
             dir,

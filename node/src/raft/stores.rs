@@ -33,7 +33,7 @@ impl Stores {
         pg_count: u32,
         replication: usize,
     ) -> Result<Arc<Self>> {
-        disk.create_dir_all(data_dir)?;
+        disk.create_dir_all_synced(data_dir)?;
         let chunks = Arc::new(ChunkStore::open(disk, &data_dir.join("chunks"))?);
         let recent = if replication > 1 {
             RECENT_CHUNK_BYTES
@@ -41,10 +41,14 @@ impl Stores {
             0
         };
         let log = LogDb::open(disk, &data_dir.join("raft.redb"), chunks.clone(), recent)?;
+        let catalog = Catalog::open(disk, &data_dir.join("catalog.redb"))?;
+        // The entries of the files just created (the databases, the write-ahead
+        // directory): without this a power loss may take a database whole.
+        disk.sync_dir(data_dir)?;
         Ok(Arc::new(Stores {
             disk: disk.clone(),
             data_dir: data_dir.to_path_buf(),
-            catalog: Catalog::open(disk, &data_dir.join("catalog.redb"))?,
+            catalog,
             chunks,
             log,
             pg_count,

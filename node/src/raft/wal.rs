@@ -114,7 +114,7 @@ impl Wal {
     /// acknowledged), but a bad record with intact records after it means
     /// acknowledged changes would be dropped: that refuses to open.
     pub fn open(disk: &Disk, dir: &Path) -> Result<(Wal, Vec<Mutation>)> {
-        disk.create_dir_all(dir)?;
+        disk.create_dir_all_synced(dir)?;
         let mut replay = Vec::new();
         let gens = generations(disk, dir)?;
         for (n, g) in gens.iter().enumerate() {

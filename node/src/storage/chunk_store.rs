@@ -60,7 +60,7 @@ impl ChunkStore {
     /// leftover temp files.
     pub fn open(disk: &Disk, root: &Path) -> Result<Self> {
         let tmp = root.join("tmp");
-        disk.create_dir_all(&tmp)?;
+        disk.create_dir_all_synced(&tmp)?;
         sync_dir(disk, root)?;
         if let Some(parent) = root.parent() {
             sync_dir(disk, parent)?;

@@ -54,6 +54,26 @@ impl Disk {
         }
     }
 
+    /// Creates `path` and its missing parents, fsyncing the parent of each one
+    /// created, so that no directory the node made (and nothing under it) can
+    /// vanish in a power loss.
+    pub fn create_dir_all_synced(&self, path: &Path) -> io::Result<()> {
+        if self.metadata(path).is_ok_and(|m| m.is_dir) {
+            return Ok(());
+        }
+        let parent = match path.parent() {
+            Some(p) if p.as_os_str().is_empty() => Path::new("."),
+            Some(p) => p,
+            None => return Ok(()),
+        };
+        self.create_dir_all_synced(parent)?;
+        match self.create_dir(path) {
+            Ok(()) => self.sync_dir(parent),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Creates one directory; `AlreadyExists` if there is one.
     pub fn create_dir(&self, path: &Path) -> io::Result<()> {
         match self {
