@@ -173,6 +173,7 @@ fn bench_sigv4() {
                 drop_reply_keys: Vec::new(),
                 lifecycle_interval: Duration::from_secs(3600),
                 lifecycle_clock_offset_ms: 0,
+                disk: cairn_node::storage::disk::Disk::Real,
             },
         )
         .await

@@ -373,6 +373,7 @@ fn main() -> std::process::ExitCode {
                     drop_reply_keys: test_drop_reply_key,
                     lifecycle_interval: Duration::from_secs(lifecycle.lifecycle_interval),
                     lifecycle_clock_offset_ms: lifecycle.offset_ms(),
+                    disk: cairn_node::storage::disk::Disk::Real,
                 };
                 cairn::node_process::run_node(cfg, id, opts).await
             }

@@ -86,6 +86,7 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
             drop_reply_keys: Vec::new(),
             lifecycle_interval: opts.lifecycle_interval,
             lifecycle_clock_offset_ms: opts.lifecycle_clock_offset_ms,
+            disk: cairn_node::storage::disk::Disk::Real,
         },
     )
     .await?;

@@ -12,6 +12,7 @@ use cairn_node::records::{
 };
 use cairn_node::storage::catalog::Catalog;
 use cairn_node::storage::chunk_store::ChunkStore;
+use cairn_node::storage::disk::Disk;
 use cairn_node::ChunkId;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -69,7 +70,7 @@ fn bench_chunk_id(data: &[u8]) {
 
 fn bench_chunk_store() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = ChunkStore::open(dir.path()).expect("open chunk store");
+    let store = ChunkStore::open(&Disk::Real, dir.path()).expect("open chunk store");
     let n = 32 * scale() as usize; // 128 MiB per scale unit
     let chunks: Vec<(ChunkId, Vec<u8>)> = (0..n)
         .map(|i| {
@@ -166,7 +167,8 @@ fn chunked_record(chunks: usize) -> ObjectRecord {
 
 fn bench_catalog() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = Catalog::open(&dir.path().join("catalog.redb")).expect("open catalog");
+    let catalog =
+        Catalog::open(&Disk::Real, &dir.path().join("catalog.redb")).expect("open catalog");
     catalog
         .create_bucket("bench", &BucketRecord::default(), None)
         .expect("create bucket");
@@ -236,7 +238,8 @@ fn bench_versions() {
     use cairn_node::storage::catalog::VersionListQuery;
     use cairn_node::versioning::{ConfigChange, Versioning};
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = Catalog::open(&dir.path().join("catalog.redb")).expect("open catalog");
+    let catalog =
+        Catalog::open(&Disk::Real, &dir.path().join("catalog.redb")).expect("open catalog");
     catalog
         .create_bucket("vers", &BucketRecord::default(), None)
         .expect("create bucket");

@@ -181,7 +181,8 @@ impl Node {
         from: Option<NodeId>,
     ) -> Result<()> {
         let list = list.to_path_buf();
-        let ids = blocking(move || read_chunk_list(&list)).await?;
+        let disk = self.stores.disk.clone();
+        let ids = blocking(move || read_chunk_list(&disk, &list)).await?;
         // The leader first, then the PG's replicas, then any node of the map.
         let map = self.map();
         let mut sources: Vec<NodeId> = from.into_iter().collect();
@@ -285,8 +286,11 @@ impl Node {
             used,
             chunks,
             pg_bytes,
-            log_file_bytes: std::fs::metadata(self.stores.log_path())
-                .map(|m| m.len())
+            log_file_bytes: self
+                .stores
+                .disk
+                .metadata(&self.stores.log_path())
+                .map(|m| m.len)
                 .unwrap_or(0),
             groups,
             moves: self.move_statuses(),

@@ -33,6 +33,7 @@ use crate::raft::{config, Command, Raft, Reply};
 use crate::rpc::client::RpcClient;
 use crate::rpc::raft_network::Network;
 use crate::rpc::routing::Router;
+use crate::storage::disk::Disk;
 use crate::storage::disk_space::DiskSpace;
 use catalog_writes::CatalogWrites;
 use move_state::MoveState;
@@ -60,6 +61,8 @@ pub struct NodeOptions {
     pub lifecycle_interval: Duration,
     /// Added to the clock of the lifecycle worker (tests move time forward).
     pub lifecycle_clock_offset_ms: i64,
+    /// The disk the node stores to: the real one, or a simulated one (crash tests).
+    pub disk: Disk,
 }
 
 pub struct Node {
@@ -102,7 +105,12 @@ impl Node {
             .node(id)
             .ok_or_else(|| Error::Config(format!("node {id} is not in the cluster file")))?
             .clone();
-        let stores = Stores::open(&entry.data_dir, cfg.placement_groups, cfg.replication)?;
+        let stores = Stores::open(
+            &opts.disk,
+            &entry.data_dir,
+            cfg.placement_groups,
+            cfg.replication,
+        )?;
         let stored_groups = stores.log.groups()?;
         let map = match stores.catalog.cluster_map()? {
             Some(m) => m,
@@ -128,7 +136,7 @@ impl Node {
             peer_usage: Mutex::new(HashMap::new()),
             throttle: Throttle::default(),
             catalog_writes: CatalogWrites::default(),
-            disk: DiskSpace::new(&entry.data_dir, opts.min_free),
+            disk: DiskSpace::new(&opts.disk, &entry.data_dir, opts.min_free),
             drop_reply_keys: Mutex::new(opts.drop_reply_keys.clone()),
         });
         for group in &stored_groups {

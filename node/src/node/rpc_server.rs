@@ -11,17 +11,18 @@
 use crate::error::WireError;
 use crate::error::{Error, Result};
 use crate::node::metrics::render_node_metrics;
-use crate::node::Node;
+use crate::node::{blocking, Node};
 use crate::rpc::messages::{Request, Response, SnapshotHeader};
 use crate::rpc::SECRET_HEADER;
+use crate::storage::disk::{Disk, File};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 type Resp = hyper::Response<Full<Bytes>>;
@@ -258,22 +259,30 @@ fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Re
 /// A snapshot file being received: deleted when dropped unless kept (every
 /// error path, and a transfer whose connection went away mid-way).
 struct PartialFile {
+    disk: Disk,
     path: Option<std::path::PathBuf>,
 }
 
 impl Drop for PartialFile {
     fn drop(&mut self) {
         if let Some(path) = self.path.take() {
+            let disk = self.disk.clone();
             match tokio::runtime::Handle::try_current() {
                 Ok(rt) => {
-                    rt.spawn_blocking(move || std::fs::remove_file(path));
+                    rt.spawn_blocking(move || disk.remove_file(&path));
                 }
                 Err(_) => {
-                    let _ = std::fs::remove_file(path);
+                    let _ = disk.remove_file(&path);
                 }
             }
         }
     }
+}
+
+/// Appends `data` to the snapshot file being received (off the runtime).
+async fn append(file: &Arc<File>, data: Bytes) -> Result<()> {
+    let file = file.clone();
+    blocking(move || Ok((&*file).write_all(&data)?)).await
 }
 
 /// Writes the streamed snapshot to a file, then has the node install it.
@@ -281,18 +290,28 @@ async fn receive_snapshot(
     node: &Node,
     mut body: Incoming,
 ) -> Result<openraft::raft::SnapshotResponse<u64>> {
+    let disk = node.stores.disk.clone();
     let dir = node.stores.snapshot_root().join("incoming");
-    tokio::fs::create_dir_all(&dir).await?;
     let path = dir.join(format!("{:016x}", rand::random::<u64>()));
     let mut partial = PartialFile {
+        disk: disk.clone(),
         path: Some(path.clone()),
     };
-    let mut file = tokio::fs::File::create(&path).await?;
+    let file = {
+        let (disk, path) = (disk.clone(), path.clone());
+        Arc::new(
+            blocking(move || {
+                disk.create_dir_all(&dir)?;
+                Ok(disk.create(&path)?)
+            })
+            .await?,
+        )
+    };
     let mut head: Vec<u8> = Vec::new();
     let mut header: Option<SnapshotHeader> = None;
     while let Some(data) = next_frame(&mut body).await? {
         if header.is_some() {
-            file.write_all(&data).await?;
+            append(&file, data).await?;
             continue;
         }
         head.extend_from_slice(&data);
@@ -307,12 +326,11 @@ async fn receive_snapshot(
         }
         if head.len() >= 4 + len {
             header = Some(decode_exact(&head[4..4 + len]).map_err(Error::Remote)?);
-            file.write_all(&head[4 + len..]).await?;
+            append(&file, Bytes::copy_from_slice(&head[4 + len..])).await?;
             head = Vec::new();
         }
     }
-    file.sync_all().await?;
-    drop(file);
+    blocking(move || Ok(file.sync_all()?)).await?;
     let header = header.ok_or_else(|| Error::Remote("snapshot without header".into()))?;
     let result = node.install_snapshot(header, path).await;
     if result.is_ok() {

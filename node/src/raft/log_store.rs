@@ -17,6 +17,7 @@ use super::wal::{Mutation, Wal};
 use crate::error::{Error, Result};
 use crate::ids::GroupId;
 use crate::storage::chunk_store::ChunkStore;
+use crate::storage::disk::{redb_backend, Disk};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{EntryPayload, RaftLogReader};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
@@ -29,6 +30,11 @@ use std::sync::Arc;
 const LOG: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("log");
 /// (group, name) → value (postcard)
 const STATE: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("state");
+
+/// name → value: "first_generation", the oldest write-ahead file not yet
+/// checkpointed (older ones left behind by a crash are never replayed).
+const WAL_META: TableDefinition<&str, u64> = TableDefinition::new("wal");
+const FIRST_GENERATION: &str = "first_generation";
 
 /// The write-ahead file is emptied into the database once it grows past this.
 const CHECKPOINT_BYTES: u64 = 32 << 20;
@@ -44,15 +50,21 @@ impl LogDb {
     /// Opens the database at `path` (and its write-ahead files in `path` + ".wal"),
     /// replaying what the write-ahead files hold. `recent_bytes` is the memory for
     /// chunks appended lately, kept for replicating them (see `recent_chunks`).
-    pub fn open(path: &Path, chunks: Arc<ChunkStore>, recent_bytes: usize) -> Result<Arc<Self>> {
-        let db = Database::builder()
-            .set_cache_size(crate::storage::DB_CACHE_BYTES)
-            .create(path)?;
+    pub fn open(
+        disk: &Disk,
+        path: &Path,
+        chunks: Arc<ChunkStore>,
+        recent_bytes: usize,
+    ) -> Result<Arc<Self>> {
+        let db = redb_backend::open(disk, path)?;
         let txn = db.begin_write()?;
         txn.open_table(LOG)?;
         txn.open_table(STATE)?;
+        let meta = txn.open_table(WAL_META)?;
+        let first = redb::ReadableTable::get(&meta, FIRST_GENERATION)?.map_or(0, |v| v.value());
+        drop(meta);
         txn.commit()?;
-        let (wal, replay) = Wal::open(&path.with_extension("wal"))?;
+        let (wal, replay) = Wal::open(disk, &path.with_extension("wal"), first)?;
         let log = LogDb {
             db,
             wal,
@@ -66,7 +78,7 @@ impl LogDb {
             );
             log.commit(&replay)?;
         }
-        log.wal.checkpoint(|| log.sync_now())?;
+        log.wal.checkpoint(|first| log.sync_checkpoint(first))?;
         Ok(Arc::new(log))
     }
 
@@ -92,6 +104,8 @@ impl LogDb {
                         log.retain_in((*group, 0)..=(*group, u64::MAX), |_, _| false)?;
                         state.retain(|(g, _), _| g != *group)?;
                     }
+                    // The write-ahead file's own bookkeeping, never replayed.
+                    Mutation::Synced { .. } => {}
                 }
             }
         }
@@ -104,7 +118,7 @@ impl LogDb {
     fn mutate(&self, changes: &[Mutation]) -> Result<u64> {
         let (seq, wal_bytes) = self.wal.append(changes, || self.commit(changes))?;
         if wal_bytes > CHECKPOINT_BYTES {
-            self.wal.checkpoint(|| self.sync_now())?;
+            self.wal.checkpoint(|first| self.sync_checkpoint(first))?;
         }
         Ok(seq)
     }
@@ -127,6 +141,16 @@ impl LogDb {
     pub fn sync_now(&self) -> Result<()> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A syncing commit that also records `first`, the oldest write-ahead file
+    /// still to replay: every older one is in the database now.
+    fn sync_checkpoint(&self, first: u64) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.open_table(WAL_META)?.insert(FIRST_GENERATION, first)?;
         txn.commit()?;
         Ok(())
     }

@@ -9,6 +9,8 @@
 
 use crate::error::Result;
 use crate::ids::{GroupId, NodeId};
+use crate::storage::disk::{Disk, File};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
@@ -23,14 +25,19 @@ pub struct SnapshotFile {
 }
 
 pub struct SnapshotDir {
+    disk: Disk,
     dir: PathBuf,
 }
 
 impl SnapshotDir {
-    pub fn open(root: &Path, group: GroupId) -> Result<Self> {
+    pub fn open(disk: &Disk, root: &Path, group: GroupId) -> Result<Self> {
         let dir = root.join(group.to_string());
-        std::fs::create_dir_all(&dir)?;
-        Ok(SnapshotDir { dir })
+        // Synced in its parent: a snapshot behind a purged log must not vanish.
+        disk.create_dir_all_synced(&dir)?;
+        Ok(SnapshotDir {
+            disk: disk.clone(),
+            dir,
+        })
     }
 
     /// A fresh path to write a snapshot being built or received.
@@ -54,47 +61,51 @@ impl SnapshotDir {
     /// other snapshot file.
     pub fn set_current(&self, meta: &SnapshotMeta, from: &Path) -> Result<SnapshotFile> {
         let data = self.data_path(&meta.snapshot_id);
+        let disk = &self.disk;
         if from != data {
-            std::fs::rename(from, &data)?;
+            disk.rename(from, &data)?;
         }
-        std::fs::File::open(&self.dir)?.sync_all()?;
+        disk.sync_dir(&self.dir)?;
         let tmp = self.dir.join("current.meta.tmp");
-        std::fs::write(&tmp, postcard::to_allocvec(meta)?)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, self.meta_path())?;
-        std::fs::File::open(&self.dir)?.sync_all()?;
-        for entry in std::fs::read_dir(&self.dir)?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
+        let file = disk.create(&tmp)?;
+        (&file).write_all(&postcard::to_allocvec(meta)?)?;
+        file.sync_all()?;
+        disk.rename(&tmp, &self.meta_path())?;
+        disk.sync_dir(&self.dir)?;
+        for entry in disk.read_dir(&self.dir)? {
+            let name = entry.name;
+            let path = self.dir.join(&name);
             let stale = name.starts_with("incoming-")
                 || name == LEGACY_DATA
-                || (name.starts_with("snap-") && entry.path() != data);
+                || (name.starts_with("snap-") && path != data);
             if stale {
-                let _ = std::fs::remove_file(entry.path());
+                let _ = disk.remove_file(&path);
             }
         }
         Ok(SnapshotFile { path: data })
     }
 
     pub fn current(&self) -> Result<Option<(SnapshotMeta, SnapshotFile)>> {
-        let meta: SnapshotMeta = match std::fs::read(self.meta_path()) {
+        let meta: SnapshotMeta = match self.disk.read(&self.meta_path()) {
             Ok(bytes) => postcard::from_bytes(&bytes)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let mut path = self.data_path(&meta.snapshot_id);
-        if !path.exists() && self.dir.join(LEGACY_DATA).exists() {
+        if !self.disk.exists(&path) && self.disk.exists(&self.dir.join(LEGACY_DATA)) {
             path = self.dir.join(LEGACY_DATA);
         }
         Ok(Some((meta, SnapshotFile { path })))
     }
 }
 
-/// Writes a file through `fill` and fsyncs it.
+/// Writes a file on `disk` through `fill` and fsyncs it.
 pub fn write_synced(
+    disk: &Disk,
     path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<()>,
+    fill: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<()>,
 ) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut out = std::io::BufWriter::new(disk.create(path)?);
     fill(&mut out)?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
@@ -122,7 +133,7 @@ mod tests {
     #[test]
     fn a_handed_out_snapshot_never_shows_a_newer_ones_rows() {
         let root = tempfile::tempdir().unwrap();
-        let dir = SnapshotDir::open(root.path(), 3).unwrap();
+        let dir = SnapshotDir::open(&Disk::Real, root.path(), 3).unwrap();
         let older = build(&dir, "3-100-aa", b"rows up to 100");
         let newer = build(&dir, "3-200-bb", b"rows up to 200");
         assert_ne!(older.path, newer.path);
@@ -140,7 +151,7 @@ mod tests {
     #[test]
     fn metadata_is_written_after_the_data() {
         let root = tempfile::tempdir().unwrap();
-        let dir = SnapshotDir::open(root.path(), 1).unwrap();
+        let dir = SnapshotDir::open(&Disk::Real, root.path(), 1).unwrap();
         build(&dir, "1-10-aa", b"ten");
         // A new snapshot whose data landed but whose metadata did not (a crash
         // between the two): the previous snapshot stays current and whole.

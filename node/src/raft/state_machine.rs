@@ -16,6 +16,7 @@ use crate::ids::GroupId;
 use crate::ids::PgId;
 use crate::raft::stores::Stores;
 use crate::storage::catalog::{EntryWrite, Outcome};
+use crate::storage::disk::Disk;
 use crate::storage::frames::{read_frame, write_frame};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
@@ -40,7 +41,11 @@ const MEMBERSHIP: &str = "sm_membership";
 
 impl StateMachine {
     pub fn new(group: GroupId, kind: Kind, stores: Arc<Stores>) -> Result<Self> {
-        let snaps = Arc::new(SnapshotDir::open(&stores.snapshot_root(), group)?);
+        let snaps = Arc::new(SnapshotDir::open(
+            &stores.disk,
+            &stores.snapshot_root(),
+            group,
+        )?);
         Ok(StateMachine {
             group,
             kind,
@@ -168,7 +173,7 @@ impl StateMachine {
         let (applied, membership) = match self.kind {
             Kind::Catalog => {
                 let mut progress = None;
-                write_synced(&path, |out| {
+                write_synced(&self.stores.disk, &path, |out| {
                     let meta = self.stores.catalog.dump(out)?;
                     progress = Some(meta);
                     Ok(())
@@ -190,7 +195,7 @@ impl StateMachine {
                 // Chunk files are durable when written; make the progress durable too.
                 self.stores.log.sync_now()?;
                 let ids = self.pg_chunks(pg)?;
-                write_synced(&path, |out| {
+                write_synced(&self.stores.disk, &path, |out| {
                     ids.iter().try_for_each(|id| write_frame(out, &id.0))
                 })?;
                 progress
@@ -226,12 +231,12 @@ impl StateMachine {
     fn install_blocking(&self, meta: &SnapshotMeta, file: &SnapshotFile) -> Result<()> {
         match self.kind {
             Kind::Catalog => {
-                let mut input = std::io::BufReader::new(std::fs::File::open(&file.path)?);
+                let mut input = std::io::BufReader::new(self.stores.disk.open(&file.path)?);
                 self.stores.catalog.load(&mut input)?;
             }
             Kind::Pg(_) => {
                 // The chunks were fetched before installation; check they are here.
-                if let Some(id) = read_chunk_list(&file.path)?
+                if let Some(id) = read_chunk_list(&self.stores.disk, &file.path)?
                     .into_iter()
                     .find(|id| !self.stores.chunks.contains(id))
                 {
@@ -250,8 +255,8 @@ impl StateMachine {
 }
 
 /// The ids listed in a placement group's snapshot file.
-pub fn read_chunk_list(path: &std::path::Path) -> Result<Vec<ChunkId>> {
-    let mut input = std::io::BufReader::new(std::fs::File::open(path)?);
+pub fn read_chunk_list(disk: &Disk, path: &std::path::Path) -> Result<Vec<ChunkId>> {
+    let mut input = std::io::BufReader::new(disk.open(path)?);
     let mut out = Vec::new();
     while let Some(frame) = read_frame(&mut input)? {
         out.push(ChunkId(frame.as_slice().try_into().map_err(|_| {

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::raft::log_store::LogDb;
 use crate::storage::catalog::Catalog;
 use crate::storage::chunk_store::ChunkStore;
+use crate::storage::disk::Disk;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,6 +14,8 @@ use std::sync::Arc;
 const RECENT_CHUNK_BYTES: usize = 32 << 20;
 
 pub struct Stores {
+    /// The disk every store writes to.
+    pub disk: Disk,
     pub data_dir: PathBuf,
     pub chunks: Arc<ChunkStore>,
     pub catalog: Catalog,
@@ -21,20 +24,31 @@ pub struct Stores {
 }
 
 impl Stores {
-    /// Opens the stores in `data_dir`; chunks appended lately are kept in memory
-    /// for replicating them when groups have more than one member (`replication`).
-    pub fn open(data_dir: &Path, pg_count: u32, replication: usize) -> Result<Arc<Self>> {
-        std::fs::create_dir_all(data_dir)?;
-        let chunks = Arc::new(ChunkStore::open(&data_dir.join("chunks"))?);
+    /// Opens the stores in `data_dir` on `disk`; chunks appended lately are kept
+    /// in memory for replicating them when groups have more than one member
+    /// (`replication`).
+    pub fn open(
+        disk: &Disk,
+        data_dir: &Path,
+        pg_count: u32,
+        replication: usize,
+    ) -> Result<Arc<Self>> {
+        disk.create_dir_all_synced(data_dir)?;
+        let chunks = Arc::new(ChunkStore::open(disk, &data_dir.join("chunks"))?);
         let recent = if replication > 1 {
             RECENT_CHUNK_BYTES
         } else {
             0
         };
-        let log = LogDb::open(&data_dir.join("raft.redb"), chunks.clone(), recent)?;
+        let log = LogDb::open(disk, &data_dir.join("raft.redb"), chunks.clone(), recent)?;
+        let catalog = Catalog::open(disk, &data_dir.join("catalog.redb"))?;
+        // The entries of the files just created (the databases, the write-ahead
+        // directory): without this a power loss may take a database whole.
+        disk.sync_dir(data_dir)?;
         Ok(Arc::new(Stores {
+            disk: disk.clone(),
             data_dir: data_dir.to_path_buf(),
-            catalog: Catalog::open(&data_dir.join("catalog.redb"))?,
+            catalog,
             chunks,
             log,
             pg_count,
@@ -47,7 +61,10 @@ impl Stores {
 
     /// Removes a group's snapshot files (the node left the group).
     pub fn drop_snapshots(&self, group: u64) -> Result<()> {
-        match std::fs::remove_dir_all(self.snapshot_root().join(group.to_string())) {
+        match self
+            .disk
+            .remove_dir_all(&self.snapshot_root().join(group.to_string()))
+        {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }

@@ -6,10 +6,10 @@
 //! on open, whatever it holds is replayed into the database.
 
 use crate::error::{Error, Result};
+use crate::storage::disk::{Disk, File};
 use crate::storage::frames::write_frame;
 use crate::storage::group_commit::{poisoned, GroupCommit};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,11 @@ pub enum Mutation {
     },
     /// Removes every row and state value of the group (the node left it).
     DropGroup { group: u64 },
+    /// Not a change: every byte of this file before `bytes` had been fsynced when
+    /// this frame was written. Replay skips it; `open` uses it to tell a hole in
+    /// acknowledged records (refused) from a tail that was never synced, whose
+    /// pages a power loss may have kept in any order (dropped).
+    Synced { bytes: u64 },
 }
 
 struct Current {
@@ -38,9 +43,14 @@ struct Current {
     path: PathBuf,
     generation: u64,
     bytes: u64,
+    /// Bytes of this file known fsynced.
+    synced: u64,
+    /// The `synced` value last written in a `Mutation::Synced` frame.
+    marked: u64,
 }
 
 pub struct Wal {
+    disk: Disk,
     dir: PathBuf,
     current: Mutex<Current>,
     sync: GroupCommit,
@@ -88,22 +98,28 @@ fn frame_at(bytes: &[u8], at: usize) -> Option<(Mutation, usize)> {
     Some((decode(frame)?, at + 4 + len))
 }
 
-/// Whether an intact frame starts anywhere after the bad one at `bad`.
-fn intact_frame_after(bytes: &[u8], bad: usize) -> bool {
-    (bad + 1..bytes.len()).any(|at| frame_at(bytes, at).is_some())
+/// The highest `Mutation::Synced` mark in any intact frame of `bytes`, found
+/// anywhere (a mark is written only after its sync returned, so wherever it
+/// landed, the bytes before it were durable).
+fn synced_mark(bytes: &[u8]) -> u64 {
+    (0..bytes.len())
+        .filter_map(|at| match frame_at(bytes, at) {
+            Some((Mutation::Synced { bytes }, _)) => Some(bytes),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn wal_path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("{generation:016}.wal"))
 }
 
-fn generations(dir: &Path) -> Result<Vec<u64>> {
-    let mut out: Vec<u64> = fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_suffix(".wal")?.parse().ok()
-        })
+fn generations(disk: &Disk, dir: &Path) -> Result<Vec<u64>> {
+    let mut out: Vec<u64> = disk
+        .read_dir(dir)?
+        .into_iter()
+        .filter_map(|e| e.name.strip_suffix(".wal")?.parse().ok())
         .collect();
     out.sort_unstable();
     Ok(out)
@@ -111,47 +127,65 @@ fn generations(dir: &Path) -> Result<Vec<u64>> {
 
 impl Wal {
     /// Opens the directory; returns the file and every intact change it holds, to
-    /// be replayed. A torn or corrupt tail ends the replay (it was never
-    /// acknowledged), but a bad record with intact records after it means
-    /// acknowledged changes would be dropped: that refuses to open.
-    pub fn open(dir: &Path) -> Result<(Wal, Vec<Mutation>)> {
-        fs::create_dir_all(dir)?;
+    /// be replayed. A bad record past the last synced byte ends the replay (it and
+    /// everything after it were never acknowledged: a torn write, or unsynced
+    /// pages a power loss kept out of order), but a bad record inside the synced
+    /// part, or with intact records in a later file, means acknowledged changes
+    /// would be dropped: that refuses to open.
+    /// Files older than generation `first` were checkpointed (the database says
+    /// so): a crash before their removal was synced may have left them, and
+    /// replaying them over newer changes would undo those; they are removed.
+    pub fn open(disk: &Disk, dir: &Path, first: u64) -> Result<(Wal, Vec<Mutation>)> {
+        disk.create_dir_all_synced(dir)?;
         let mut replay = Vec::new();
-        let gens = generations(dir)?;
+        let (stale, gens): (Vec<u64>, Vec<u64>) = generations(disk, dir)?
+            .into_iter()
+            .partition(|g| *g < first);
+        for g in stale {
+            let _ = disk.remove_file(&wal_path(dir, g));
+        }
         for (n, g) in gens.iter().enumerate() {
             let path = wal_path(dir, *g);
-            let bytes = fs::read(&path)?;
+            let bytes = disk.read(&path)?;
             let (changes, bad_at) = parse(&bytes);
-            replay.extend(changes);
+            replay.extend(
+                changes
+                    .into_iter()
+                    .filter(|m| !matches!(m, Mutation::Synced { .. })),
+            );
             if let Some(at) = bad_at {
-                let later_intact = intact_frame_after(&bytes, at)
-                    || gens[n + 1..].iter().any(|later| {
-                        fs::read(wal_path(dir, *later))
-                            .map(|b| !parse(&b).0.is_empty())
-                            .unwrap_or(true)
-                    });
-                if later_intact {
+                let synced = synced_mark(&bytes);
+                let later_intact = gens[n + 1..].iter().any(|later| {
+                    disk.read(&wal_path(dir, *later))
+                        .map(|b| !parse(&b).0.is_empty())
+                        .unwrap_or(true)
+                });
+                if synced > at as u64 || later_intact {
                     return Err(Error::Io(std::io::Error::other(format!(
-                        "{}: bad record at byte {at} with intact records after it; \
-                         refusing to replay a log with a hole",
+                        "{}: bad record at byte {at}, though bytes up to {synced} were \
+                         fsynced (or a later file holds records); refusing to replay a \
+                         log with a hole",
                         path.display()
                     ))));
                 }
-                tracing::warn!(path = %path.display(), at, "write-ahead log ends in a torn record; ignored");
+                tracing::warn!(path = %path.display(), at, synced, "write-ahead log ends in a torn or unsynced tail; ignored");
                 break;
             }
         }
-        let generation = gens.last().map_or(1, |g| g + 1);
+        let generation = gens.last().map_or(first.max(1), |g| g + 1);
         let path = wal_path(dir, generation);
-        let file = File::create(&path)?;
-        File::open(dir)?.sync_all()?;
+        let file = disk.create(&path)?;
+        disk.sync_dir(dir)?;
         let wal = Wal {
+            disk: disk.clone(),
             dir: dir.to_path_buf(),
             current: Mutex::new(Current {
                 file: Arc::new(file),
                 path,
                 generation,
                 bytes: 0,
+                synced: 0,
+                marked: 0,
             }),
             sync: GroupCommit::default(),
         };
@@ -181,7 +215,18 @@ impl Wal {
             return Err(poisoned(&failure));
         }
         commit()?;
-        if let Err(e) = (&*cur.file).write_all(&buf) {
+        // Once per sync: a mark of what is durable, ahead of the new records.
+        let mark = if cur.synced > cur.marked {
+            let mut mark = Vec::new();
+            write_frame(&mut mark, &encode(&Mutation::Synced { bytes: cur.synced })?)?;
+            mark
+        } else {
+            Vec::new()
+        };
+        let written = (&*cur.file)
+            .write_all(&mark)
+            .and_then(|()| (&*cur.file).write_all(&buf));
+        if let Err(e) = written {
             // The database already holds the change, the file maybe part of it:
             // cut the file back and refuse every later write (a restart replays
             // the file into a fresh database).
@@ -190,7 +235,8 @@ impl Wal {
             self.sync.fail(e.to_string());
             return Err(e.into());
         }
-        cur.bytes += buf.len() as u64;
+        cur.marked = cur.marked.max(if mark.is_empty() { 0 } else { cur.synced });
+        cur.bytes += (mark.len() + buf.len()) as u64;
         let seq = self.sync.committed();
         Ok((seq, cur.bytes))
     }
@@ -203,8 +249,15 @@ impl Wal {
     /// Returns once change `seq` is on disk (one fdatasync shared by all waiters).
     pub fn wait_durable(&self, seq: u64) -> Result<()> {
         self.sync.wait_durable(seq, || {
-            let file = self.lock()?.file.clone();
+            let (file, generation, bytes) = {
+                let cur = self.lock()?;
+                (cur.file.clone(), cur.generation, cur.bytes)
+            };
             file.sync_data()?;
+            let mut cur = self.lock()?;
+            if cur.generation == generation {
+                cur.synced = cur.synced.max(bytes);
+            }
             Ok(())
         })
     }
@@ -214,33 +267,37 @@ impl Wal {
         self.sync.is_durable(seq)
     }
 
-    /// Empties the file: syncs it, starts a new one, runs `durable_commit` (a
-    /// syncing database commit, which covers every change in the old file), then
-    /// deletes the old one.
-    pub fn checkpoint(&self, durable_commit: impl FnOnce() -> Result<()>) -> Result<()> {
-        let old = {
+    /// Empties the file: syncs it, starts a new one, runs `durable_commit` with the
+    /// new file's generation (a syncing database commit, which covers every change
+    /// in the old files and records that generation as the first to replay), then
+    /// deletes the old ones.
+    pub fn checkpoint(&self, durable_commit: impl FnOnce(u64) -> Result<()>) -> Result<()> {
+        let (old, first) = {
             let mut cur = self.lock()?;
             cur.file.sync_data()?;
             let generation = cur.generation + 1;
             let path = wal_path(&self.dir, generation);
-            let file = File::create(&path)?;
-            File::open(&self.dir)?.sync_all()?;
+            let file = self.disk.create(&path)?;
+            self.disk.sync_dir(&self.dir)?;
             let old = cur.path.clone();
             *cur = Current {
                 file: Arc::new(file),
                 path,
                 generation,
                 bytes: 0,
+                synced: 0,
+                marked: 0,
             };
-            old
+            (old, generation)
         };
-        durable_commit()?;
-        for g in generations(&self.dir)? {
+        durable_commit(first)?;
+        for g in generations(&self.disk, &self.dir)? {
             let path = wal_path(&self.dir, g);
             if path <= old {
-                fs::remove_file(path)?;
+                self.disk.remove_file(&path)?;
             }
         }
+        self.disk.sync_dir(&self.dir)?;
         Ok(())
     }
 }
@@ -249,6 +306,7 @@ impl Wal {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::fs;
 
     fn insert(index: u64) -> Mutation {
         Mutation::Insert {
@@ -272,31 +330,31 @@ mod tests {
     fn replays_appended_changes_and_stops_at_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, replay) = Wal::open(dir.path()).unwrap();
+            let (wal, replay) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
             assert!(replay.is_empty());
             let (seq, _) = wal.append(&[insert(1), insert(2)], || Ok(())).unwrap();
             wal.wait_durable(seq).unwrap();
             wal.append(&[insert(3)], || Ok(())).unwrap();
         }
         // A crash in the middle of a write leaves a partial frame at the end.
-        let newest = generations(dir.path()).unwrap().pop().unwrap();
-        let mut f = File::options()
+        let newest = generations(&Disk::Real, dir.path()).unwrap().pop().unwrap();
+        let mut f = std::fs::File::options()
             .append(true)
             .open(wal_path(dir.path(), newest))
             .unwrap();
         f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
         drop(f);
-        let (_, replay) = Wal::open(dir.path()).unwrap();
+        let (_, replay) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
         assert_eq!(indexes(&replay), vec![1, 2, 3]);
     }
 
     #[test]
     fn checkpoint_empties_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let (wal, _) = Wal::open(dir.path()).unwrap();
+        let (wal, _) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
         wal.append(&[insert(1)], || Ok(())).unwrap();
         let mut committed = false;
-        wal.checkpoint(|| {
+        wal.checkpoint(|_| {
             committed = true;
             Ok(())
         })
@@ -304,7 +362,7 @@ mod tests {
         assert!(committed);
         wal.append(&[insert(2)], || Ok(())).unwrap();
         drop(wal);
-        let (_, replay) = Wal::open(dir.path()).unwrap();
+        let (_, replay) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
         assert_eq!(indexes(&replay), vec![2]);
     }
 
@@ -312,34 +370,59 @@ mod tests {
     fn a_bad_record_with_intact_ones_after_it_refuses_to_open() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, _) = Wal::open(dir.path()).unwrap();
-            wal.append(&[insert(1)], || Ok(())).unwrap();
-            wal.append(&[insert(2)], || Ok(())).unwrap();
-            wal.append(&[insert(3)], || Ok(())).unwrap();
+            let (wal, _) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
+            for i in 1..=3 {
+                let (seq, _) = wal.append(&[insert(i)], || Ok(())).unwrap();
+                wal.wait_durable(seq).unwrap();
+            }
         }
-        let newest = generations(dir.path()).unwrap().pop().unwrap();
+        let newest = generations(&Disk::Real, dir.path()).unwrap().pop().unwrap();
         let path = wal_path(dir.path(), newest);
         let mut bytes = fs::read(&path).unwrap();
-        // Damage the second record's body: records 1 and 3 stay intact.
+        // Damage the frame after the first record (the mark that record 1 was
+        // synced, ahead of record 2): a later mark says record 2 was synced too.
         let (_, second) = frame_at(&bytes, 0).unwrap();
         bytes[second + 6] ^= 0xff;
         fs::write(&path, bytes).unwrap();
-        let err = Wal::open(dir.path())
+        let err = Wal::open(&Disk::Real, dir.path(), 0)
             .err()
             .expect("a hole must refuse to open");
-        assert!(err.to_string().contains("intact records after it"), "{err}");
+        assert!(err.to_string().contains("were fsynced"), "{err}");
+    }
+
+    #[test]
+    fn a_hole_in_the_unsynced_tail_drops_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (wal, _) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
+            let (seq, _) = wal.append(&[insert(1)], || Ok(())).unwrap();
+            wal.wait_durable(seq).unwrap();
+            wal.append(&[insert(2)], || Ok(())).unwrap();
+            wal.append(&[insert(3)], || Ok(())).unwrap();
+        }
+        let newest = generations(&Disk::Real, dir.path()).unwrap().pop().unwrap();
+        let path = wal_path(dir.path(), newest);
+        let mut bytes = fs::read(&path).unwrap();
+        // Record 2 never reached the disk, record 3 did (pages written back out
+        // of order before the power went): nothing acknowledged is lost.
+        let (_, mark) = frame_at(&bytes, 0).unwrap();
+        let (_, second) = frame_at(&bytes, mark).unwrap();
+        bytes[second + 6] ^= 0xff;
+        fs::write(&path, bytes).unwrap();
+        let (_, replay) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
+        assert_eq!(indexes(&replay), vec![1]);
     }
 
     #[test]
     fn a_failed_write_refuses_every_later_append() {
         let dir = tempfile::tempdir().unwrap();
-        let (wal, _) = Wal::open(dir.path()).unwrap();
+        let (wal, _) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
         let (seq, _) = wal.append(&[insert(1)], || Ok(())).unwrap();
         wal.wait_durable(seq).unwrap();
         // Swap in a handle that cannot write (EBADF), as a disk error would.
         let good = {
             let mut cur = wal.lock().unwrap();
-            let ro = File::open(&cur.path).unwrap();
+            let ro = File::Real(std::fs::File::open(&cur.path).unwrap());
             std::mem::replace(&mut cur.file, Arc::new(ro))
         };
         assert!(wal.append(&[insert(2)], || Ok(())).is_err());
@@ -356,7 +439,7 @@ mod tests {
         );
         drop(wal);
         // The file holds exactly what was written before the failure.
-        let (_, replay) = Wal::open(dir.path()).unwrap();
+        let (_, replay) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
         assert_eq!(indexes(&replay), vec![1]);
     }
 
@@ -364,16 +447,16 @@ mod tests {
     fn a_corrupt_record_ends_the_replay() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, _) = Wal::open(dir.path()).unwrap();
+            let (wal, _) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
             wal.append(&[insert(1)], || Ok(())).unwrap();
         }
-        let newest = generations(dir.path()).unwrap().pop().unwrap();
+        let newest = generations(&Disk::Real, dir.path()).unwrap().pop().unwrap();
         let path = wal_path(dir.path(), newest);
         let mut bytes = fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         fs::write(&path, bytes).unwrap();
-        let (_, replay) = Wal::open(dir.path()).unwrap();
+        let (_, replay) = Wal::open(&Disk::Real, dir.path(), 0).unwrap();
         assert!(replay.is_empty());
     }
 }

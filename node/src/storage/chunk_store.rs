@@ -17,11 +17,11 @@
 
 use crate::error::{Error, Result};
 use crate::ids::ChunkId;
+use crate::storage::disk::real::ALIGN;
+use crate::storage::disk::Disk;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -36,6 +36,7 @@ mod scrubbing;
 pub const PIN_WINDOW: Duration = Duration::from_secs(60);
 
 pub struct ChunkStore {
+    disk: Disk,
     root: PathBuf,
     tmp: PathBuf,
     /// Writers (put, touch) share it; the collector takes it alone to check and delete.
@@ -57,18 +58,20 @@ pub struct ChunkFile {
 }
 
 impl ChunkStore {
-    /// Opens (creating if needed) the store rooted at `root`; clears leftover temp files.
-    pub fn open(root: &Path) -> Result<Self> {
+    /// Opens (creating if needed) the store rooted at `root` on `disk`; clears
+    /// leftover temp files.
+    pub fn open(disk: &Disk, root: &Path) -> Result<Self> {
         let tmp = root.join("tmp");
-        fs::create_dir_all(&tmp)?;
-        sync_dir(root)?;
+        disk.create_dir_all_synced(&tmp)?;
+        sync_dir(disk, root)?;
         if let Some(parent) = root.parent() {
-            sync_dir(parent)?;
+            sync_dir(disk, parent)?;
         }
-        for entry in fs::read_dir(&tmp)? {
-            let _ = fs::remove_file(entry?.path());
+        for entry in disk.read_dir(&tmp)? {
+            let _ = disk.remove_file(&tmp.join(entry.name));
         }
         let store = ChunkStore {
+            disk: disk.clone(),
             root: root.to_path_buf(),
             tmp,
             gc_lock: RwLock::new(()),
@@ -96,8 +99,8 @@ impl ChunkStore {
         let mut parent = self.root.clone();
         for part in rel.iter() {
             let child = parent.join(part);
-            match fs::create_dir(&child) {
-                Ok(()) => sync_dir(&parent)?,
+            match self.disk.create_dir(&child) {
+                Ok(()) => sync_dir(&self.disk, &parent)?,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e.into()),
             }
@@ -117,24 +120,24 @@ impl ChunkStore {
         let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
         let path = self.path_of(id);
         self.pin(id);
-        if touch(&path)? {
+        if self.disk.touch(&path)? {
             return Ok(false);
         }
         let tmp_path = self
             .tmp
             .join(format!("{}.{:016x}", id.to_hex(), rand::random::<u64>()));
-        if let Err(e) = write_synced(&tmp_path, data, &self.spare) {
+        if let Err(e) = self.disk.write_new_synced(&tmp_path, data, &self.spare) {
             // A partial temp file (ENOSPC, EIO) would hold the space it took.
-            let _ = fs::remove_file(&tmp_path);
+            let _ = self.disk.remove_file(&tmp_path);
             return Err(e.into());
         }
         let dir = path.parent().unwrap_or(&self.root);
         let placed = self
             .fan_out_dirs(dir)
-            .and_then(|()| fs::rename(&tmp_path, &path).map_err(Error::from))
-            .and_then(|()| sync_dir(dir));
+            .and_then(|()| self.disk.rename(&tmp_path, &path).map_err(Error::from))
+            .and_then(|()| sync_dir(&self.disk, dir));
         if let Err(e) = placed {
-            let _ = fs::remove_file(&tmp_path);
+            let _ = self.disk.remove_file(&tmp_path);
             return Err(e);
         }
         self.used.fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -145,7 +148,7 @@ impl ChunkStore {
     /// reference to it commits; fails if the chunk is gone.
     pub fn retain(&self, id: &ChunkId) -> Result<()> {
         let _shared = self.gc_lock.read().map_err(|_| poisoned())?;
-        if touch(&self.path_of(id))? {
+        if self.disk.touch(&self.path_of(id))? {
             self.pin(id);
             Ok(())
         } else {
@@ -175,7 +178,7 @@ impl ChunkStore {
     /// Reads a chunk without verifying it: for a reader on another machine, which
     /// verifies the bytes that reach it (and tries another replica if they fail).
     pub fn read(&self, id: &ChunkId) -> Result<Vec<u8>> {
-        match fs::read(self.path_of(id)) {
+        match self.disk.read(&self.path_of(id)) {
             Ok(d) => Ok(d),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::ChunkMissing(*id)),
             Err(e) => Err(e.into()),
@@ -193,25 +196,23 @@ impl ChunkStore {
     }
 
     pub fn contains(&self, id: &ChunkId) -> bool {
-        self.path_of(id).exists()
+        self.disk.exists(&self.path_of(id))
     }
 
     /// Every chunk file.
     pub fn list(&self) -> Result<Vec<ChunkFile>> {
         let mut out = Vec::new();
-        for l1 in read_dirs(&self.root)? {
-            for l2 in read_dirs(&l1)? {
-                for entry in fs::read_dir(&l2)? {
-                    let entry = entry?;
-                    let name = entry.file_name();
-                    let Some(id) = name.to_str().and_then(ChunkId::from_hex) else {
+        for l1 in read_dirs(&self.disk, &self.root)? {
+            for l2 in read_dirs(&self.disk, &l1)? {
+                for entry in self.disk.read_dir(&l2)? {
+                    let Some(id) = ChunkId::from_hex(&entry.name) else {
                         continue;
                     };
-                    let meta = entry.metadata()?;
+                    let meta = self.disk.metadata(&l2.join(&entry.name))?;
                     out.push(ChunkFile {
                         id,
-                        modified: meta.modified()?,
-                        len: meta.len(),
+                        modified: meta.modified,
+                        len: meta.len,
                     });
                 }
             }
@@ -233,12 +234,12 @@ impl ChunkStore {
                 continue;
             }
             let path = self.path_of(id);
-            let Ok(meta) = fs::metadata(&path) else {
+            let Ok(meta) = self.disk.metadata(&path) else {
                 continue;
             };
-            if meta.modified()? < cutoff {
-                fs::remove_file(&path)?;
-                self.used.fetch_sub(meta.len(), Ordering::Relaxed);
+            if meta.modified < cutoff {
+                self.disk.remove_file(&path)?;
+                self.used.fetch_sub(meta.len, Ordering::Relaxed);
                 deleted += 1;
             }
         }
@@ -252,7 +253,7 @@ impl ChunkStore {
         let mut freed = 0;
         for file in self.list()? {
             if doomed(&file.id) {
-                match fs::remove_file(self.path_of(&file.id)) {
+                match self.disk.remove_file(&self.path_of(&file.id)) {
                     Ok(()) => freed += file.len,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e.into()),
@@ -262,73 +263,6 @@ impl ChunkStore {
         self.used.fetch_sub(freed, Ordering::Relaxed);
         Ok(freed)
     }
-}
-
-/// The block size direct writes are aligned to (buffer address, length, offset).
-const ALIGN: usize = 4096;
-/// Aligned staging buffers kept for reuse between direct writes.
-const SPARE_BUFFERS: usize = 2;
-
-/// Writes `data` to a new file at `path` and fsyncs it: directly (page cache
-/// bypassed) where the file system supports it, buffered otherwise.
-fn write_synced(path: &Path, data: &[u8], spare: &Mutex<Vec<Vec<u8>>>) -> io::Result<()> {
-    let file = match write_direct(path, data, spare) {
-        Ok(file) => file,
-        // Refused at open, or (on some file systems) only at the write.
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => buffered(path, data)?,
-        Err(e) => return Err(e),
-    };
-    file.sync_all()
-}
-
-fn write_direct(path: &Path, data: &[u8], spare: &Mutex<Vec<Vec<u8>>>) -> io::Result<File> {
-    let mut file = File::options()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(path)?;
-    write_aligned(&mut file, data, spare)?;
-    Ok(file)
-}
-
-fn buffered(path: &Path, data: &[u8]) -> io::Result<File> {
-    let mut file = File::create(path)?;
-    file.write_all(data)?;
-    Ok(file)
-}
-
-/// Writes `data` through a file opened with `O_DIRECT`, then cuts the file back
-/// to its length. Bytes that start block-aligned (see `aligned_buffer`) go out as
-/// they are, up to their last whole block; the rest is copied into a block-aligned
-/// buffer padded to whole blocks (taken from `spare`, given back after).
-fn write_aligned(file: &mut File, data: &[u8], spare: &Mutex<Vec<Vec<u8>>>) -> io::Result<()> {
-    let direct = if data.as_ptr().align_offset(ALIGN) == 0 {
-        data.len() / ALIGN * ALIGN
-    } else {
-        0
-    };
-    file.write_all(&data[..direct])?;
-    let rest = &data[direct..];
-    if !rest.is_empty() {
-        let padded = rest.len().div_ceil(ALIGN) * ALIGN;
-        let taken = spare.lock().ok().and_then(|mut s| s.pop());
-        let mut buf = taken.unwrap_or_default();
-        if buf.len() < padded + ALIGN {
-            buf = vec![0u8; padded + ALIGN];
-        }
-        let start = buf.as_ptr().align_offset(ALIGN);
-        let block = &mut buf[start..start + padded];
-        block[..rest.len()].copy_from_slice(rest);
-        block[rest.len()..].fill(0);
-        let written = file.write_all(block);
-        if let Ok(mut s) = spare.lock() {
-            if s.len() < SPARE_BUFFERS {
-                s.push(buf);
-            }
-        }
-        written?;
-    }
-    file.set_len(data.len() as u64)
 }
 
 /// An empty buffer of at least `capacity` bytes whose start is block-aligned, so
@@ -375,26 +309,12 @@ pub fn deserialize_aligned<'de, D: serde::Deserializer<'de>>(
     d.deserialize_bytes(Aligned)
 }
 
-/// Refreshes the modification time of an existing file; false if there is none.
-fn touch(path: &Path) -> Result<bool> {
-    match File::options().write(true).open(path) {
-        Ok(f) => {
-            f.set_modified(SystemTime::now())?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// The fan-out subdirectories (two hex characters) of `dir`.
-fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+fn read_dirs(disk: &Disk, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if entry.file_type()?.is_dir() && name.len() == 2 {
-            out.push(entry.path());
+    for entry in disk.read_dir(dir)? {
+        if entry.is_dir && entry.name.len() == 2 {
+            out.push(dir.join(entry.name));
         }
     }
     Ok(out)
@@ -405,10 +325,10 @@ fn poisoned() -> Error {
 }
 
 /// fsyncs a directory (its entries), counted in tests.
-fn sync_dir(dir: &Path) -> Result<()> {
+fn sync_dir(disk: &Disk, dir: &Path) -> Result<()> {
     #[cfg(test)]
     tests::SYNCED_DIRS.with(|d| d.borrow_mut().push(dir.to_path_buf()));
-    File::open(dir)?.sync_all()?;
+    disk.sync_dir(dir)?;
     Ok(())
 }
 
@@ -416,6 +336,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::fs;
 
     thread_local! {
         /// Directories `sync_dir` fsynced on this thread.
@@ -426,7 +347,7 @@ mod tests {
     #[test]
     fn pinned_chunks_survive_collection_until_released() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ChunkStore::open(dir.path()).unwrap();
+        let store = ChunkStore::open(&Disk::Real, dir.path()).unwrap();
         let data = b"chunk of an upload in flight".to_vec();
         let id = ChunkId::of(&data);
         store.put(&id, &data).unwrap();
@@ -447,7 +368,7 @@ mod tests {
     #[test]
     fn new_fan_out_directories_are_synced_in_their_parents() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ChunkStore::open(dir.path()).unwrap();
+        let store = ChunkStore::open(&Disk::Real, dir.path()).unwrap();
         SYNCED_DIRS.with(|d| d.borrow_mut().clear());
         let data = b"a chunk in fresh directories".to_vec();
         let id = ChunkId::of(&data);
@@ -481,7 +402,7 @@ mod tests {
     #[test]
     fn put_get_dedup_and_verify() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ChunkStore::open(dir.path()).unwrap();
+        let store = ChunkStore::open(&Disk::Real, dir.path()).unwrap();
         let data = b"hello chunk".to_vec();
         let id = ChunkId::of(&data);
         assert!(store.put(&id, &data).unwrap());
@@ -496,7 +417,7 @@ mod tests {
     #[test]
     fn aligned_and_unaligned_writes_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ChunkStore::open(dir.path()).unwrap();
+        let store = ChunkStore::open(&Disk::Real, dir.path()).unwrap();
         for len in [1, ALIGN - 1, ALIGN, ALIGN + 1, 3 * ALIGN + 17, 1 << 20] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
             let mut aligned = aligned_buffer(len);
@@ -540,7 +461,7 @@ mod tests {
     #[test]
     fn delete_respects_cutoff() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ChunkStore::open(dir.path()).unwrap();
+        let store = ChunkStore::open(&Disk::Real, dir.path()).unwrap();
         let id = ChunkId::of(b"x");
         store.put(&id, b"x").unwrap();
         store.release(&[id]);

@@ -13,6 +13,8 @@
 //! The default floor is 64 MiB or 1% of the file system, whichever is smaller.
 
 use crate::error::{Error, Result, DISK_FULL};
+pub use crate::storage::disk::entry::Space;
+use crate::storage::disk::{real, Disk};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,19 +23,12 @@ use std::sync::Arc;
 pub const DEFAULT_FLOOR_MAX: u64 = 64 << 20;
 
 pub struct DiskSpace {
+    disk: Disk,
     dir: PathBuf,
     /// The configured floor; `None`: the default (see `floor`).
     configured: Option<u64>,
     /// Bytes of chunk writes admitted and not finished yet.
     reserved: Arc<AtomicU64>,
-}
-
-/// Free and total bytes of a file system, as `statvfs` reports them to
-/// unprivileged writers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Space {
-    pub free: u64,
-    pub total: u64,
 }
 
 /// Bytes admitted for a write in progress; given back when dropped.
@@ -49,18 +44,9 @@ impl Drop for Reservation {
     }
 }
 
-/// The space of the file system holding `dir`.
+/// The space of the (real) file system holding `dir`.
 pub fn space_of(dir: &Path) -> Result<Space> {
-    let st = rustix::fs::statvfs(dir).map_err(std::io::Error::from)?;
-    let unit = if st.f_frsize > 0 {
-        st.f_frsize
-    } else {
-        st.f_bsize
-    };
-    Ok(Space {
-        free: st.f_bavail.saturating_mul(unit),
-        total: st.f_blocks.saturating_mul(unit),
-    })
+    Ok(real::space(dir)?)
 }
 
 /// The default floor for a file system of `total` bytes.
@@ -69,9 +55,11 @@ pub fn default_floor(total: u64) -> u64 {
 }
 
 impl DiskSpace {
-    /// Watches the file system of `dir`, with the floor `floor` (`None`: the default).
-    pub fn new(dir: &Path, floor: Option<u64>) -> Self {
+    /// Watches the file system of `dir` on `disk`, with the floor `floor` (`None`:
+    /// the default).
+    pub fn new(disk: &Disk, dir: &Path, floor: Option<u64>) -> Self {
         DiskSpace {
+            disk: disk.clone(),
             dir: dir.to_path_buf(),
             configured: floor,
             reserved: Arc::new(AtomicU64::new(0)),
@@ -79,7 +67,7 @@ impl DiskSpace {
     }
 
     pub fn space(&self) -> Result<Space> {
-        space_of(&self.dir)
+        Ok(self.disk.space(&self.dir)?)
     }
 
     /// The floor for a file system of `total` bytes.
@@ -150,7 +138,7 @@ mod tests {
         assert!(space.free > 0 && space.total >= space.free);
         // A floor that leaves room for exactly one write of `len`.
         let len = 256 << 20;
-        let disk = DiskSpace::new(dir.path(), Some(space.free - len - len / 2));
+        let disk = DiskSpace::new(&Disk::Real, dir.path(), Some(space.free - len - len / 2));
         let first = disk.reserve(len).unwrap();
         let refused = disk.reserve(len).err().unwrap();
         assert!(
@@ -161,9 +149,13 @@ mod tests {
         // Other processes write to this file system too: only check it is admitted
         // again when nothing else is reserved.
         assert_eq!(disk.reserved.load(Ordering::Relaxed), 0);
-        assert!(DiskSpace::new(dir.path(), Some(0)).reserve(len).is_ok());
-        assert!(DiskSpace::new(dir.path(), Some(0)).check_catalog().is_ok());
-        let huge = DiskSpace::new(dir.path(), Some(u64::MAX / 2));
+        assert!(DiskSpace::new(&Disk::Real, dir.path(), Some(0))
+            .reserve(len)
+            .is_ok());
+        assert!(DiskSpace::new(&Disk::Real, dir.path(), Some(0))
+            .check_catalog()
+            .is_ok());
+        let huge = DiskSpace::new(&Disk::Real, dir.path(), Some(u64::MAX / 2));
         assert!(huge.check_catalog().is_err());
         assert!(huge.below_floor());
     }
@@ -210,7 +202,7 @@ mod tests {
             return;
         };
         let root = fs.0.path().join("chunks");
-        let store = crate::storage::chunk_store::ChunkStore::open(&root).unwrap();
+        let store = crate::storage::chunk_store::ChunkStore::open(&Disk::Real, &root).unwrap();
         let before = space_of(&root).unwrap();
         let data = vec![7u8; 4 << 20];
         let id = crate::ids::ChunkId::of(&data);

@@ -5,6 +5,7 @@
 
 use crate::cluster::map::ClusterMap;
 use crate::error::{Error, Result};
+use crate::storage::disk::{redb_backend, Disk};
 use redb::{
     Database, Durability, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction,
 };
@@ -48,10 +49,9 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::builder()
-            .set_cache_size(crate::storage::DB_CACHE_BYTES)
-            .create(path)?;
+    /// Opens (creating if needed) the catalog database at `path` on `disk`.
+    pub fn open(disk: &Disk, path: &Path) -> Result<Self> {
+        let db = redb_backend::open(disk, path)?;
         let catalog = Catalog { db };
         catalog.write(|txn| {
             txn.open_table(BUCKETS)?;

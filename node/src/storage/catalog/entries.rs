@@ -139,7 +139,11 @@ mod tests {
 
     fn open() -> (tempfile::TempDir, Catalog) {
         let dir = tempfile::tempdir().unwrap();
-        let cat = Catalog::open(&dir.path().join("c.redb")).unwrap();
+        let cat = Catalog::open(
+            &crate::storage::disk::Disk::Real,
+            &dir.path().join("c.redb"),
+        )
+        .unwrap();
         (dir, cat)
     }
 
@@ -247,7 +251,11 @@ mod tests {
     #[test]
     fn a_retried_request_answers_its_first_outcome() {
         let dir = tempfile::tempdir().unwrap();
-        let cat = Catalog::open(&dir.path().join("c.redb")).unwrap();
+        let cat = Catalog::open(
+            &crate::storage::disk::Disk::Real,
+            &dir.path().join("c.redb"),
+        )
+        .unwrap();
         let create = CatalogCommand::CreateBucket {
             name: "b".into(),
             record: BucketRecord::default(),
@@ -284,7 +292,11 @@ mod tests {
     #[test]
     fn old_ids_are_evicted_in_log_order() {
         let dir = tempfile::tempdir().unwrap();
-        let cat = Catalog::open(&dir.path().join("c.redb")).unwrap();
+        let cat = Catalog::open(
+            &crate::storage::disk::Disk::Real,
+            &dir.path().join("c.redb"),
+        )
+        .unwrap();
         cat.write(|txn| {
             for i in 0..10u64 {
                 remember(txn, 100 + i, u128::from(1000 - i), &Ok(CatalogReply::Done))?;

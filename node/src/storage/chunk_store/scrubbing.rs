@@ -6,7 +6,6 @@
 use super::{poisoned, read_dirs, sync_dir, ChunkFile, ChunkStore};
 use crate::error::{Error, Result};
 use crate::ids::ChunkId;
-use std::fs;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -19,30 +18,28 @@ impl ChunkStore {
     pub fn list_slice(&self, first_byte: u8) -> Result<Vec<ChunkFile>> {
         let l1 = self.root.join(format!("{first_byte:02x}"));
         let mut out = Vec::new();
-        let l2s = match read_dirs(&l1) {
+        let l2s = match read_dirs(&self.disk, &l1) {
             Ok(dirs) => dirs,
             Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
             Err(e) => return Err(e),
         };
         for l2 in l2s {
-            let entries = match fs::read_dir(&l2) {
+            let entries = match self.disk.read_dir(&l2) {
                 Ok(entries) => entries,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e.into()),
             };
             for entry in entries {
-                let entry = entry?;
-                let name = entry.file_name();
-                let Some(id) = name.to_str().and_then(ChunkId::from_hex) else {
+                let Some(id) = ChunkId::from_hex(&entry.name) else {
                     continue;
                 };
-                let Ok(meta) = entry.metadata() else {
+                let Ok(meta) = self.disk.metadata(&l2.join(&entry.name)) else {
                     continue; // deleted meanwhile
                 };
                 out.push(ChunkFile {
                     id,
-                    modified: meta.modified()?,
-                    len: meta.len(),
+                    modified: meta.modified,
+                    len: meta.len,
                 });
             }
         }
@@ -56,7 +53,7 @@ impl ChunkStore {
     pub fn quarantine_if_corrupt(&self, id: &ChunkId) -> Result<Option<PathBuf>> {
         let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
         let path = self.path_of(id);
-        let data = match fs::read(&path) {
+        let data = match self.disk.read(&path) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -65,14 +62,14 @@ impl ChunkStore {
             return Ok(None);
         }
         let dir = self.root.join("quarantine");
-        fs::create_dir_all(&dir)?;
+        self.disk.create_dir_all(&dir)?;
         let stamp = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         let aside = dir.join(format!("{}.{stamp}", id.to_hex()));
-        fs::rename(&path, &aside)?;
+        self.disk.rename(&path, &aside)?;
         if let Some(parent) = path.parent() {
-            sync_dir(parent)?;
+            sync_dir(&self.disk, parent)?;
         }
         self.used.fetch_sub(data.len() as u64, Ordering::Relaxed);
         Ok(Some(aside))
@@ -87,7 +84,7 @@ mod tests {
     #[test]
     fn slices_list_and_corrupt_files_go_to_quarantine() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ChunkStore::open(dir.path()).unwrap();
+        let store = ChunkStore::open(&crate::storage::disk::Disk::Real, dir.path()).unwrap();
         let mut ids = Vec::new();
         for n in 0..40u32 {
             let data = format!("chunk {n}").into_bytes();
@@ -105,12 +102,12 @@ mod tests {
         let id = ids[3];
         assert_eq!(store.quarantine_if_corrupt(&id).unwrap(), None);
         let before = store.used();
-        let mut bad = fs::read(store.path_of(&id)).unwrap();
+        let mut bad = std::fs::read(store.path_of(&id)).unwrap();
         bad[0] ^= 0xff;
-        fs::write(store.path_of(&id), &bad).unwrap();
+        std::fs::write(store.path_of(&id), &bad).unwrap();
         let aside = store.quarantine_if_corrupt(&id).unwrap().unwrap();
         assert!(!store.contains(&id));
-        assert_eq!(fs::read(aside).unwrap(), bad);
+        assert_eq!(std::fs::read(aside).unwrap(), bad);
         assert_eq!(store.used(), before - bad.len() as u64);
         // The quarantine directory is not a fan-out directory.
         assert_eq!(store.list().unwrap().len(), 39);
