@@ -176,5 +176,6 @@ pub(super) fn delete_bucket_in(
     }
     t.remove(name)?;
     txn.open_table(BUCKET_CONFIG)?.remove(name)?;
+    txn.open_table(super::db::BUCKET_ACCESS)?.remove(name)?;
     Ok(())
 }

@@ -4,7 +4,9 @@
 
 use super::buckets::{configure_bucket_in, create_bucket_in, delete_bucket_in, update_bucket_in};
 use super::db::{set_cluster_map_in, Catalog};
-use super::keys::put_key_in;
+use super::keys::{
+    delete_key_in, put_key_in, put_key_record_in, set_grant_in, set_key_enabled_in, set_owner_in,
+};
 use super::lifecycle::set_lifecycle_in;
 use super::listing::{ListPage, ListQuery};
 use super::objects::{delete_objects_in, update_object_in};
@@ -14,6 +16,7 @@ use super::uploads::{
 use super::usage::BucketUsage;
 use super::version_listing::{VersionListQuery, VersionPage};
 use super::versions::{delete_versions_in, put_in, update_in};
+use crate::access::{AccessState, BucketAccess, KeyRecord, Permission};
 use crate::cluster::map::ClusterMap;
 use crate::error::{Error, Result, WireError};
 use crate::lifecycle::LifecycleConfig;
@@ -143,6 +146,29 @@ pub enum CatalogCommand {
         name: String,
         config: Option<LifecycleConfig>,
     },
+    /// Add or replace a key record (refused when another key has its name).
+    PutKeyRecord(Box<KeyRecord>),
+    SetKeyEnabled {
+        access_key: String,
+        enabled: bool,
+    },
+    /// Delete a key and every grant to it.
+    DeleteKey {
+        access_key: String,
+    },
+    /// Set a key's grant on a bucket (no permission: remove it).
+    SetGrant {
+        bucket: String,
+        access_key: String,
+        permission: Permission,
+    },
+    /// Create a bucket owned by `owner` (an access key id), with settings if any.
+    CreateBucketOwned {
+        name: String,
+        record: BucketRecord,
+        config: Option<BucketConfig>,
+        owner: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -188,6 +214,14 @@ pub enum CatalogQuery {
     },
     /// Keys, versions and logical bytes of every bucket (a scan of the catalog).
     Usage,
+    /// Every key record and bucket access row.
+    AccessState,
+    KeyRecord {
+        access_key: String,
+    },
+    BucketAccess {
+        name: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -210,6 +244,9 @@ pub enum CatalogReply {
     Versions(VersionPage),
     Config(BucketConfig),
     Usage(std::collections::BTreeMap<String, BucketUsage>),
+    AccessState(Box<AccessState>),
+    KeyRecord(Option<Box<KeyRecord>>),
+    BucketAccess(Option<BucketAccess>),
 }
 
 impl Catalog {
@@ -245,6 +282,9 @@ impl Catalog {
             Q::ListVersions { bucket, query } => R::Versions(self.list_versions(bucket, query)?),
             Q::BucketConfig { name } => R::Config(self.bucket_config(name)?),
             Q::Usage => R::Usage(self.bucket_usage()?),
+            Q::AccessState => R::AccessState(Box::new(self.access_state()?)),
+            Q::KeyRecord { access_key } => R::KeyRecord(self.key_record(access_key)?.map(Box::new)),
+            Q::BucketAccess { name } => R::BucketAccess(self.bucket_access(name)?),
         })
     }
 }
@@ -332,6 +372,26 @@ pub(super) fn apply_in(txn: &WriteTransaction, cmd: &CatalogCommand) -> Result<C
         C::SetClusterMap(map) => done(set_cluster_map_in(txn, map)),
         C::DeleteBucketAndUploads { name } => done(delete_bucket_in(txn, name, true)),
         C::SetLifecycle { name, config } => done(set_lifecycle_in(txn, name, config.as_ref())),
+        C::PutKeyRecord(record) => done(put_key_record_in(txn, record)),
+        C::SetKeyEnabled {
+            access_key,
+            enabled,
+        } => done(set_key_enabled_in(txn, access_key, *enabled)),
+        C::DeleteKey { access_key } => done(delete_key_in(txn, access_key)),
+        C::SetGrant {
+            bucket,
+            access_key,
+            permission,
+        } => done(set_grant_in(txn, bucket, access_key, *permission)),
+        C::CreateBucketOwned {
+            name,
+            record,
+            config,
+            owner,
+        } => done(
+            create_bucket_in(txn, name, record, config.as_ref())
+                .and_then(|()| set_owner_in(txn, name, owner)),
+        ),
     }
 }
 

@@ -3,8 +3,8 @@
 //! all tables in one write transaction. Nothing is held in memory whole.
 
 use super::db::{
-    decode, encode, Catalog, BUCKETS, BUCKET_CONFIG, KEYS, META, OBJECTS, PARTS, REQUESTS,
-    REQUEST_ORDER, UPLOADS, UPLOAD_LOCKS, VERSIONS,
+    decode, encode, Catalog, ACCESS_KEYS, BUCKETS, BUCKET_ACCESS, BUCKET_CONFIG, KEYS, META,
+    OBJECTS, PARTS, REQUESTS, REQUEST_ORDER, UPLOADS, UPLOAD_LOCKS, VERSIONS,
 };
 use crate::error::Result;
 use crate::storage::frames::{read_frame, write_frame};
@@ -26,6 +26,10 @@ enum Row {
     /// A request id applied, with its log index and first outcome (`requests`).
     Request(u128, Vec<u8>),
     RequestOrder(u64, u128),
+    /// access key id → `KeyRecord` (`access_keys`)
+    AccessKey(String, Vec<u8>),
+    /// bucket → `BucketAccess` (`bucket_access`)
+    BucketAccess(String, Vec<u8>),
 }
 
 impl Catalog {
@@ -80,6 +84,14 @@ impl Catalog {
                 let (index, id) = item?.0.value();
                 put(Row::RequestOrder(index, id))?;
             }
+            for item in txn.open_table(ACCESS_KEYS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::AccessKey(k.value().into(), v.value().to_vec()))?;
+            }
+            for item in txn.open_table(BUCKET_ACCESS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::BucketAccess(k.value().into(), v.value().to_vec()))?;
+            }
             for item in txn.open_table(META)?.iter()? {
                 let (k, v) = item?;
                 meta.push((k.value().to_string(), v.value().to_vec()));
@@ -103,6 +115,8 @@ impl Catalog {
             clear(txn, UPLOAD_LOCKS)?;
             clear(txn, REQUESTS)?;
             clear(txn, REQUEST_ORDER)?;
+            clear(txn, ACCESS_KEYS)?;
+            clear(txn, BUCKET_ACCESS)?;
             while let Some(frame) = read_frame(input)? {
                 match decode::<Row>(&frame)? {
                     Row::Bucket(k, v) => {
@@ -142,6 +156,14 @@ impl Catalog {
                     }
                     Row::RequestOrder(index, id) => {
                         txn.open_table(REQUEST_ORDER)?.insert((index, id), ())?;
+                    }
+                    Row::AccessKey(k, v) => {
+                        txn.open_table(ACCESS_KEYS)?
+                            .insert(k.as_str(), v.as_slice())?;
+                    }
+                    Row::BucketAccess(k, v) => {
+                        txn.open_table(BUCKET_ACCESS)?
+                            .insert(k.as_str(), v.as_slice())?;
                     }
                 }
             }
