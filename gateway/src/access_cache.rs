@@ -1,9 +1,10 @@
 //! What a gateway knows of keys and grants: a snapshot of the catalog's access
 //! state (every key with its secret opened, every bucket's owner and grants),
-//! reloaded every 250 ms by a background task and on demand when a request names
-//! a key or bucket the snapshot lacks. A request never decides on a snapshot
-//! older than one second (it reloads first), so a disabled, deleted or expired key
-//! stops working within a second on every gateway.
+//! reloaded every 250 ms by a background task; a key or bucket the snapshot lacks
+//! is read from the catalog directly (a key or bucket made a moment ago). A
+//! request never decides on a snapshot older than one second (it reloads first),
+//! so a disabled, deleted or expired key stops working within a second on every
+//! gateway.
 
 use crate::sealing::SealingKey;
 use cairn_node::access::{AccessState, BucketAccess, KeyRecord, Permission};
@@ -16,8 +17,6 @@ use std::time::{Duration, Instant};
 const RELOAD_EVERY: Duration = Duration::from_millis(250);
 /// No decision is taken on an older snapshot.
 const MAX_AGE: Duration = Duration::from_secs(1);
-/// A miss (unknown key or bucket) reloads at most this often.
-const MISS_RELOAD: Duration = Duration::from_millis(100);
 
 /// A key as requests use it.
 pub struct KnownKey {
@@ -28,7 +27,7 @@ pub struct KnownKey {
 
 /// One consistent view of the access state.
 pub struct Snapshot {
-    pub keys: HashMap<String, KnownKey>,
+    pub keys: HashMap<String, Arc<KnownKey>>,
     pub buckets: std::collections::BTreeMap<String, BucketAccess>,
     pub loaded: Instant,
 }
@@ -39,7 +38,7 @@ impl Snapshot {
         for record in state.keys {
             match sealing.open(&record.sealed_secret) {
                 Ok(secret) => {
-                    keys.insert(record.access_key.clone(), KnownKey { record, secret });
+                    keys.insert(record.access_key.clone(), Arc::new(KnownKey { record, secret }));
                 }
                 Err(error) => {
                     tracing::warn!(key = %record.name, %error, "access key cannot be opened; refused")
@@ -53,12 +52,6 @@ impl Snapshot {
         }
     }
 
-    /// The key, if it exists and may sign requests now.
-    pub fn usable(&self, access_key: &str) -> Option<&KnownKey> {
-        self.keys
-            .get(access_key)
-            .filter(|k| k.record.usable(cairn_node::now_ms()))
-    }
 
     /// What `access_key` may do on `bucket`; `None` when the bucket has no access
     /// row (it does not exist, or predates owners and belongs to admin keys).
@@ -146,22 +139,32 @@ impl AccessCache {
         self.reload_if_older(MAX_AGE).await
     }
 
-    /// A snapshot that knows `access_key` if the catalog does (reloaded on a miss).
-    pub async fn with_key(&self, access_key: &str) -> cairn_node::Result<Arc<Snapshot>> {
+    /// A fresh snapshot and the key `access_key` if the catalog has it and it may
+    /// sign requests now (read from the catalog when the snapshot lacks it).
+    pub async fn key(
+        &self,
+        access_key: &str,
+    ) -> cairn_node::Result<(Arc<Snapshot>, Option<Arc<KnownKey>>)> {
         let snap = self.fresh().await?;
-        if snap.keys.contains_key(access_key) {
-            return Ok(snap);
-        }
-        self.reload_if_older(MISS_RELOAD).await
+        let known = match snap.keys.get(access_key) {
+            Some(k) => Some(k.clone()),
+            None => self
+                .node
+                .key_record(access_key.to_string())
+                .await?
+                .and_then(|record| {
+                    let secret = self.sealing.open(&record.sealed_secret).ok()?;
+                    Some(Arc::new(KnownKey { record, secret }))
+                }),
+        };
+        let usable = known.filter(|k| k.record.usable(cairn_node::now_ms()));
+        Ok((snap, usable))
     }
 
-    /// A snapshot that knows `bucket`'s access row if the catalog has one.
-    pub async fn with_bucket(&self, bucket: &str) -> cairn_node::Result<Arc<Snapshot>> {
-        let snap = self.fresh().await?;
-        if snap.buckets.contains_key(bucket) {
-            return Ok(snap);
-        }
-        self.reload_if_older(MISS_RELOAD).await
+    /// `bucket`'s owner and grants as the catalog has them now, when the snapshot
+    /// lacks them (`None`: no access row).
+    pub async fn bucket_access(&self, bucket: &str) -> cairn_node::Result<Option<BucketAccess>> {
+        self.node.bucket_access(bucket.to_string()).await
     }
 
     /// Reloads now (after this gateway changed keys or grants).

@@ -31,12 +31,12 @@ impl KeyAuth {
 #[async_trait::async_trait]
 impl S3Auth for KeyAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        let snap = self
+        let (_, key) = self
             .cache
-            .with_key(access_key)
+            .key(access_key)
             .await
             .map_err(crate::s3::error::from_node)?;
-        match snap.usable(access_key) {
+        match key {
             Some(key) => Ok(SecretKey::from(key.secret.clone())),
             None => Err(s3_error!(InvalidAccessKeyId)),
         }
@@ -49,6 +49,8 @@ pub struct Requester {
     pub access_key: String,
     pub admin: bool,
     pub snapshot: Arc<Snapshot>,
+    /// Buckets checked from the catalog because the snapshot lacked them.
+    pub checked: Vec<(String, Permission)>,
 }
 
 impl Requester {
@@ -58,14 +60,12 @@ impl Requester {
         if self.admin {
             return ALL;
         }
+        if let Some((_, p)) = self.checked.iter().find(|(b, _)| b == bucket) {
+            return *p;
+        }
         self.snapshot
             .permission(&self.access_key, bucket)
             .unwrap_or_default()
-    }
-
-    /// Whether `bucket` is this key's to see (ListBuckets).
-    pub fn sees(&self, bucket: &str) -> bool {
-        !self.permission(bucket).is_none()
     }
 
     /// Whether it may bypass GOVERNANCE retention on `bucket`: as its owner or with
@@ -131,18 +131,19 @@ impl Authorizer {
         op: &str,
         access_key: String,
     ) -> S3Result<Requester> {
-        let snap = self
+        let (snap, key) = self
             .cache
-            .with_key(&access_key)
+            .key(&access_key)
             .await
             .map_err(crate::s3::error::from_node)?;
-        let Some(key) = snap.usable(&access_key) else {
+        let Some(key) = key else {
             return Err(s3_error!(InvalidAccessKeyId));
         };
         let requester = Requester {
             admin: key.record.admin,
             access_key,
-            snapshot: snap.clone(),
+            snapshot: snap,
+            checked: Vec::new(),
         };
         if requester.admin {
             return Ok(requester);
@@ -170,20 +171,27 @@ impl Authorizer {
         bucket: &str,
         need: Need,
     ) -> S3Result<Requester> {
-        if !requester.snapshot.buckets.contains_key(bucket) {
-            requester.snapshot = self
-                .cache
-                .with_bucket(bucket)
-                .await
-                .map_err(crate::s3::error::from_node)?;
-        }
         if requester.snapshot.buckets.contains_key(bucket) {
             if need.met_by(requester.permission(bucket)) {
                 return Ok(requester);
             }
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
-        // No access row: made before owners (the admin keys' alone), or missing.
+        // Not in the snapshot: made a moment ago, made before owners (the admin
+        // keys' alone), or missing.
+        let access = self
+            .cache
+            .bucket_access(bucket)
+            .await
+            .map_err(crate::s3::error::from_node)?;
+        if let Some(access) = access {
+            let p = access.permission_of(&requester.access_key);
+            if need.met_by(p) {
+                requester.checked.push((bucket.to_string(), p));
+                return Ok(requester);
+            }
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
         match self.node.get_bucket(bucket.to_string()).await {
             Ok(_) => Err(s3_error!(AccessDenied, "Access Denied")),
             Err(cairn_node::Error::NoSuchBucket) => Ok(requester),

@@ -147,7 +147,21 @@ pub async fn list_buckets(
     gw: &Gateway,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
-    let requester = crate::auth::requester(&req.extensions).cloned();
+    let Some(requester) = crate::auth::requester(&req.extensions) else {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    };
+    // The catalog's grants as they are now (a bucket made a moment ago included).
+    let access = if requester.admin {
+        None
+    } else {
+        Some(gw.node.access_state().await.or_s3()?.buckets)
+    };
+    let sees = |name: &str| match &access {
+        None => true,
+        Some(buckets) => buckets
+            .get(name)
+            .is_some_and(|a| !a.permission_of(&requester.access_key).is_none()),
+    };
     let input = req.input;
     let max = match input.max_buckets {
         None => usize::MAX,
@@ -173,7 +187,7 @@ pub async fn list_buckets(
         .or_s3()?
         .into_iter()
         .filter(|(name, rec)| {
-            requester.as_ref().is_some_and(|r| r.sees(name))
+            sees(name)
                 && name.starts_with(&prefix)
                 && after.as_ref().is_none_or(|a| name > a)
                 && region.is_none_or(|r| rec.location == r)
