@@ -223,7 +223,7 @@ fn cairn(server: &Server, args: &[&str]) -> (bool, String) {
 
 fn field<'a>(text: &'a str, name: &str) -> &'a str {
     text.lines()
-        .find_map(|l| l.strip_prefix(name))
+        .find_map(|l| l.trim_start().strip_prefix(name))
         .map(str::trim)
         .unwrap_or_else(|| panic!("no {name:?} in {text}"))
 }
