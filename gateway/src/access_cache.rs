@@ -38,7 +38,10 @@ impl Snapshot {
         for record in state.keys {
             match sealing.open(&record.sealed_secret) {
                 Ok(secret) => {
-                    keys.insert(record.access_key.clone(), Arc::new(KnownKey { record, secret }));
+                    keys.insert(
+                        record.access_key.clone(),
+                        Arc::new(KnownKey { record, secret }),
+                    );
                 }
                 Err(error) => {
                     tracing::warn!(key = %record.name, %error, "access key cannot be opened; refused")
@@ -51,7 +54,6 @@ impl Snapshot {
             loaded: Instant::now(),
         }
     }
-
 
     /// What `access_key` may do on `bucket`; `None` when the bucket has no access
     /// row (it does not exist, or predates owners and belongs to admin keys).

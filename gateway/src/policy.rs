@@ -265,7 +265,9 @@ mod tests {
 
     #[test]
     fn named_principals_are_refused() {
-        let d = parse(r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#);
+        let d = parse(
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#,
+        );
         assert!(matches!(d, Err(PolicyError::Unsupported(_))));
         let d = parse(r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":["s3:Get*"],"Resource":"arn:aws:s3:::b/*"}}"#).unwrap();
         assert!(d.allows_anonymous_get("b", "k"));

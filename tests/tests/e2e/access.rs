@@ -213,7 +213,15 @@ async fn every_family_is_refused_without_permission_and_changes_nothing() {
         none.get_bucket_location().bucket("fam-bucket"),
     );
     // HEAD answers carry no error code.
-    assert_err(none.head_object().bucket("fam-bucket").key("obj").send().await, 403, &[]);
+    assert_err(
+        none.head_object()
+            .bucket("fam-bucket")
+            .key("obj")
+            .send()
+            .await,
+        403,
+        &[],
+    );
     assert_eq!(get_bytes(&reader, "fam-bucket", "obj").await, b"original");
     assert_eq!(list_keys(&reader, "fam-bucket").await, vec!["obj"]);
 
