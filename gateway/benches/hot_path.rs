@@ -183,7 +183,10 @@ fn bench_sigv4() {
             .await
             .expect("catalog leader");
         let node = NodeClient::local(local);
-        node.put_key(AK.into(), SK.into()).await.expect("put key");
+        let sealing = cairn::sealing::SealingKey::from_cluster_secret("hot-path-bench-secret");
+        node.put_key_record(cairn::keys::record(&sealing, "admin", AK, SK, None, true))
+            .await
+            .expect("put key");
         node.create_bucket(
             "bench".into(),
             BucketRecord {
@@ -213,7 +216,9 @@ fn bench_sigv4() {
         .await
         .expect("put object");
         let gateway = Gateway::new(node, GatewayConfig::new("us-east-1".into(), CHUNK));
-        let service = cairn::server::build_service(gateway, None).expect("service");
+        let service = cairn::server::build_service(gateway, sealing, None)
+            .await
+            .expect("service");
 
         let n = 10_000 * scale();
         for (name, method) in [

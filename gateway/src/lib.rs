@@ -3,8 +3,11 @@
 //! `cairn node`, and the operator commands. The `cairn` binary
 //! (`main.rs`) is a thin command-line layer over this library.
 
+pub mod access_cache;
 pub mod access_log;
 pub mod admin;
+pub mod admin_api;
+pub mod admin_cli;
 pub mod auth;
 pub mod bench;
 pub mod body_hashing;
@@ -13,14 +16,17 @@ pub mod chunker;
 pub mod cors;
 pub mod crc_combine;
 pub mod drain;
+pub mod keys;
 pub mod limits;
 pub mod log_format;
 pub mod metrics;
 pub mod node_process;
+pub mod permissions;
 pub mod policy;
 pub mod precheck;
 pub mod reader;
 pub mod s3;
+pub mod sealing;
 pub mod server;
 pub mod shutdown;
 pub mod state;

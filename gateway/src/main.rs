@@ -1,11 +1,13 @@
 //! The `cairn` binary: `cairn server` runs the embedded single-node store; `cairn
 //! node` and `cairn gateway` run the processes of a cluster described by a cluster
-//! file; `cairn cluster status` shows a running cluster; `cairn bench` load-tests.
+//! file; `cairn cluster status` shows a running cluster; `cairn key` and `cairn
+//! bucket` manage keys and grants through the admin API; `cairn bench` load-tests.
 
 use cairn::server;
 use cairn_node::cluster::config::{ClusterConfig, ScrubSettings};
 use cairn_node::NodeOptions;
 use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -86,6 +88,14 @@ enum Command {
         scrub: ScrubArgs,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Address of the admin API (keys, grants, buckets), or "off". When the
+        /// default address is taken the server starts without it (and says so).
+        #[arg(long, default_value = DEFAULT_ADMIN, value_parser = parse_admin_listen)]
+        admin_listen: AdminAddr,
+        /// File holding the admin token (else CAIRN_ADMIN_TOKEN, else one
+        /// generated into DATA/admin.token, mode 0600).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
     },
     /// Run storage node ID of the cluster described by the cluster file.
     #[command(after_help = ENV_COMMON)]
@@ -135,12 +145,33 @@ enum Command {
         chunk_size: usize,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Address of this gateway's admin API (off unless given); needs
+        /// CAIRN_ADMIN_TOKEN or --admin-token-file.
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
+        /// File holding the admin token (when CAIRN_ADMIN_TOKEN is not set).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
     },
     /// Operate a running cluster.
     #[command(after_help = ENV_COMMON)]
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
+    },
+    /// Manage access keys through the admin API.
+    Key {
+        #[command(flatten)]
+        target: cairn::admin_cli::AdminTarget,
+        #[command(subcommand)]
+        command: cairn::admin_cli::KeyCommand,
+    },
+    /// Manage bucket grants and see buckets through the admin API.
+    Bucket {
+        #[command(flatten)]
+        target: cairn::admin_cli::AdminTarget,
+        #[command(subcommand)]
+        command: cairn::admin_cli::BucketCommand,
     },
     /// Load-test an S3 endpoint (any store, path-style SigV4): ops/s, MiB/s, latency.
     Bench(cairn::bench::BenchArgs),
@@ -300,6 +331,21 @@ fn check_chunk_size(chunk_size: usize) -> Result<(), String> {
     Ok(())
 }
 
+const DEFAULT_ADMIN: &str = "127.0.0.1:9002";
+
+/// `--admin-listen`: an address, or "off"; whether it is the default.
+#[derive(Clone, Debug)]
+struct AdminAddr(Option<SocketAddr>, bool);
+
+fn parse_admin_listen(s: &str) -> Result<AdminAddr, String> {
+    if s == "off" {
+        return Ok(AdminAddr(None, false));
+    }
+    s.parse()
+        .map(|a| AdminAddr(Some(a), s == DEFAULT_ADMIN))
+        .map_err(|e| format!("not an address or \"off\": {s:?} ({e})"))
+}
+
 /// `--min-free`: bytes, or a size with a unit.
 fn parse_min_free(s: &str) -> Result<u64, String> {
     ClusterConfig::parse_size(s)
@@ -334,10 +380,15 @@ fn main() -> std::process::ExitCode {
                 lifecycle,
                 scrub,
                 limits,
+                admin_listen,
+                admin_token_file,
             } => {
                 check_chunk_size(chunk_size)?;
                 let limits = limits.limits()?;
                 server::run_embedded(server::ServerOptions {
+                    admin_listen: admin_listen.0,
+                    admin_default: admin_listen.1,
+                    admin_token_file,
                     listen,
                     data_dir: data,
                     region,
@@ -383,16 +434,31 @@ fn main() -> std::process::ExitCode {
                 domain,
                 chunk_size,
                 limits,
+                admin_listen,
+                admin_token_file,
             } => {
                 check_chunk_size(chunk_size)?;
                 let limits = limits.limits()?;
                 let cfg = load(&config)?;
+                let admin = match admin_listen {
+                    Some(listen) => Some(
+                        cairn::admin_api::token::admin_listen(
+                            listen,
+                            admin_token_file.as_deref(),
+                            None,
+                            true,
+                        )
+                        .map_err(|e| e.to_string())?,
+                    ),
+                    None => None,
+                };
                 let opts = server::GatewayOptions {
                     listen,
                     region: cfg.region.clone(),
                     domain,
                     chunk_size,
                     limits,
+                    admin,
                 };
                 server::run_cluster_gateway(cfg, opts)
                     .await
@@ -441,6 +507,10 @@ fn main() -> std::process::ExitCode {
                 }
             },
             Command::Bench(args) => cairn::bench::run_cli(args).await,
+            Command::Key { target, command } => cairn::admin_cli::run_key(target, command).await,
+            Command::Bucket { target, command } => {
+                cairn::admin_cli::run_bucket(target, command).await
+            }
         }
     });
     match result {

@@ -1,11 +1,12 @@
 //! Bucket policies, as far as Cairn enforces them: a statement that allows anyone
 //! (`"Principal": "*"`) `s3:GetObject` on `arn:aws:s3:::BUCKET/PATTERN` lets
 //! anonymous clients GET/HEAD the keys matching PATTERN (`*` and `?` wildcards).
-//! Signed requests may do everything already, so other grants change nothing.
+//! Signed requests get their permissions from key grants (`auth`), so other
+//! allowed actions of a `*` statement change nothing for them.
 //!
 //! A document is validated when it is put: structure and types (`MalformedPolicy`),
 //! and what Cairn does not evaluate — `Deny`, `Condition`, `NotPrincipal`,
-//! `NotAction`, `NotResource` — is refused (`NotImplemented`) rather than stored
+//! `NotAction`, `NotResource`, named principals — is refused (`NotImplemented`) rather than stored
 //! and ignored. The parsed form is cached per bucket (`PolicyCache`), so an
 //! anonymous GET compares the stored text and matches patterns, nothing more.
 
@@ -109,6 +110,13 @@ fn statement(value: &Value) -> Result<Statement, PolicyError> {
         None => return Err(malformed("Missing required field Effect")),
     }
     let anyone = principal(s)?;
+    if !anyone {
+        // Keys get their permissions from grants (`cairn bucket allow`); a policy
+        // statement naming them would not be evaluated.
+        return Err(PolicyError::Unsupported(
+            "Policy statements for named principals are not evaluated by Cairn yet; grant keys with `cairn bucket allow`".into(),
+        ));
+    }
     let actions = string_list(s, "Action")?;
     if let Some(bad) = actions
         .iter()
@@ -256,9 +264,11 @@ mod tests {
     }
 
     #[test]
-    fn named_principals_grant_nothing_anonymous() {
-        let d = parse(r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#).unwrap();
-        assert!(!d.allows_anonymous_get("b", "k"));
+    fn named_principals_are_refused() {
+        let d = parse(
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#,
+        );
+        assert!(matches!(d, Err(PolicyError::Unsupported(_))));
         let d = parse(r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":["s3:Get*"],"Resource":"arn:aws:s3:::b/*"}}"#).unwrap();
         assert!(d.allows_anonymous_get("b", "k"));
     }

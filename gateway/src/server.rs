@@ -4,13 +4,16 @@
 //! `cairn server` (a one-node cluster and a gateway in one process, the node reached
 //! in-process) and `cairn gateway` (a gateway of a cluster, nodes reached by RPC).
 
-use crate::auth::{KeyAuth, PublicReadAccess};
+use crate::access_cache::AccessCache;
+use crate::auth::{Authorizer, KeyAuth};
 use crate::cors::cache::CorsCache;
 use crate::drain::BodyLimits;
+use crate::keys::StartKey;
 pub use crate::limits::Limits;
 use crate::limits::{Activity, InFlight, TimedIo};
 use crate::metrics::METRICS;
 use crate::s3::S3Api;
+use crate::sealing::SealingKey;
 use crate::state::{Gateway, GatewayConfig};
 use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::{Node, NodeClient, NodeOptions};
@@ -18,6 +21,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::Body;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +45,11 @@ pub struct ServerOptions {
     /// `--scrub-interval`, `--scrub-bandwidth`.
     pub scrub: cairn_node::cluster::config::ScrubSettings,
     pub limits: Limits,
+    /// `--admin-listen`, with `--admin-token-file` / `CAIRN_ADMIN_TOKEN`.
+    pub admin_listen: Option<SocketAddr>,
+    /// Whether `admin_listen` is the default (taken: start without the API).
+    pub admin_default: bool,
+    pub admin_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +65,10 @@ pub enum ServerError {
     Domain(String),
     #[error("cluster file: {0}")]
     Config(#[from] cairn_node::cluster::config::ConfigError),
+    #[error("{0}")]
+    Seal(#[from] crate::sealing::SealError),
+    #[error("admin token: {0}")]
+    AdminToken(String),
 }
 
 /// What a gateway serves besides its storage: where, which region and host names,
@@ -68,6 +81,27 @@ pub struct GatewayOptions {
     pub domain: Option<String>,
     pub chunk_size: usize,
     pub limits: Limits,
+    /// The admin API's listener and token, if it is served.
+    pub admin: Option<AdminListen>,
+}
+
+/// Where the admin API listens and the token it wants.
+#[derive(Clone)]
+pub struct AdminListen {
+    pub listen: SocketAddr,
+    pub token: String,
+    /// Where the token came from, as printed at start (never the token).
+    pub token_source: String,
+    /// The cluster file, for the cluster status (`None` in `cairn server`).
+    pub cluster: Option<ClusterConfig>,
+    /// Whether a failure to listen stops the start (not for the default address).
+    pub required: bool,
+}
+
+impl std::fmt::Debug for AdminListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AdminListen({}, {})", self.listen, self.token_source)
+    }
 }
 
 /// Runs the embedded single-node store until the process is stopped.
@@ -99,9 +133,19 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
         domain: opts.domain.clone(),
         chunk_size: opts.chunk_size,
         limits: opts.limits.clone(),
+        admin: match opts.admin_listen {
+            Some(listen) => Some(crate::admin_api::token::admin_listen(
+                listen,
+                opts.admin_token_file.as_deref(),
+                Some(&opts.data_dir),
+                !opts.admin_default,
+            )?),
+            None => None,
+        },
     };
+    let sealing = SealingKey::load_or_create(&opts.data_dir)?;
     let where_ = format!("data in {}", opts.data_dir.display());
-    run_gateway_with(client, listener, &gateway_opts, None, &where_).await
+    run_gateway_with(client, listener, &gateway_opts, sealing, None, &where_).await
 }
 
 /// Binds the S3 listener on HOST:PORT (a name resolves to its addresses; the
@@ -118,9 +162,12 @@ async fn bind(listen: &str) -> Result<TcpListener, ServerError> {
 /// Runs a gateway of the cluster described by `cfg` until the process is stopped.
 pub async fn run_cluster_gateway(
     cfg: ClusterConfig,
-    opts: GatewayOptions,
+    mut opts: GatewayOptions,
 ) -> Result<(), ServerError> {
     let listener = bind(&opts.listen).await?;
+    if let Some(admin) = &mut opts.admin {
+        admin.cluster = Some(cfg.clone());
+    }
     let client = NodeClient::remote(&cfg)?;
     let mut waited = 0u32;
     while let Err(error) = client.readiness().await {
@@ -141,7 +188,8 @@ pub async fn run_cluster_gateway(
     let configured = cfg.access_key.clone().zip(cfg.secret_key.clone());
     let where_ = format!("cluster {} ({} nodes)", cfg.name, cfg.nodes.len());
     spawn_cluster_metrics(cfg.clone());
-    run_gateway_with(client, listener, &opts, configured, &where_).await
+    let sealing = SealingKey::from_cluster_secret(&cfg.secret);
+    run_gateway_with(client, listener, &opts, sealing, configured, &where_).await
 }
 
 /// Refreshes the cluster section of `/metrics` (map, capacity, moves) every 10 s.
@@ -161,28 +209,55 @@ async fn run_gateway_with(
     client: NodeClient,
     listener: TcpListener,
     opts: &GatewayOptions,
+    sealing: SealingKey,
     configured_key: Option<(String, String)>,
     where_: &str,
 ) -> Result<(), ServerError> {
-    let (access, secret) = bootstrap_key(&client, configured_key).await?;
+    let from_env = std::env::var("CAIRN_ACCESS_KEY")
+        .ok()
+        .zip(std::env::var("CAIRN_SECRET_KEY").ok())
+        .filter(|(a, s)| !a.is_empty() && !s.is_empty());
+    let start_key = crate::keys::bootstrap(&client, &sealing, from_env.or(configured_key)).await?;
+    let cache = AccessCache::start(client.clone(), sealing).await?;
     crate::usage::spawn_usage_metrics(client.clone(), opts.limits.usage_refresh);
     let gateway = Gateway::new(
         client,
         GatewayConfig::new(opts.region.clone(), opts.chunk_size),
     );
     let cors = gateway.cors.clone();
-    let service = build_service(gateway, opts.domain.as_deref())?;
+    let service = build_service_with(gateway.clone(), cache.clone(), opts.domain.as_deref())?;
+    if let Some(admin) = &opts.admin {
+        match TcpListener::bind(admin.listen).await {
+            Ok(listener) => {
+                let state = crate::admin_api::ApiState::new(
+                    gateway,
+                    cache,
+                    admin.token.clone(),
+                    admin.cluster.clone(),
+                );
+                println!(
+                    "Cairn admin API at http://{}/v1 (token {})",
+                    admin.listen, admin.token_source
+                );
+                tokio::spawn(crate::admin_api::serve(listener, state));
+            }
+            Err(source) if admin.required => {
+                return Err(ServerError::Listen {
+                    addr: admin.listen.to_string(),
+                    source,
+                })
+            }
+            Err(error) => {
+                tracing::warn!(addr = %admin.listen, %error, "admin API not started (pass --admin-listen ADDR)");
+            }
+        }
+    }
     let endpoint = format!("http://{}", opts.listen);
     println!(
         "Cairn is serving S3 at {endpoint} (region {}), {where_}",
         opts.region
     );
-    println!("  access key: {access}");
-    println!("  secret key: {secret}");
-    println!(
-        "  try: AWS_ACCESS_KEY_ID={access} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION={} aws --endpoint-url {endpoint} s3 ls",
-        opts.region
-    );
+    announce_key(&start_key, &endpoint, &opts.region);
     let cx = ServeContext {
         service,
         region: opts.region.clone(),
@@ -203,51 +278,46 @@ async fn run_gateway_with(
     Ok(())
 }
 
-/// The S3 root key: from `CAIRN_ACCESS_KEY`/`CAIRN_SECRET_KEY` when set, else the one
-/// kept in the catalog, else one from the cluster file, else a new one generated and
-/// kept there.
-async fn bootstrap_key(
-    node: &NodeClient,
-    configured: Option<(String, String)>,
-) -> Result<(String, String), ServerError> {
-    let from_env = std::env::var("CAIRN_ACCESS_KEY")
-        .ok()
-        .zip(std::env::var("CAIRN_SECRET_KEY").ok())
-        .filter(|(a, s)| !a.is_empty() && !s.is_empty());
-    if let Some((access, secret)) = from_env.or(configured) {
-        if node.get_secret(access.clone()).await?.as_deref() != Some(secret.as_str()) {
-            node.put_key(access.clone(), secret.clone()).await?;
+/// Prints the start-up key: its secret only when it was generated now (the one
+/// time it is shown).
+fn announce_key(key: &StartKey, endpoint: &str, region: &str) {
+    match key {
+        StartKey::Configured { access_key } => {
+            println!("  admin access key: {access_key} (secret as configured)")
         }
-        return Ok((access, secret));
+        StartKey::Kept { access_key } => println!(
+            "  admin access key: {access_key} (its secret was shown once, when it was created)"
+        ),
+        StartKey::Generated { access_key, secret } => {
+            println!("  admin access key: {access_key}");
+            println!("  secret key: {secret}  (shown this once: keep it now)");
+            println!(
+                "  try: AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY=<secret> AWS_DEFAULT_REGION={region} aws --endpoint-url {endpoint} s3 ls"
+            );
+        }
     }
-    if let Some(first) = node.list_keys().await?.into_iter().next() {
-        return Ok(first);
-    }
-    let access = format!(
-        "CK{}",
-        random_string(18, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-    );
-    let secret = random_string(
-        40,
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-    );
-    node.put_key(access.clone(), secret.clone()).await?;
-    Ok((access, secret))
 }
 
-fn random_string(len: usize, alphabet: &[u8]) -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
-        .collect()
+/// The S3 service over a gateway whose keys are only those of the catalog (tests
+/// and benches): the sealing key is random, so only keys this process adds open.
+pub async fn build_service(
+    gateway: Gateway,
+    sealing: SealingKey,
+    domain: Option<&str>,
+) -> Result<S3Service, ServerError> {
+    let cache = AccessCache::start(gateway.node.clone(), sealing).await?;
+    build_service_with(gateway, cache, domain)
 }
 
-pub fn build_service(gateway: Gateway, domain: Option<&str>) -> Result<S3Service, ServerError> {
+pub fn build_service_with(
+    gateway: Gateway,
+    cache: Arc<AccessCache>,
+    domain: Option<&str>,
+) -> Result<S3Service, ServerError> {
     let node = gateway.node.clone();
     let mut builder = S3ServiceBuilder::new(S3Api(gateway));
-    builder.set_auth(KeyAuth::new(node.clone()));
-    builder.set_access(PublicReadAccess::new(node));
+    builder.set_auth(KeyAuth::new(cache.clone()));
+    builder.set_access(Authorizer::new(node, cache));
     if let Some(domain) = domain {
         if domain.is_empty() || domain.contains(['/', ':', ' ']) {
             return Err(ServerError::Domain(domain.to_string()));

@@ -1,5 +1,5 @@
 //! Cairn storage node: content-addressed chunk files, the redb catalog of buckets,
-//! objects, uploads and keys, the Raft groups that replicate them (openraft), the
+//! objects, uploads, access keys and grants, the Raft groups that replicate them (openraft), the
 //! internal RPC, chunk garbage collection, and the client interface the gateway
 //! uses to reach all of it. Knows nothing of S3's wire protocol.
 //!
@@ -8,7 +8,7 @@
 //!
 //! | layer | holds |
 //! |---|---|
-//! | `ids`, `clock`, `error`, `records`, `versioning`, `lifecycle` | leaf types every layer shares |
+//! | `ids`, `clock`, `error`, `records`, `versioning`, `lifecycle`, `access` | leaf types every layer shares |
 //! | `cluster` | `cluster.toml`, the committed cluster map, placement |
 //! | `storage` | chunk files, the redb catalog, group commit, garbage collection |
 //! | `raft` | openraft's type config, the shared log, state machines, snapshots |
@@ -18,6 +18,7 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the whole picture.
 
+pub mod access;
 pub mod client;
 pub mod clock;
 pub mod cluster;

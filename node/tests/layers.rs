@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
         "records",
         "versioning",
         "lifecycle",
+        "access",
     ],
     &["cluster"],
     &["storage"],

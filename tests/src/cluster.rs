@@ -253,6 +253,8 @@ pub struct Cluster {
     /// The cluster secret, the same in every rewrite of the cluster file.
     secret: String,
     gateway_addr: SocketAddr,
+    /// The gateway's admin API (`--admin-listen`, token `ADMIN_TOKEN`).
+    admin_addr: SocketAddr,
     nodes: Vec<NodeProc>,
     gateway: Proc,
     // Declared last so the directory outlives the processes.
@@ -287,6 +289,7 @@ impl Cluster {
             secret: format!("cairn-test-secret-{:016x}", rand::random::<u64>()),
             opts,
             gateway_addr,
+            admin_addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
             nodes,
             gateway: Proc::new("gateway", root.join("gateway.log")),
             _root: None,
@@ -518,9 +521,11 @@ impl Cluster {
         if let Some(d) = &s.domain {
             cmd.arg("--domain").arg(d);
         }
+        cmd.arg("--admin-listen").arg(self.admin_addr.to_string());
         cmd.args(&s.extra_args);
         cmd.env("CAIRN_ACCESS_KEY", ACCESS_KEY)
-            .env("CAIRN_SECRET_KEY", SECRET_KEY);
+            .env("CAIRN_SECRET_KEY", SECRET_KEY)
+            .env("CAIRN_ADMIN_TOKEN", crate::ADMIN_TOKEN);
         let banner = format!("{} opts {:?}", self.gateway_addr, self.opts.server);
         self.gateway.spawn(cmd, &banner);
         let addr = self.gateway_addr.to_string();
@@ -540,6 +545,11 @@ impl Cluster {
 
     pub fn gateway_addr(&self) -> SocketAddr {
         self.gateway_addr
+    }
+
+    /// The gateway's admin API address.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
     }
 
     /// `http://GATEWAY`

@@ -42,6 +42,8 @@ use process::{wait_health, Proc};
 pub const ACCESS_KEY: &str = "CAIRNTESTACCESSKEY01";
 /// Secret key the test servers are started with.
 pub const SECRET_KEY: &str = "cairn/test/secret/key/0123456789abcdefghij";
+/// Admin API token the test servers are started with (`CAIRN_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN: &str = "cairn-test-admin-token-0123456789abcdef";
 /// Region the test servers are started with.
 pub const REGION: &str = "us-east-1";
 
@@ -179,6 +181,8 @@ pub(crate) fn free_port() -> u16 {
 /// to node 1.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The admin API's address (`--admin-listen`).
+    admin_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub opts: ServerOpts,
     backend: Backend,
@@ -232,8 +236,13 @@ impl Server {
                 (Backend::Cluster(Box::new(cluster)), data_dir)
             }
         };
+        let admin_addr = match &backend {
+            Backend::Cluster(c) => c.admin_addr(),
+            Backend::Embedded(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
+        };
         let mut s = Server {
             addr,
+            admin_addr,
             data_dir,
             opts,
             backend,
@@ -275,11 +284,35 @@ impl Server {
         if let Some(m) = &self.opts.min_free {
             cmd.arg("--min-free").arg(m);
         }
+        cmd.arg("--admin-listen").arg(self.admin_addr.to_string());
         cmd.args(&self.opts.extra_args);
         cmd.args(&self.opts.node_args);
         cmd.env("CAIRN_ACCESS_KEY", ACCESS_KEY)
-            .env("CAIRN_SECRET_KEY", SECRET_KEY);
+            .env("CAIRN_SECRET_KEY", SECRET_KEY)
+            .env("CAIRN_ADMIN_TOKEN", ADMIN_TOKEN);
         cmd
+    }
+
+    /// Every log file of this server's processes (`*.log` under its directory).
+    pub fn log_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "log") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self._root.path(), &mut out);
+        out
+    }
+
+    /// `http://ADMIN_ADDR`: the admin API (token `ADMIN_TOKEN`).
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin_addr)
     }
 
     /// Start the process(es) with the current options and wait until ready.

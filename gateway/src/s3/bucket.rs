@@ -45,7 +45,7 @@ pub async fn create_bucket(
     gw: &Gateway,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
-    let input = req.input;
+    let input = &req.input;
     if !valid_bucket_name(&input.bucket) {
         return Err(s3_error!(InvalidBucketName));
     }
@@ -66,7 +66,8 @@ pub async fn create_bucket(
             .is_some_and(|g| g.contains(super::acl::ALL_USERS));
     let location = input
         .create_bucket_configuration
-        .and_then(|c| c.location_constraint)
+        .as_ref()
+        .and_then(|c| c.location_constraint.clone())
         .map(|l| l.as_str().to_string())
         .filter(|l| !l.is_empty())
         .unwrap_or_else(|| gw.cfg.region.clone());
@@ -76,23 +77,42 @@ pub async fn create_bucket(
         public_read_acl: public_read,
         ..Default::default()
     };
-    if input.object_lock_enabled_for_bucket == Some(true) {
-        // Object lock turns versioning on, for good.
-        let config = cairn_node::versioning::BucketConfig {
+    // Object lock turns versioning on, for good.
+    let config = (input.object_lock_enabled_for_bucket == Some(true)).then_some(
+        cairn_node::versioning::BucketConfig {
             versioning: cairn_node::versioning::Versioning::Enabled,
             object_lock: true,
             default_retention: None,
             lifecycle: None,
-        };
-        gw.node
-            .create_bucket_with(input.bucket.clone(), record, config)
-            .await
-            .or_s3()?;
-    } else {
-        gw.node
-            .create_bucket(input.bucket.clone(), record)
-            .await
-            .or_s3()?;
+        },
+    );
+    let Some(requester) = crate::auth::requester(&req.extensions) else {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    };
+    let created = gw
+        .node
+        .create_bucket_owned(
+            input.bucket.clone(),
+            record,
+            config,
+            requester.access_key.clone(),
+        )
+        .await;
+    match created {
+        Err(cairn_node::Error::BucketExists) => {
+            // Another key's bucket: its name is taken, nothing more is told.
+            let access = gw.node.bucket_access(input.bucket.clone()).await.or_s3()?;
+            let mine = match access {
+                Some(a) => a.owner == requester.access_key,
+                None => requester.admin,
+            };
+            return Err(if mine {
+                s3_error!(BucketAlreadyOwnedByYou)
+            } else {
+                s3_error!(BucketAlreadyExists)
+            });
+        }
+        other => other.or_s3()?,
     }
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", input.bucket)),
@@ -127,6 +147,21 @@ pub async fn list_buckets(
     gw: &Gateway,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
+    let Some(requester) = crate::auth::requester(&req.extensions) else {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    };
+    // The catalog's grants as they are now (a bucket made a moment ago included).
+    let access = if requester.admin {
+        None
+    } else {
+        Some(gw.node.access_state().await.or_s3()?.buckets)
+    };
+    let sees = |name: &str| match &access {
+        None => true,
+        Some(buckets) => buckets
+            .get(name)
+            .is_some_and(|a| !a.permission_of(&requester.access_key).is_none()),
+    };
     let input = req.input;
     let max = match input.max_buckets {
         None => usize::MAX,
@@ -152,7 +187,8 @@ pub async fn list_buckets(
         .or_s3()?
         .into_iter()
         .filter(|(name, rec)| {
-            name.starts_with(&prefix)
+            sees(name)
+                && name.starts_with(&prefix)
                 && after.as_ref().is_none_or(|a| name > a)
                 && region.is_none_or(|r| rec.location == r)
         })

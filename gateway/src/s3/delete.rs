@@ -18,7 +18,11 @@ pub async fn delete_object(
         key: input.key,
         version_id: input.version_id,
     };
-    let bypass = input.bypass_governance_retention.unwrap_or(false);
+    let bypass = crate::auth::bypass_allowed(
+        &req.extensions,
+        &input.bucket,
+        input.bypass_governance_retention.unwrap_or(false),
+    );
     let mut outcomes = gw
         .node
         .delete_versions(input.bucket, vec![target], bypass)
@@ -58,7 +62,11 @@ pub async fn delete_objects(
             version_id: o.version_id,
         })
         .collect();
-    let bypass = input.bypass_governance_retention.unwrap_or(false);
+    let bypass = crate::auth::bypass_allowed(
+        &req.extensions,
+        &input.bucket,
+        input.bypass_governance_retention.unwrap_or(false),
+    );
     let asked: Vec<bool> = targets.iter().map(|t| t.version_id.is_some()).collect();
     let outcomes = gw
         .node

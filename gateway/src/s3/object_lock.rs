@@ -203,7 +203,11 @@ pub async fn put_object_retention(
             "The retain until date must be in the future!"
         ));
     }
-    let bypass = input.bypass_governance_retention.unwrap_or(false);
+    let bypass = crate::auth::bypass_allowed(
+        &req.extensions,
+        &input.bucket,
+        input.bypass_governance_retention.unwrap_or(false),
+    );
     let change = VersionChange::SetRetention {
         retention,
         bypass_governance: bypass,

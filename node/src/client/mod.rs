@@ -20,6 +20,7 @@ use crate::rpc::routing::Router;
 use crate::storage::catalog::{CatalogCommand, CatalogQuery, CatalogReply, CatalogRequest};
 use bytes::Bytes;
 
+mod access;
 mod bucket_docs;
 mod objects;
 pub mod usage;

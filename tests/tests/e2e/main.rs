@@ -2,6 +2,8 @@
 //! signed HTTP. One test binary (one link of the SDK) with a module per area.
 
 #![allow(clippy::unwrap_used)]
+mod access;
+mod admin_api;
 mod buckets;
 mod checksums;
 mod chunked;

@@ -177,5 +177,6 @@ pub(super) fn delete_bucket_in(
     t.remove(name)?;
     txn.open_table(BUCKET_CONFIG)?.remove(name)?;
     super::bucket_docs::remove_bucket_docs_in(txn, name)?;
+    txn.open_table(super::db::BUCKET_ACCESS)?.remove(name)?;
     Ok(())
 }

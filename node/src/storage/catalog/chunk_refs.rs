@@ -184,7 +184,11 @@ mod tests {
     #[test]
     fn pages_cover_every_chunked_object_once() {
         let dir = tempfile::tempdir().unwrap();
-        let cat = Catalog::open(&dir.path().join("c.redb")).unwrap();
+        let cat = Catalog::open(
+            &crate::storage::disk::Disk::Real,
+            &dir.path().join("c.redb"),
+        )
+        .unwrap();
         for b in ["aaa", "bbb"] {
             cat.apply(&crate::storage::catalog::CatalogCommand::CreateBucket {
                 name: b.into(),

@@ -4,7 +4,9 @@
 
 use super::buckets::{configure_bucket_in, create_bucket_in, delete_bucket_in, update_bucket_in};
 use super::db::{set_cluster_map_in, Catalog};
-use super::keys::put_key_in;
+use super::keys::{
+    delete_key_in, put_key_in, put_key_record_in, set_grant_in, set_key_enabled_in, set_owner_in,
+};
 use super::lifecycle::set_lifecycle_in;
 use super::listing::{ListPage, ListQuery};
 use super::objects::{delete_objects_in, update_object_in};
@@ -14,6 +16,7 @@ use super::uploads::{
 use super::usage::BucketUsage;
 use super::version_listing::{VersionListQuery, VersionPage};
 use super::versions::{delete_versions_in, put_in, update_in};
+use crate::access::{AccessState, BucketAccess, KeyRecord, Permission};
 use crate::cluster::map::ClusterMap;
 use crate::error::{Error, Result, WireError};
 use crate::lifecycle::LifecycleConfig;
@@ -149,6 +152,29 @@ pub enum CatalogCommand {
         kind: String,
         doc: Option<Vec<u8>>,
     },
+    /// Add or replace a key record (refused when another key has its name).
+    PutKeyRecord(Box<KeyRecord>),
+    SetKeyEnabled {
+        access_key: String,
+        enabled: bool,
+    },
+    /// Delete a key and every grant to it.
+    DeleteKey {
+        access_key: String,
+    },
+    /// Set a key's grant on a bucket (no permission: remove it).
+    SetGrant {
+        bucket: String,
+        access_key: String,
+        permission: Permission,
+    },
+    /// Create a bucket owned by `owner` (an access key id), with settings if any.
+    CreateBucketOwned {
+        name: String,
+        record: BucketRecord,
+        config: Option<BucketConfig>,
+        owner: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -199,6 +225,14 @@ pub enum CatalogQuery {
         bucket: String,
         kind: String,
     },
+    /// Every key record and bucket access row.
+    AccessState,
+    KeyRecord {
+        access_key: String,
+    },
+    BucketAccess {
+        name: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -222,6 +256,9 @@ pub enum CatalogReply {
     Config(BucketConfig),
     Usage(std::collections::BTreeMap<String, BucketUsage>),
     Doc(Option<Vec<u8>>),
+    AccessState(Box<AccessState>),
+    KeyRecord(Option<Box<KeyRecord>>),
+    BucketAccess(Option<BucketAccess>),
 }
 
 impl Catalog {
@@ -258,6 +295,9 @@ impl Catalog {
             Q::BucketConfig { name } => R::Config(self.bucket_config(name)?),
             Q::Usage => R::Usage(self.bucket_usage()?),
             Q::BucketDoc { bucket, kind } => R::Doc(self.bucket_doc(bucket, kind)?),
+            Q::AccessState => R::AccessState(Box::new(self.access_state()?)),
+            Q::KeyRecord { access_key } => R::KeyRecord(self.key_record(access_key)?.map(Box::new)),
+            Q::BucketAccess { name } => R::BucketAccess(self.bucket_access(name)?),
         })
     }
 }
@@ -351,6 +391,26 @@ pub(super) fn apply_in(txn: &WriteTransaction, cmd: &CatalogCommand) -> Result<C
             kind,
             doc.as_deref(),
         )),
+        C::PutKeyRecord(record) => done(put_key_record_in(txn, record)),
+        C::SetKeyEnabled {
+            access_key,
+            enabled,
+        } => done(set_key_enabled_in(txn, access_key, *enabled)),
+        C::DeleteKey { access_key } => done(delete_key_in(txn, access_key)),
+        C::SetGrant {
+            bucket,
+            access_key,
+            permission,
+        } => done(set_grant_in(txn, bucket, access_key, *permission)),
+        C::CreateBucketOwned {
+            name,
+            record,
+            config,
+            owner,
+        } => done(
+            create_bucket_in(txn, name, record, config.as_ref())
+                .and_then(|()| set_owner_in(txn, name, owner)),
+        ),
     }
 }
 

@@ -41,6 +41,11 @@ pub(super) const REQUESTS: TableDefinition<u128, &[u8]> = TableDefinition::new("
 /// (log index, request id) → (): the same requests in log order, for eviction
 pub(super) const REQUEST_ORDER: TableDefinition<(u64, u128), ()> =
     TableDefinition::new("request_order");
+/// access key id → `KeyRecord` (secret sealed; supersedes `KEYS`)
+pub(super) const ACCESS_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("access_keys");
+/// bucket name → `BucketAccess` (owner and grants)
+pub(super) const BUCKET_ACCESS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("bucket_access");
 /// The META row holding the committed `ClusterMap`.
 pub(super) const CLUSTER_MAP: &str = "cluster_map";
 
@@ -66,6 +71,8 @@ impl Catalog {
             txn.open_table(REQUESTS)?;
             txn.open_table(REQUEST_ORDER)?;
             txn.open_table(BUCKET_DOCS)?;
+            txn.open_table(ACCESS_KEYS)?;
+            txn.open_table(BUCKET_ACCESS)?;
             Ok(())
         })?;
         catalog.sync()?;

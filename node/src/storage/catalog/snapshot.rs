@@ -3,8 +3,8 @@
 //! all tables in one write transaction. Nothing is held in memory whole.
 
 use super::db::{
-    decode, encode, Catalog, BUCKETS, BUCKET_CONFIG, BUCKET_DOCS, KEYS, META, OBJECTS, PARTS,
-    REQUESTS, REQUEST_ORDER, UPLOADS, UPLOAD_LOCKS, VERSIONS,
+    decode, encode, Catalog, ACCESS_KEYS, BUCKETS, BUCKET_ACCESS, BUCKET_CONFIG, BUCKET_DOCS, KEYS,
+    META, OBJECTS, PARTS, REQUESTS, REQUEST_ORDER, UPLOADS, UPLOAD_LOCKS, VERSIONS,
 };
 use crate::error::Result;
 use crate::storage::frames::{read_frame, write_frame};
@@ -27,6 +27,10 @@ enum Row {
     Request(u128, Vec<u8>),
     RequestOrder(u64, u128),
     Doc(String, String, Vec<u8>),
+    /// access key id → `KeyRecord` (`access_keys`)
+    AccessKey(String, Vec<u8>),
+    /// bucket → `BucketAccess` (`bucket_access`)
+    BucketAccess(String, Vec<u8>),
 }
 
 impl Catalog {
@@ -86,6 +90,14 @@ impl Catalog {
                 let (b, kind) = k.value();
                 put(Row::Doc(b.into(), kind.into(), v.value().to_vec()))?;
             }
+            for item in txn.open_table(ACCESS_KEYS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::AccessKey(k.value().into(), v.value().to_vec()))?;
+            }
+            for item in txn.open_table(BUCKET_ACCESS)?.iter()? {
+                let (k, v) = item?;
+                put(Row::BucketAccess(k.value().into(), v.value().to_vec()))?;
+            }
             for item in txn.open_table(META)?.iter()? {
                 let (k, v) = item?;
                 meta.push((k.value().to_string(), v.value().to_vec()));
@@ -110,6 +122,8 @@ impl Catalog {
             clear(txn, REQUESTS)?;
             clear(txn, REQUEST_ORDER)?;
             clear(txn, BUCKET_DOCS)?;
+            clear(txn, ACCESS_KEYS)?;
+            clear(txn, BUCKET_ACCESS)?;
             while let Some(frame) = read_frame(input)? {
                 match decode::<Row>(&frame)? {
                     Row::Bucket(k, v) => {
@@ -153,6 +167,14 @@ impl Catalog {
                     }
                     Row::RequestOrder(index, id) => {
                         txn.open_table(REQUEST_ORDER)?.insert((index, id), ())?;
+                    }
+                    Row::AccessKey(k, v) => {
+                        txn.open_table(ACCESS_KEYS)?
+                            .insert(k.as_str(), v.as_slice())?;
+                    }
+                    Row::BucketAccess(k, v) => {
+                        txn.open_table(BUCKET_ACCESS)?
+                            .insert(k.as_str(), v.as_slice())?;
                     }
                 }
             }
