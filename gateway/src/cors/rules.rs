@@ -188,6 +188,7 @@ fn wildcard_match(pattern: &str, value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn rule(origins: &[&str], methods: &[&str], headers: &[&str]) -> CORSRule {
