@@ -403,6 +403,23 @@ impl S3Client {
         Ok(size)
     }
 
+    /// A GET of the bucket with the query `pairs` (a listing): its body as text.
+    async fn bucket_get(&self, pairs: &[(&str, &str)]) -> OpResult<String> {
+        let q = sigv4::canonical_query(pairs);
+        let path = sigv4::bucket_path(&self.bucket);
+        let resp = self
+            .expect(
+                Method::GET,
+                &path,
+                &q,
+                &[],
+                ReqBody::Empty,
+                &[StatusCode::OK],
+            )
+            .await?;
+        read_text(resp).await
+    }
+
     /// One ListObjectsV2 page. Returns the page with, when `parse_keys`, its keys
     /// and sizes (else only their count).
     pub async fn list_page(
@@ -422,19 +439,7 @@ impl S3Client {
         if let Some(t) = token {
             pairs.push(("continuation-token", t));
         }
-        let q = sigv4::canonical_query(&pairs);
-        let path = sigv4::bucket_path(&self.bucket);
-        let resp = self
-            .expect(
-                Method::GET,
-                &path,
-                &q,
-                &[],
-                ReqBody::Empty,
-                &[StatusCode::OK],
-            )
-            .await?;
-        let text = read_text(resp).await?;
+        let text = self.bucket_get(&pairs).await?;
         let mut page = ListPage {
             bytes: text.len() as u64,
             ..ListPage::default()
@@ -476,19 +481,7 @@ impl S3Client {
         if let Some(m) = key_marker {
             pairs.push(("key-marker", m));
         }
-        let q = sigv4::canonical_query(&pairs);
-        let path = sigv4::bucket_path(&self.bucket);
-        let resp = self
-            .expect(
-                Method::GET,
-                &path,
-                &q,
-                &[],
-                ReqBody::Empty,
-                &[StatusCode::OK],
-            )
-            .await?;
-        let text = read_text(resp).await?;
+        let text = self.bucket_get(&pairs).await?;
         Ok(ListPage {
             bytes: text.len() as u64,
             count: (text.matches("<Version>").count() + text.matches("<DeleteMarker>").count())
