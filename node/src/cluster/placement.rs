@@ -18,15 +18,15 @@ pub fn pg_of(id: &ChunkId, pg_count: u32) -> PgId {
     lead >> (32 - bits)
 }
 
-/// The rendezvous score of (`pg`, `node`): `-weight_eff / ln(u)`, where `u` in (0, 1)
-/// comes from the top 53 bits of the first 8 bytes (LE) of
-/// `blake3("cairn-pg" ‖ pg LE ‖ node id LE)` and
-/// `weight_eff = weight * capacity / 2^30`. Higher wins.
-fn score(pg: PgId, node: &NodeEntry) -> f64 {
+/// The hash half of the rendezvous score of (`pg`, `node`): `-1 / ln(u)`, where `u` in
+/// (0, 1) comes from the top 53 bits of the first 8 bytes (LE) of
+/// `blake3("cairn-pg" ‖ pg LE ‖ node id LE)`. Independent of weights, so a balancer can
+/// compute it once and re-rank under other weights (`cluster::balance`).
+pub fn hash_term(pg: PgId, node: NodeId) -> f64 {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"cairn-pg");
     hasher.update(&pg.to_le_bytes());
-    hasher.update(&node.id.to_le_bytes());
+    hasher.update(&node.to_le_bytes());
     let digest = hasher.finalize();
     let bytes = digest.as_bytes();
     let h = u64::from_le_bytes([
@@ -34,8 +34,17 @@ fn score(pg: PgId, node: &NodeEntry) -> f64 {
     ]);
     // 53 bits are exact in an f64, so u stays strictly inside (0, 1).
     let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-    let weight_eff = node.weight * (node.capacity as f64 / (1u64 << 30) as f64);
-    -weight_eff / u.ln()
+    -1.0 / u.ln()
+}
+
+/// The weight half of the score: `weight * capacity / 2^30`.
+pub fn weight_eff(node: &NodeEntry) -> f64 {
+    node.weight * (node.capacity as f64 / (1u64 << 30) as f64)
+}
+
+/// The rendezvous score of (`pg`, `node`): `weight_eff * hash_term`. Higher wins.
+fn score(pg: PgId, node: &NodeEntry) -> f64 {
+    weight_eff(node) * hash_term(pg, node.id)
 }
 
 /// The replicas of `pg`, at most `r` distinct nodes, in pick order (the first is the
@@ -43,7 +52,11 @@ fn score(pg: PgId, node: &NodeEntry) -> f64 {
 /// possible (a node without a zone is its own zone), then the best remaining nodes;
 /// draining nodes only when fewer than `r` others exist. Independent of slice order.
 pub fn replicas(pg: PgId, nodes: &[NodeEntry], r: usize) -> Vec<NodeId> {
-    let mut ranked: Vec<(f64, &NodeEntry)> = nodes.iter().map(|n| (score(pg, n), n)).collect();
+    pick(nodes.iter().map(|n| (score(pg, n), n)).collect(), r)
+}
+
+/// The pick rule of `replicas` over already scored candidates (any order).
+pub fn pick(mut ranked: Vec<(f64, &NodeEntry)>, r: usize) -> Vec<NodeId> {
     ranked.sort_by(|(sa, a), (sb, b)| match sb.total_cmp(sa) {
         Ordering::Equal => a.id.cmp(&b.id),
         other => other,

@@ -23,11 +23,13 @@ use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 mod scrubbing;
+mod usage;
+
+use usage::Usage;
 
 /// How long a write or touch pins a chunk against collection. Writers refresh
 /// their pins well within it (`PIN_WINDOW / 5`) while an upload runs. Short, as
@@ -41,8 +43,9 @@ pub struct ChunkStore {
     tmp: PathBuf,
     /// Writers (put, touch) share it; the collector takes it alone to check and delete.
     gc_lock: RwLock<()>,
-    /// Bytes of chunk files held (counted at open, then kept up to date).
-    used: AtomicU64,
+    /// Chunk files and bytes held, per id prefix (counted at open, then kept up to
+    /// date).
+    usage: Usage,
     /// Block-aligned staging buffers for direct writes, kept for reuse.
     spare: Mutex<Vec<Vec<u8>>>,
     /// Chunks of writes in flight: id → pinned until.
@@ -75,18 +78,32 @@ impl ChunkStore {
             root: root.to_path_buf(),
             tmp,
             gc_lock: RwLock::new(()),
-            used: AtomicU64::new(0),
+            usage: Usage::default(),
             spare: Mutex::new(Vec::new()),
             pins: Mutex::new(HashMap::new()),
         };
-        let used = store.list()?.iter().map(|f| f.len).sum();
-        store.used.store(used, Ordering::Relaxed);
+        store.for_each_file(|f| {
+            store.usage.add(&f.id, f.len);
+            Ok(())
+        })?;
         Ok(store)
     }
 
     /// Bytes of chunk files held.
     pub fn used(&self) -> u64 {
-        self.used.load(Ordering::Relaxed)
+        self.usage.totals().1
+    }
+
+    /// Chunk files held and their bytes, from counters (no walk).
+    pub fn totals(&self) -> (u64, u64) {
+        self.usage.totals()
+    }
+
+    /// Bytes held per placement group of `pg_count` (a power of two ≤ 65,536: a PG is
+    /// the id's leading bits, as `cluster::placement::pg_of` has it), PGs with none
+    /// left out; from counters (no walk).
+    pub fn bytes_per_pg(&self, pg_count: u32) -> Vec<(u32, u64)> {
+        self.usage.bytes_by_leading_bits(pg_count.max(1).ilog2())
     }
 
     /// Creates the fan-out directories down to `dir` (`ab/cd`), fsyncing the parent
@@ -140,7 +157,7 @@ impl ChunkStore {
             let _ = self.disk.remove_file(&tmp_path);
             return Err(e);
         }
-        self.used.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.usage.add(id, data.len() as u64);
         Ok(true)
     }
 
@@ -202,22 +219,36 @@ impl ChunkStore {
     /// Every chunk file.
     pub fn list(&self) -> Result<Vec<ChunkFile>> {
         let mut out = Vec::new();
+        self.for_each_file(|file| {
+            out.push(file);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `visit` with every chunk file, one fan-out directory in memory at a
+    /// time (a file removed meanwhile is skipped).
+    pub fn for_each_file(&self, mut visit: impl FnMut(ChunkFile) -> Result<()>) -> Result<()> {
         for l1 in read_dirs(&self.disk, &self.root)? {
             for l2 in read_dirs(&self.disk, &l1)? {
                 for entry in self.disk.read_dir(&l2)? {
                     let Some(id) = ChunkId::from_hex(&entry.name) else {
                         continue;
                     };
-                    let meta = self.disk.metadata(&l2.join(&entry.name))?;
-                    out.push(ChunkFile {
+                    let meta = match self.disk.metadata(&l2.join(&entry.name)) {
+                        Ok(meta) => meta,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e.into()),
+                    };
+                    visit(ChunkFile {
                         id,
                         modified: meta.modified,
                         len: meta.len,
-                    });
+                    })?;
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Deletes each chunk of `ids` whose file is still older than `cutoff`, checked
@@ -239,7 +270,7 @@ impl ChunkStore {
             };
             if meta.modified < cutoff {
                 self.disk.remove_file(&path)?;
-                self.used.fetch_sub(meta.len, Ordering::Relaxed);
+                self.usage.remove(id, meta.len);
                 deleted += 1;
             }
         }
@@ -251,17 +282,20 @@ impl ChunkStore {
     pub fn delete_where(&self, doomed: impl Fn(&ChunkId) -> bool) -> Result<u64> {
         let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
         let mut freed = 0;
-        for file in self.list()? {
+        let walked = self.for_each_file(|file| {
             if doomed(&file.id) {
                 match self.disk.remove_file(&self.path_of(&file.id)) {
-                    Ok(()) => freed += file.len,
+                    Ok(()) => {
+                        freed += file.len;
+                        self.usage.remove(&file.id, file.len);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e.into()),
                 }
             }
-        }
-        self.used.fetch_sub(freed, Ordering::Relaxed);
-        Ok(freed)
+            Ok(())
+        });
+        walked.map(|()| freed)
     }
 }
 

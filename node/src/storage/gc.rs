@@ -1,34 +1,53 @@
 //! Chunk garbage collection by mark and sweep: a chunk file is deleted only when no
 //! object and no uploaded part refers to it and its file is older than the grace
 //! period, which protects chunks of uploads still in flight (a write that reuses an
-//! existing chunk refreshes its time).
+//! existing chunk refreshes its time, and pins it until its record commits). The mark
+//! is a Bloom filter (`ref_filter`), so a pass's memory does not grow with the store.
 
 use crate::error::Result;
 use crate::storage::catalog::Catalog;
 use crate::storage::chunk_store::ChunkStore;
+use crate::storage::GC_FILTER_MAX_BYTES;
 use std::time::{Duration, SystemTime};
 
 /// Extra age an unreferenced chunk must have beyond the grace period.
 const MTIME_SLACK: Duration = Duration::from_secs(1);
 
-/// One pass; returns how many chunk files were deleted.
+/// Chunks handed to `delete_if_older` at a time.
+const BATCH: usize = 1024;
+
+/// One pass; returns how many chunk files were deleted. Memory is bounded: the
+/// referenced ids are a Bloom filter of `GC_FILTER_MAX_BYTES` (with a fresh salt each
+/// pass, so garbage it wrongly keeps is collected by a later one), and chunk files
+/// are walked one fan-out directory at a time and deleted in batches.
 pub fn collect(catalog: &Catalog, store: &ChunkStore, grace: Duration) -> Result<u64> {
     // File times come from the kernel's coarse clock, which lags `now` by up to a
     // few milliseconds: without the slack a chunk written just after this line could
     // look older than the cutoff.
     let cutoff = SystemTime::now() - grace - MTIME_SLACK;
-    // List files first: a chunk written after this list is not a candidate at all.
-    let files = store.list()?;
-    let referenced = catalog.referenced_chunks()?;
-    let candidates: Vec<_> = files
-        .into_iter()
-        .filter(|f| f.modified < cutoff && !referenced.contains(&f.id))
-        .map(|f| f.id)
-        .collect();
-    if candidates.is_empty() {
-        return Ok(0);
+    // A chunk that becomes referenced after the filter is read was written or
+    // touched after `cutoff`, or pinned, and `delete_if_older` re-checks both under
+    // the store's lock: so reading the references first is safe.
+    let referenced = catalog.reference_filter(GC_FILTER_MAX_BYTES, rand::random())?;
+    let mut deleted = 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    store.for_each_file(|f| {
+        if f.modified < cutoff && !referenced.may_contain(&f.id) {
+            batch.push(f.id);
+            if batch.len() == BATCH {
+                deleted += store.delete_if_older(&batch, cutoff)?;
+                batch.clear();
+            }
+        }
+        Ok(())
+    })?;
+    deleted += store.delete_if_older(&batch, cutoff)?;
+    if deleted > 0 {
+        tracing::info!(
+            deleted,
+            filter_bytes = referenced.bytes(),
+            "chunk garbage collection"
+        );
     }
-    let deleted = store.delete_if_older(&candidates, cutoff)?;
-    tracing::info!(deleted, "chunk garbage collection");
     Ok(deleted)
 }

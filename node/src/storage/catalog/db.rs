@@ -6,6 +6,7 @@
 use crate::cluster::map::ClusterMap;
 use crate::error::{Error, Result};
 use crate::storage::disk::{redb_backend, Disk};
+use crate::storage::ref_filter::RefFilter;
 use redb::{
     Database, Durability, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction,
 };
@@ -122,27 +123,29 @@ impl Catalog {
         f(&txn)
     }
 
-    /// Every chunk id referenced by an object, a version or an uploaded part.
-    pub fn referenced_chunks(&self) -> Result<std::collections::HashSet<crate::ids::ChunkId>> {
+    /// Every chunk id a committed object, version or uploaded part refers to, as a
+    /// Bloom filter of `bytes` probed with `salt`: memory stays bounded however
+    /// many objects the catalog holds.
+    pub fn reference_filter(&self, bytes: usize, salt: u64) -> Result<RefFilter> {
         use crate::records::{ObjectRecord, PartRecord};
         use redb::ReadableTable;
         self.read(|txn| {
-            let mut set = std::collections::HashSet::new();
+            let mut filter = RefFilter::with_bytes(bytes, salt);
             for item in txn.open_table(OBJECTS)?.iter()? {
                 let rec: ObjectRecord = decode(item?.1.value())?;
-                set.extend(rec.data.chunks().iter().map(|c| c.id));
+                rec.data.chunks().iter().for_each(|c| filter.insert(&c.id));
             }
             for item in txn.open_table(VERSIONS)?.iter()? {
                 let row: crate::versioning::VersionRow = decode(item?.1.value())?;
                 if let Some(rec) = row.record {
-                    set.extend(rec.data.chunks().iter().map(|c| c.id));
+                    rec.data.chunks().iter().for_each(|c| filter.insert(&c.id));
                 }
             }
             for item in txn.open_table(PARTS)?.iter()? {
                 let rec: PartRecord = decode(item?.1.value())?;
-                set.extend(rec.chunks.iter().map(|c| c.id));
+                rec.chunks.iter().for_each(|c| filter.insert(&c.id));
             }
-            Ok(set)
+            Ok(filter)
         })
     }
 }

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::ids::ChunkId;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 impl ChunkStore {
@@ -71,7 +70,7 @@ impl ChunkStore {
         if let Some(parent) = path.parent() {
             sync_dir(&self.disk, parent)?;
         }
-        self.used.fetch_sub(data.len() as u64, Ordering::Relaxed);
+        self.usage.remove(id, data.len() as u64);
         Ok(Some(aside))
     }
 }
