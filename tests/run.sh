@@ -11,6 +11,7 @@
 #        SKIP_RUST=1     skip cargo test (both runs)
 #        SKIP_CLUSTER=1  skip the second e2e run against a 3-node cluster
 #        SKIP_TOOLS=1    skip the pytest suite
+#        SKIP_PERF_SMOKE=1  skip the small run of tests/perf/scale_load.sh
 #        PYTEST_ARGS=".."  extra pytest arguments (e.g. "-k boto3 -x")
 #        PYTHON=python3  interpreter for pytest and the pip installs
 set -euo pipefail
@@ -190,6 +191,22 @@ PY
   if [ "$rc" = 0 ]; then st=ok; else st=FAILED; [ "$f" = 0 ] && f=1; fi
   TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + s))
   record "tool tests (pytest tests/tools)" "$st" $((SECONDS - t0)) "$p passed, $f failed, $s skipped (exit $rc)"
+fi
+
+# --------------------------------------------------------------------------
+# 5. A small run of the scale load script (tests/perf/scale_load.sh): it must work;
+#    its figures go to the log, nothing is asserted on them.
+# --------------------------------------------------------------------------
+if [ "${SKIP_PERF_SMOKE:-0}" = 1 ] || [ "$BUILD_OK" = 0 ]; then
+  record "perf smoke (scale_load.sh 20000)" skipped 0 "SKIP_PERF_SMOKE=1 or build failed"
+else
+  say "bash tests/perf/scale_load.sh 20000 10000"
+  t0=$SECONDS
+  if PAGES=50 timeout 10m bash tests/perf/scale_load.sh 20000 10000 2>&1 | tee "$LOGDIR/scale-load.log"; then
+    record "perf smoke (scale_load.sh 20000)" ok $((SECONDS - t0)) "figures in $LOGDIR/scale-load.log"
+  else
+    record "perf smoke (scale_load.sh 20000)" FAILED $((SECONDS - t0)) "see $LOGDIR/scale-load.log"
+  fi
 fi
 
 # --------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 #![allow(clippy::panic)]
 //! Fault tests of a 3-node cluster (always a cluster, whatever CAIRN_TEST_CLUSTER
 //! says): chunk placement, node loss under load, catalog leader failover, full
-//! restart after SIGKILL, Raft log compaction.
+//! restart after SIGKILL, Raft log compaction, garbage collection (one test runs 6
+//! nodes).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -631,6 +632,81 @@ async fn gc_keeps_chunks_of_live_objects_under_churn() {
         );
     }
     assert!(get_bytes(&c, "gcb", "k").await == v2, "k differs");
+}
+
+/// A node outside the catalog's voters (node 6 of 6: the catalog has at most five)
+/// collects its garbage too, marking from a filter a voter builds: the chunks of a
+/// deleted object leave every node, node 6 included, and a live object's stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gc_runs_on_nodes_without_a_catalog_replica() {
+    let cluster = Cluster::start(
+        ClusterOpts::new()
+            .nodes(6)
+            .server(ServerOpts::new().chunk_size(MIB).gc(0, 1)),
+    )
+    .await;
+    let c = cluster.client();
+    create_bucket(&c, "gc6").await;
+    let gone = payload(61, 24 * MIB);
+    let kept = payload(62, 24 * MIB);
+    put(&c, "gc6", "gone", gone.clone()).await;
+    put(&c, "gc6", "kept", kept.clone()).await;
+    let gone_ids = chunk_ids_of(&gone, MIB);
+    let kept_ids = chunk_ids_of(&kept, MIB);
+    // Followers apply within moments.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (gone_on_6, kept_on_6) = loop {
+        let have = cluster.node_chunk_ids(6);
+        let of = |ids: &Vec<String>| {
+            ids.iter()
+                .filter(|i| have.contains(*i))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let holders = cluster.chunk_holders();
+        let settled = gone_ids
+            .iter()
+            .chain(&kept_ids)
+            .all(|i| holders.get(i).is_some_and(|h| h.len() == R));
+        if settled || Instant::now() > deadline {
+            break (of(&gone_ids), of(&kept_ids));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        !gone_on_6.is_empty() && !kept_on_6.is_empty(),
+        "node 6 holds none of the 24 chunks of an object: {gone_on_6:?} / {kept_on_6:?}"
+    );
+    c.delete_object()
+        .bucket("gc6")
+        .key("gone")
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left: Vec<(u64, usize)> = cluster
+            .node_ids()
+            .into_iter()
+            .map(|n| {
+                let have = cluster.node_chunk_ids(n);
+                (n, gone_ids.iter().filter(|i| have.contains(*i)).count())
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chunks of the deleted object still held (node, chunks): {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let have = cluster.node_chunk_ids(6);
+    let lost: Vec<&String> = kept_on_6.iter().filter(|i| !have.contains(*i)).collect();
+    assert!(lost.is_empty(), "node 6 collected live chunks {lost:?}");
+    assert!(get_bytes(&c, "gc6", "kept").await == kept, "kept differs");
 }
 
 /// The internal RPC listener with the right secret: a body past the limit is

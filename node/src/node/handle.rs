@@ -81,6 +81,12 @@ impl Node {
                     })?;
                 Ok(Response::Data(Bytes::from(data)))
             }
+            Request::ReferenceFilter { bytes, salt } => {
+                let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+                // Boxed: the filter's read-index barrier goes through `handle` again.
+                let filter = Box::pin(self.reference_filter(bytes, salt)).await?;
+                Ok(Response::References(filter))
+            }
             Request::SuspectChunk { id } => {
                 super::scrub_stats::suspect(id);
                 Ok(Response::Done)

@@ -12,6 +12,8 @@ use crate::ids::{GroupId, CATALOG_GROUP};
 use crate::raft::Raft;
 use crate::rpc::messages::{Request, Response};
 use crate::storage::gc;
+use crate::storage::ref_filter::RefFilter;
+use crate::storage::GC_FILTER_MAX_BYTES;
 use openraft::error::Fatal;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,10 +79,6 @@ impl Node {
             move || {
                 let node = self.clone();
                 async move {
-                    // Only catalog members have a catalog to mark from.
-                    if node.raft_opt(CATALOG_GROUP).is_none() {
-                        return;
-                    }
                     if let Err(error) = node.collect_garbage(opts.gc_grace).await {
                         tracing::warn!(%error, "garbage collection pass skipped");
                     }
@@ -137,7 +135,23 @@ impl Node {
         }
     }
 
+    /// One collection pass over this node's chunk files, marked from the local catalog
+    /// replica or, on a node without one, from a filter a catalog voter builds.
     async fn collect_garbage(&self, grace: Duration) -> Result<u64> {
+        let cutoff = gc::cutoff(grace);
+        let salt = rand::random();
+        let referenced = if self.raft_opt(CATALOG_GROUP).is_some() {
+            self.reference_filter(GC_FILTER_MAX_BYTES, salt).await?
+        } else {
+            self.remote_reference_filter(salt).await?
+        };
+        let stores = self.stores.clone();
+        blocking(move || gc::sweep(&stores.chunks, &referenced, cutoff)).await
+    }
+
+    /// The chunks the catalog refers to, read from the local replica once it has
+    /// applied the leader's read index (so nothing committed before now is missed).
+    pub(super) async fn reference_filter(&self, bytes: usize, salt: u64) -> Result<RefFilter> {
         let index = match self.handle(Request::CatalogReadIndex).await {
             Ok(Response::ReadIndex(i)) => i,
             Err(Error::NotLeader {
@@ -161,9 +175,30 @@ impl Node {
             .await
             .map_err(unavailable)?;
         let stores = self.stores.clone();
-        blocking(move || gc::collect(&stores.catalog, &stores.chunks, grace)).await
+        let bytes = bytes.min(GC_FILTER_MAX_BYTES);
+        blocking(move || stores.catalog.reference_filter(bytes, salt)).await
+    }
+
+    /// `reference_filter` from the first catalog voter that answers.
+    async fn remote_reference_filter(&self, salt: u64) -> Result<RefFilter> {
+        let req = Request::ReferenceFilter {
+            bytes: GC_FILTER_MAX_BYTES as u64,
+            salt,
+        };
+        let mut last = Error::Unavailable("no catalog voter in the map".into());
+        for voter in self.map().catalog_voters() {
+            match self.rpc.call(voter, &req, FILTER_TIMEOUT).await {
+                Ok(Response::References(filter)) => return Ok(filter),
+                Ok(other) => last = Error::Remote(format!("unexpected {other:?}")),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 }
+
+/// How long a catalog voter may take to read every reference into a filter.
+const FILTER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs `round` every `period` for ever: the first at once, or after one period
 /// when `delay_first`.

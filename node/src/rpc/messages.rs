@@ -7,6 +7,7 @@ use crate::ids::{GroupId, NodeId};
 use crate::raft::{SnapshotMeta, TypeConfig, Vote};
 use crate::records::ChunkRef;
 use crate::storage::catalog::{CatalogQuery, CatalogReply, CatalogRequest};
+use crate::storage::ref_filter::RefFilter;
 use bytes::Bytes;
 use openraft::error::RaftError;
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};
@@ -64,6 +65,13 @@ pub enum Request {
     SuspectChunk {
         id: ChunkId,
     },
+    /// The chunk ids the catalog refers to, as a Bloom filter of at most `bytes`
+    /// probed with `salt`, read linearizably (a catalog voter only): garbage
+    /// collection on a node without a catalog replica.
+    ReferenceFilter {
+        bytes: u64,
+        salt: u64,
+    },
 }
 
 impl Request {
@@ -116,6 +124,7 @@ pub enum Response {
         /// A membership change is half done.
         joint: bool,
     },
+    References(RefFilter),
 }
 
 /// Precedes the bytes of a snapshot file on the wire.

@@ -5,13 +5,14 @@
 //! Its size is fixed before the ids are added, so memory does not grow with the store.
 
 use crate::ids::ChunkId;
+use serde::{Deserialize, Serialize};
 
 /// Probes per id.
 const HASHES: u64 = 8;
 /// The smallest filter, in 64-bit words.
 const MIN_WORDS: usize = 64;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefFilter {
     words: Vec<u64>,
     salt: u64,
@@ -36,6 +37,9 @@ impl RefFilter {
     }
 
     pub fn insert(&mut self, id: &ChunkId) {
+        if self.words.is_empty() {
+            return;
+        }
         let mask = self.words.len() as u64 * 64 - 1;
         for bit in probes(id, self.salt) {
             let bit = bit & mask;
@@ -45,6 +49,10 @@ impl RefFilter {
 
     /// False only if `id` was never inserted.
     pub fn may_contain(&self, id: &ChunkId) -> bool {
+        // Not a power of two (a filter from the wire is not trusted): claim all.
+        if !self.words.len().is_power_of_two() {
+            return true;
+        }
         let mask = self.words.len() as u64 * 64 - 1;
         probes(id, self.salt).all(|bit| {
             let bit = bit & mask;
