@@ -358,7 +358,6 @@ fn run_seed(seed: u64, rounds: u64, cuts: u64) -> Result<Stats, String> {
                 break;
             }
         }
-        drop(rng_cell);
         let after = disk.counters();
         let caps = disk.take_captures();
         if std::env::var("CAIRN_SIM_TRACE").is_ok() {
