@@ -35,8 +35,8 @@ mod workload;
 
 use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::records::BucketRecord;
-use cairn_node::storage::disk::faults::FaultPlan;
-use cairn_node::storage::disk::sim::{Keep, SimDisk};
+use cairn_node::storage::disk::faults::{FaultPlan, Keep};
+use cairn_node::storage::disk::sim::SimDisk;
 use cairn_node::storage::disk::Disk;
 use cairn_node::versioning::{BucketConfig, Versioning};
 use cairn_node::{Node, NodeClient, NodeOptions};

@@ -15,8 +15,7 @@
 mod image;
 
 use super::entry::{DirEntry, Meta, OpenMode, Space};
-use super::faults::{Counters, FaultPlan};
-pub use image::{Capture, Keep, PAGE};
+use super::faults::{Counters, FaultPlan, Keep};
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -89,6 +88,15 @@ struct State {
     capture_at: BTreeMap<u64, Keep>,
     capture_on: Vec<(String, u64, Keep)>,
     captured: Vec<Capture>,
+}
+
+/// A crash image taken while the disk ran: a power loss at operation `op`
+/// (`what` it was) would have left `image`.
+pub struct Capture {
+    pub op: u64,
+    pub what: String,
+    pub keep: Keep,
+    pub image: Arc<SimDisk>,
 }
 
 /// The simulated disk; shared by every handle to it (`Disk::Sim`).

@@ -4,36 +4,10 @@
 //! 4 KiB pages, each at its latest contents or lost (`Keep::Pages`, as a page
 //! cache writes pages back in any order).
 
-use super::{DirNode, FileNode, Node, SimDisk, State, ROOT};
+use super::{Capture, DirNode, FileNode, Node, SimDisk, State, ROOT};
+use crate::storage::disk::faults::{Keep, PAGE};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-
-/// The page size of `Keep::Pages`.
-pub const PAGE: usize = 4096;
-
-/// What of the unsynced writes a crash image keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Keep {
-    /// Only what was made durable.
-    Durable,
-    /// Each unsynced change of a file, in order, and each unsynced directory
-    /// entry change, kept with probability ½ (seeded).
-    Changes(u64),
-    /// Each dirty page of a file kept at its latest contents or left as it was
-    /// durable (probability ½ each, independently), the file's length its
-    /// durable or its latest one; directory entries as `Changes` (seeded).
-    Pages(u64),
-}
-
-/// A crash image taken while the disk ran: a power loss at operation `op`
-/// (`what` it was) would have left `image`.
-pub struct Capture {
-    pub op: u64,
-    pub what: String,
-    pub keep: Keep,
-    pub image: Arc<SimDisk>,
-}
 
 fn file_image(f: &FileNode, keep: Keep, rng: Option<&mut StdRng>) -> Vec<u8> {
     let mut bytes = f.durable.clone();
