@@ -16,8 +16,11 @@ use std::time::Duration;
 
 pub const PLAIN: &str = "plain";
 pub const VERSIONED: &str = "versioned";
-/// How long one client operation may take before it counts as failed.
-pub const OP_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long one client write may take before it counts as failed (in doubt):
+/// one takes milliseconds, a write into a stopped group would wait for long.
+pub const OP_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a read after a restart may take before the check fails.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a key holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +48,7 @@ pub struct KeyState {
 }
 
 /// Every key the workload touched, by (bucket, key).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Model {
     pub keys: BTreeMap<(String, String), KeyState>,
     pub acked_ops: u64,
@@ -53,7 +56,7 @@ pub struct Model {
 }
 
 impl Model {
-    fn state(&mut self, bucket: &str, key: &str) -> &mut KeyState {
+    pub fn state(&mut self, bucket: &str, key: &str) -> &mut KeyState {
         self.keys
             .entry((bucket.to_string(), key.to_string()))
             .or_insert(KeyState {
@@ -157,7 +160,7 @@ async fn put_chunks(node: &NodeClient, data: &[u8], chunk: usize) -> Result<Vec<
 
 /// Runs `op` as the gateway would (chunks first, then the record, then the
 /// chunks' pins released); returns the version id a versioned PUT got.
-async fn run(node: &NodeClient, op: &Op) -> Result<Option<String>, Error> {
+async fn run(node: &NodeClient, op: &Op, mark: &Mark<'_>) -> Result<Option<String>, Error> {
     match op {
         Op::Put {
             bucket,
@@ -211,6 +214,8 @@ async fn run(node: &NodeClient, op: &Op) -> Result<Option<String>, Error> {
             let sizes = parts.iter().map(|p| p.len() as u64).collect();
             let ids: Vec<_> = all.iter().map(|r| r.id).collect();
             let rec = record(size, ObjectData::Chunks(all), sizes);
+            mark.complete_at.set(Some((mark.ops)()));
+            (mark.completing)();
             let out = node
                 .complete_upload(id, PLAIN.into(), key.clone(), rec, Default::default())
                 .await;
@@ -229,33 +234,116 @@ async fn run(node: &NodeClient, op: &Op) -> Result<Option<String>, Error> {
     }
 }
 
-/// Runs `op` and records its outcome in `model`; false if it failed.
-pub async fn apply(node: &NodeClient, model: &mut Model, op: &Op) -> bool {
-    let (bucket, key, val) = match op {
-        Op::Put {
-            bucket, key, data, ..
-        } => (*bucket, key, Val::Bytes(data.clone())),
-        Op::Multipart { key, parts } => (PLAIN, key, Val::Bytes(parts.concat())),
-        Op::Delete { bucket, key } => (*bucket, key, Val::Absent),
-    };
-    model.state(bucket, key).doubt.push(val.clone());
-    let out = tokio::time::timeout(OP_TIMEOUT, run(node, op)).await;
-    let state = model.state(bucket, key);
-    match out {
-        Ok(Ok(version)) => {
+/// Reads the disk's operation counter, and keeps where a multipart upload's
+/// completion began.
+pub struct Mark<'a> {
+    pub ops: &'a dyn Fn() -> u64,
+    /// Whether the disk's power is gone (the operation is then given up soon).
+    pub dead: &'a dyn Fn() -> bool,
+    /// Called as a multipart upload's completion begins.
+    pub completing: &'a dyn Fn(),
+    pub complete_at: std::cell::Cell<Option<u64>>,
+}
+
+/// One operation as it ran: disk operation counts when it began and when its
+/// outcome was known, and what it would leave.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    pub start: u64,
+    pub end: u64,
+    /// Where a multipart upload's completion began.
+    pub complete_at: Option<u64>,
+    pub bucket: &'static str,
+    pub key: String,
+    pub val: Val,
+    pub acked: bool,
+    pub version: Option<String>,
+    pub kind: &'static str,
+}
+
+impl Logged {
+    /// Records this outcome in `model` as `apply` does.
+    pub fn settle(&self, model: &mut Model, acked: bool) {
+        let state = model.state(self.bucket, &self.key);
+        if acked {
             state.doubt.clear();
-            if let (Some(v), Val::Bytes(b)) = (version, &val) {
-                state.versions.push((v, b.clone()));
+            if let (Some(v), Val::Bytes(b)) = (&self.version, &self.val) {
+                state.versions.push((v.clone(), b.clone()));
             }
-            state.acked = val;
-            model.acked_ops += 1;
-            true
-        }
-        _ => {
-            model.failed_ops += 1;
-            false
+            state.acked = self.val.clone();
+        } else {
+            state.doubt.push(self.val.clone());
         }
     }
+}
+
+/// The model as a power loss just before disk operation `n` leaves it: from
+/// `base` (the model when `log` began), operations acknowledged before `n`
+/// count as acknowledged, those begun before `n` and not acknowledged by then
+/// are in doubt, later ones never happened.
+pub fn model_at(base: &Model, log: &[Logged], n: u64) -> Model {
+    let mut m = base.clone();
+    for l in log.iter().take_while(|l| l.start <= n) {
+        l.settle(&mut m, l.acked && l.end <= n);
+    }
+    m
+}
+
+/// Runs `op` and records its outcome in `model`.
+pub async fn apply(node: &NodeClient, model: &mut Model, op: &Op, mark: Mark<'_>) -> Logged {
+    let (bucket, key, val, kind) = match op {
+        Op::Put {
+            bucket,
+            key,
+            data,
+            chunk,
+        } => {
+            let kind = match (*chunk == 0, model.state(bucket, key).acked == Val::Absent) {
+                (true, true) => "put-inline",
+                (true, false) => "overwrite-inline",
+                (false, true) => "put-chunks",
+                (false, false) => "overwrite-chunks",
+            };
+            (*bucket, key, Val::Bytes(data.clone()), kind)
+        }
+        Op::Multipart { key, parts } => (PLAIN, key, Val::Bytes(parts.concat()), "multipart"),
+        Op::Delete { bucket, key } => (*bucket, key, Val::Absent, "delete"),
+    };
+    let start = (mark.ops)();
+    let gone = async {
+        while !(mark.dead)() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let out = tokio::select! {
+        out = tokio::time::timeout(OP_TIMEOUT, run(node, op, &mark)) => out.ok(),
+        () = gone => None,
+    };
+    let end = (mark.ops)();
+    let (acked, version) = match out {
+        Some(Ok(version)) => (true, version),
+        _ => (false, None),
+    };
+    let logged = Logged {
+        start,
+        end,
+        complete_at: mark.complete_at.get(),
+        bucket,
+        key: key.clone(),
+        val,
+        acked,
+        version,
+        kind,
+    };
+    logged.settle(model, false);
+    if acked {
+        logged.settle(model, true);
+        model.acked_ops += 1;
+    } else {
+        model.failed_ops += 1;
+    }
+    logged
 }
 
 /// The bytes `bucket/key` holds now, read as a GET would (every chunk verified).
@@ -274,7 +362,7 @@ pub async fn read_record(node: &NodeClient, rec: &ObjectRecord) -> Result<Vec<u8
         ObjectData::Inline(b) => out.extend_from_slice(b),
         ObjectData::Chunks(refs) => {
             for r in refs {
-                let data = tokio::time::timeout(OP_TIMEOUT, node.get_chunk(r.id))
+                let data = tokio::time::timeout(READ_TIMEOUT, node.get_chunk(r.id))
                     .await
                     .map_err(|_| format!("chunk {} of a committed record: read timed out", r.id))?
                     .map_err(|e| format!("chunk {} of a committed record: {e}", r.id))?;

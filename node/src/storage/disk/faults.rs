@@ -1,6 +1,7 @@
 //! What a simulated disk (`sim`) is told to inject, and what it counted: faults
 //! are placed by the 0-based number of the operation, write or sync they hit, so
-//! a seed that picks the numbers replays the same run.
+//! a seed that picks the numbers replays the same run. `Keep` says what of the
+//! unsynced writes a crash image keeps.
 
 /// Faults to inject, by 0-based count of operations, writes or syncs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -21,4 +22,21 @@ pub struct Counters {
     pub ops: u64,
     pub writes: u64,
     pub syncs: u64,
+}
+
+/// The page size of `Keep::Pages`.
+pub const PAGE: usize = 4096;
+
+/// What of the unsynced writes a crash image keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Only what was made durable.
+    Durable,
+    /// Each unsynced change of a file, in order, and each unsynced directory
+    /// entry change, kept with probability ½ (seeded).
+    Changes(u64),
+    /// Each dirty page of a file kept at its latest contents or left as it was
+    /// durable (probability ½ each, independently), the file's length its
+    /// durable or its latest one; directory entries as `Changes` (seeded).
+    Pages(u64),
 }

@@ -9,13 +9,16 @@
 //! A failed file sync drops the changes it could not write (they stay visible
 //! until the restart, as dirty pages marked clean do on Linux), so a later sync
 //! "succeeds" without them: code that retries a failed fsync loses data here.
+//! Crash images (`image`) can also be taken at planned operations while the
+//! disk keeps running, so one run yields many power-loss points.
+
+mod image;
 
 use super::entry::{DirEntry, Meta, OpenMode, Space};
-use super::faults::{Counters, FaultPlan};
-use rand::{rngs::StdRng, Rng, SeedableRng};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use super::faults::{Counters, FaultPlan, Keep};
+use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -80,6 +83,20 @@ struct State {
     capacity: u64,
     /// The faults injected so far, described.
     injected: Vec<String>,
+    /// Crash images to take, by operation number or by the operation's
+    /// description (the Nth one containing a pattern), and those taken.
+    capture_at: BTreeMap<u64, Keep>,
+    capture_on: Vec<(String, u64, Keep)>,
+    captured: Vec<Capture>,
+}
+
+/// A crash image taken while the disk ran: a power loss at operation `op`
+/// (`what` it was) would have left `image`.
+pub struct Capture {
+    pub op: u64,
+    pub what: String,
+    pub keep: Keep,
+    pub image: Arc<SimDisk>,
 }
 
 /// The simulated disk; shared by every handle to it (`Disk::Sim`).
@@ -91,6 +108,7 @@ pub struct SimDisk {
 pub struct SimFile {
     disk: Arc<SimDisk>,
     ino: u64,
+    path: PathBuf,
     pos: Mutex<u64>,
 }
 
@@ -116,13 +134,21 @@ fn names(path: &Path) -> Vec<String> {
 
 impl State {
     /// Counts an operation and injects what the plan says; `len` is the bytes a
-    /// write carries. `Ok(Some(n))`: a torn write, land `n` bytes then fail.
-    fn begin(&mut self, op: Op, len: usize) -> io::Result<Option<usize>> {
+    /// write carries, `verb` and `path` name the operation in descriptions and
+    /// crash images. `Ok(Some(n))`: a torn write, land `n` bytes then fail. A
+    /// crash image planned at this operation is taken first: the disk as a power
+    /// loss right here would leave it.
+    fn begin(&mut self, op: Op, verb: &str, len: usize, path: &Path) -> io::Result<Option<usize>> {
         let n = self.count.ops;
         self.count.ops += 1;
+        let on = || format!("{verb} {}", path.display());
+        if !self.dead {
+            self.capture(n, &on);
+        }
         if self.dead || self.plan.power_loss_at == Some(n) {
             if !self.dead {
-                self.injected.push(format!("power loss at operation {n}"));
+                let what = format!("power loss at operation {n} ({})", on());
+                self.injected.push(what);
             }
             self.dead = true;
             return Err(err(libc::EIO));
@@ -132,14 +158,14 @@ impl State {
                 let w = self.count.writes;
                 self.count.writes += 1;
                 if let Some((at, errno)) = self.plan.fail_write.filter(|(at, _)| *at == w) {
-                    self.injected
-                        .push(format!("write {at} failed: errno {errno}"));
+                    let what = format!("write {at} failed: errno {errno} ({})", on());
+                    self.injected.push(what);
                     return Err(err(errno));
                 }
                 if let Some((at, keep)) = self.plan.tear_write.filter(|(at, _)| *at == w) {
                     let keep = keep.min(len);
-                    self.injected
-                        .push(format!("write {at} torn after {keep} of {len} bytes"));
+                    let what = format!("write {at} torn after {keep} of {len} bytes ({})", on());
+                    self.injected.push(what);
                     return Ok(Some(keep));
                 }
             }
@@ -147,8 +173,8 @@ impl State {
                 let s = self.count.syncs;
                 self.count.syncs += 1;
                 if let Some((at, errno)) = self.plan.fail_sync.filter(|(at, _)| *at == s) {
-                    self.injected
-                        .push(format!("sync {at} failed: errno {errno}"));
+                    let what = format!("sync {at} failed: errno {errno} ({})", on());
+                    self.injected.push(what);
                     return Err(err(errno));
                 }
             }
@@ -248,6 +274,9 @@ impl SimDisk {
                 dead: false,
                 capacity,
                 injected: Vec::new(),
+                capture_at: BTreeMap::new(),
+                capture_on: Vec::new(),
+                captured: Vec::new(),
             }),
         })
     }
@@ -289,63 +318,19 @@ impl SimDisk {
     /// unsynced change of a file, in order, and each unsynced directory entry
     /// change, kept with probability ½), as real disks may persist some of it.
     pub fn durable_image(&self, seed: Option<u64>) -> Arc<SimDisk> {
+        self.crash_image(seed.map_or(Keep::Durable, Keep::Changes))
+    }
+
+    /// The disk a restart finds after a power loss now, keeping `keep` of
+    /// what was not made durable.
+    pub fn crash_image(&self, keep: Keep) -> Arc<SimDisk> {
         let st = self.lock();
-        let mut rng = seed.map(StdRng::seed_from_u64);
-        let mut out = HashMap::new();
-        let mut todo = vec![ROOT];
-        let mut seen = BTreeSet::new();
-        while let Some(ino) = todo.pop() {
-            if !seen.insert(ino) {
-                continue;
-            }
-            let node = match st.nodes.get(&ino) {
-                Some(Node::File(f)) => {
-                    let mut bytes = f.durable.clone();
-                    if let Some(rng) = rng.as_mut() {
-                        for change in &f.pending {
-                            if rng.gen_bool(0.5) {
-                                change.apply(&mut bytes);
-                            }
-                        }
-                    }
-                    Node::File(FileNode {
-                        live: bytes.clone(),
-                        durable: bytes,
-                        pending: Vec::new(),
-                        modified: f.modified,
-                    })
-                }
-                Some(Node::Dir(d)) => {
-                    let mut entries = d.durable.clone();
-                    if let Some(rng) = rng.as_mut() {
-                        let all: BTreeSet<&String> =
-                            d.live.keys().chain(d.durable.keys()).collect();
-                        for name in all {
-                            let (live, durable) = (d.live.get(name), d.durable.get(name));
-                            if live != durable && rng.gen_bool(0.5) {
-                                match live {
-                                    Some(i) => entries.insert(name.clone(), *i),
-                                    None => entries.remove(name),
-                                };
-                            }
-                        }
-                    }
-                    todo.extend(entries.values().copied());
-                    Node::Dir(DirNode {
-                        live: entries.clone(),
-                        durable: entries,
-                    })
-                }
-                None => continue,
-            };
-            out.insert(ino, node);
-        }
-        SimDisk::from_nodes(out, st.capacity)
+        SimDisk::from_nodes(image::image(&st, keep), st.capacity)
     }
 
     pub fn create_dir(&self, path: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        st.begin(Op::Write, 0)?;
+        st.begin(Op::Write, "mkdir", 0, path)?;
         let (dir, name) = st.parent(path)?;
         if st.dir(dir).is_some_and(|d| d.live.contains_key(&name)) {
             return Err(err(libc::EEXIST));
@@ -356,7 +341,7 @@ impl SimDisk {
 
     pub fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        st.begin(Op::Write, 0)?;
+        st.begin(Op::Write, "mkdir", 0, path)?;
         let mut at = ROOT;
         for name in names(path) {
             let found = st
@@ -375,7 +360,7 @@ impl SimDisk {
 
     pub fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
         let mut st = self.lock();
-        st.begin(Op::Meta, 0)?;
+        st.begin(Op::Meta, "readdir", 0, path)?;
         let ino = st.lookup(path)?;
         let dir = st.dir(ino).ok_or_else(|| err(libc::ENOTDIR))?;
         Ok(dir
@@ -390,7 +375,7 @@ impl SimDisk {
 
     pub fn metadata(&self, path: &Path) -> io::Result<Meta> {
         let mut st = self.lock();
-        st.begin(Op::Meta, 0)?;
+        st.begin(Op::Meta, "stat", 0, path)?;
         let ino = st.lookup(path)?;
         Ok(match st.nodes.get(&ino) {
             Some(Node::File(f)) => Meta {
@@ -408,7 +393,7 @@ impl SimDisk {
 
     pub fn set_modified(&self, path: &Path, when: SystemTime) -> io::Result<bool> {
         let mut st = self.lock();
-        st.begin(Op::Meta, 0)?;
+        st.begin(Op::Meta, "touch", 0, path)?;
         let Ok(ino) = st.lookup(path) else {
             return Ok(false);
         };
@@ -426,7 +411,7 @@ impl SimDisk {
 
     fn unlink(&self, path: &Path, dir: bool) -> io::Result<()> {
         let mut st = self.lock();
-        st.begin(Op::Write, 0)?;
+        st.begin(Op::Write, "unlink", 0, path)?;
         let (parent, name) = st.parent(path)?;
         let ino = st.lookup(path)?;
         if matches!(st.nodes.get(&ino), Some(Node::Dir(_))) != dir {
@@ -440,7 +425,7 @@ impl SimDisk {
 
     pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        st.begin(Op::Write, 0)?;
+        st.begin(Op::Write, "rename", 0, from)?;
         let ino = st.lookup(from)?;
         let (src, src_name) = st.parent(from)?;
         let (dst, dst_name) = st.parent(to)?;
@@ -456,7 +441,7 @@ impl SimDisk {
     /// Makes a directory's entries durable.
     pub fn sync_dir(&self, path: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        st.begin(Op::Sync, 0)?;
+        st.begin(Op::Sync, "syncdir", 0, path)?;
         let ino = st.lookup(path)?;
         let dir = st.dir_mut(ino).ok_or_else(|| err(libc::ENOTDIR))?;
         dir.durable = dir.live.clone();
@@ -465,7 +450,7 @@ impl SimDisk {
 
     pub fn space(&self) -> io::Result<Space> {
         let mut st = self.lock();
-        st.begin(Op::Meta, 0)?;
+        st.begin(Op::Meta, "statfs", 0, Path::new("/"))?;
         Ok(Space {
             free: st.capacity.saturating_sub(st.used()),
             total: st.capacity,
@@ -474,7 +459,12 @@ impl SimDisk {
 
     pub fn open(self: &Arc<Self>, path: &Path, mode: OpenMode) -> io::Result<SimFile> {
         let mut st = self.lock();
-        st.begin(if mode.create { Op::Write } else { Op::Read }, 0)?;
+        st.begin(
+            if mode.create { Op::Write } else { Op::Read },
+            "open",
+            0,
+            path,
+        )?;
         let ino = match st.lookup(path) {
             Ok(_) if mode.create_new => return Err(err(libc::EEXIST)),
             Ok(ino) => {
@@ -494,6 +484,7 @@ impl SimDisk {
         Ok(SimFile {
             disk: self.clone(),
             ino,
+            path: path.to_path_buf(),
             pos: Mutex::new(0),
         })
     }
@@ -504,13 +495,13 @@ impl SimFile {
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> io::Result<u64> {
         let mut st = self.disk.lock();
-        st.begin(Op::Meta, 0)?;
+        st.begin(Op::Meta, "stat", 0, &self.path)?;
         Ok(st.file_mut(self.ino)?.live.len() as u64)
     }
 
     pub fn read_at(&self, at: u64, out: &mut [u8]) -> io::Result<()> {
         let mut st = self.disk.lock();
-        st.begin(Op::Read, 0)?;
+        st.begin(Op::Read, "read", 0, &self.path)?;
         let file = st.file_mut(self.ino)?;
         let at = at as usize;
         let src = file
@@ -528,7 +519,7 @@ impl SimFile {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut st = self.disk.lock();
-        st.begin(Op::Read, 0)?;
+        st.begin(Op::Read, "read", 0, &self.path)?;
         let file = st.file_mut(self.ino)?;
         let start = (*pos as usize).min(file.live.len());
         let n = out.len().min(file.live.len() - start);
@@ -539,7 +530,7 @@ impl SimFile {
 
     pub fn write_at(&self, at: u64, data: &[u8]) -> io::Result<()> {
         let mut st = self.disk.lock();
-        let torn = st.begin(Op::Write, data.len())?;
+        let torn = st.begin(Op::Write, "write", data.len(), &self.path)?;
         let data = &data[..torn.unwrap_or(data.len())];
         let file = st.file_mut(self.ino)?;
         let change = Change::Write {
@@ -568,7 +559,7 @@ impl SimFile {
 
     pub fn set_len(&self, len: u64) -> io::Result<()> {
         let mut st = self.disk.lock();
-        st.begin(Op::Write, 0)?;
+        st.begin(Op::Write, "truncate", 0, &self.path)?;
         let file = st.file_mut(self.ino)?;
         let change = Change::SetLen(len);
         change.apply(&mut file.live);
@@ -580,7 +571,7 @@ impl SimFile {
     /// drops the changes it could not write: they never become durable.
     pub fn sync(&self) -> io::Result<()> {
         let mut st = self.disk.lock();
-        let result = st.begin(Op::Sync, 0);
+        let result = st.begin(Op::Sync, "fsync", 0, &self.path);
         if st.dead {
             return result.map(drop);
         }

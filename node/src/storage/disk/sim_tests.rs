@@ -188,3 +188,35 @@ fn redb_over_the_simulated_disk_keeps_durable_commits_only() {
         }
     }
 }
+
+#[test]
+fn a_page_image_keeps_whole_dirty_pages_and_a_capture_is_a_power_loss_there() {
+    use super::faults::{Keep, PAGE};
+    let (d, sim) = disk();
+    let f = d.create(p("/f")).unwrap();
+    f.write_at(0, &vec![1u8; 4 * PAGE]).unwrap();
+    f.sync_all().unwrap();
+    d.sync_dir(p("/")).unwrap();
+    // Rewrite all four pages, unsynced; cut just before the next operation.
+    sim.capture_at([(sim.counters().ops + 1, Keep::Pages(3))]);
+    f.write_at(0, &vec![2u8; 4 * PAGE]).unwrap();
+    f.write_at(0, &vec![3u8; 4 * PAGE]).unwrap();
+    let caps = sim.take_captures();
+    assert_eq!(caps.len(), 1);
+    assert!(caps[0].what.starts_with("write /f"), "{}", caps[0].what);
+    let mut kinds = std::collections::BTreeSet::new();
+    for seed in 0..16 {
+        let got = Disk::Sim(caps[0].image.crash_image(Keep::Durable))
+            .read(p("/f"))
+            .unwrap();
+        assert_eq!(got.len(), 4 * PAGE);
+        assert!(got.iter().all(|b| *b != 3), "a write after the cut shows");
+        let image = Disk::Sim(sim.crash_image(Keep::Pages(seed)));
+        let got = image.read(p("/f")).unwrap();
+        for page in got.chunks(PAGE) {
+            assert!(page.iter().all(|b| *b == page[0]), "a page kept in part");
+            kinds.insert(page[0]);
+        }
+    }
+    assert_eq!(kinds, [1, 3].into(), "pages kept old or at their latest");
+}
