@@ -27,6 +27,7 @@ mod object_lock;
 mod objects;
 mod parts;
 mod persistence;
+mod post_object;
 mod refusals;
 mod request_limits;
 mod retried_writes;
