@@ -95,7 +95,10 @@ impl OpMetrics {
                 );
             }
         }
-        let _ = writeln!(out, "# TYPE cairn_s3_operation_received_bytes_total counter");
+        let _ = writeln!(
+            out,
+            "# TYPE cairn_s3_operation_received_bytes_total counter"
+        );
         for (op, s) in ops.iter() {
             let _ = writeln!(
                 out,
@@ -148,8 +151,12 @@ mod tests {
         m.record("PutObject", 403, 5, 200, Duration::from_millis(200));
         m.record("GetObject", 200, 0, 99, Duration::from_secs(60));
         let page = m.render();
-        assert!(page.contains("cairn_s3_operation_requests_total{op=\"PutObject\",status=\"2xx\"} 1"));
-        assert!(page.contains("cairn_s3_operation_requests_total{op=\"PutObject\",status=\"4xx\"} 1"));
+        assert!(
+            page.contains("cairn_s3_operation_requests_total{op=\"PutObject\",status=\"2xx\"} 1")
+        );
+        assert!(
+            page.contains("cairn_s3_operation_requests_total{op=\"PutObject\",status=\"4xx\"} 1")
+        );
         assert!(page.contains("cairn_s3_operation_received_bytes_total{op=\"PutObject\"} 15"));
         assert!(page.contains("cairn_s3_operation_sent_bytes_total{op=\"GetObject\"} 99"));
         assert!(page.contains("cairn_s3_operation_seconds_bucket{op=\"PutObject\",le=\"0.005\"} 1"));

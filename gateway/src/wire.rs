@@ -7,7 +7,10 @@ use s3s::Body;
 
 /// Gives an error response's XML document a `<Message>` and `<RequestId>` when s3s
 /// left them out. Error documents are small; other responses pass untouched.
-pub(crate) async fn finish_error(resp: http::Response<Body>, request_id: &str) -> http::Response<Body> {
+pub(crate) async fn finish_error(
+    resp: http::Response<Body>,
+    request_id: &str,
+) -> http::Response<Body> {
     use http_body::Body as _;
     use http_body_util::BodyExt;
     let small = resp

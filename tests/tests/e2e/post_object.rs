@@ -32,7 +32,13 @@ fn times(secs: i64) -> (String, String) {
     let t = aws_smithy_types::DateTime::from_secs(now + secs)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap();
-    let t = t.split('.').next().unwrap().trim_end_matches('Z').to_string() + "Z";
+    let t = t
+        .split('.')
+        .next()
+        .unwrap()
+        .trim_end_matches('Z')
+        .to_string()
+        + "Z";
     let amz = t.replace(['-', ':'], "");
     (t, amz)
 }
@@ -140,7 +146,13 @@ async fn post_object_answers_204_200_201_and_303() {
     create_bucket(&c, "forms").await;
     let data = payload(1, 100 * KIB);
     let fields = with(
-        v4_fields(ACCESS_KEY, SECRET_KEY, "forms", vec![key_prefix("up/")], 600),
+        v4_fields(
+            ACCESS_KEY,
+            SECRET_KEY,
+            "forms",
+            vec![key_prefix("up/")],
+            600,
+        ),
         &[("key", "up/plain.bin")],
     );
     let (status, headers, _) = post_form(&server, "forms", &fields, "x.bin", &data).await;
@@ -165,14 +177,26 @@ async fn post_object_answers_204_200_201_and_303() {
     assert!(body.contains("<PostResponse>"), "{body}");
     assert!(body.contains("<Bucket>forms</Bucket>"), "{body}");
     assert!(body.contains("<Key>up/created.bin</Key>"), "{body}");
-    assert!(body.contains(&format!("<ETag>&quot;{}&quot;</ETag>", md5_hex(&data))), "{body}");
     assert!(
-        body.contains(&format!("<Location>{}</Location>", server.url("forms/up/created.bin"))),
+        body.contains(&format!("<ETag>&quot;{}&quot;</ETag>", md5_hex(&data))),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "<Location>{}</Location>",
+            server.url("forms/up/created.bin")
+        )),
         "{body}"
     );
 
     let fields = with(
-        v4_fields(ACCESS_KEY, SECRET_KEY, "forms", vec![key_prefix("up/"), status_cond], 600),
+        v4_fields(
+            ACCESS_KEY,
+            SECRET_KEY,
+            "forms",
+            vec![key_prefix("up/"), status_cond],
+            600,
+        ),
         &[("key", "up/ok.bin"), ("success_action_status", "200")],
     );
     let (status, _, _) = post_form(&server, "forms", &fields, "x.bin", b"ok").await;
@@ -212,7 +236,8 @@ async fn post_object_filename_metadata_tagging_and_v2() {
     let server = Server::start_default().await;
     let c = server.client();
     create_bucket(&c, "forms").await;
-    let tagging = "<Tagging><TagSet><Tag><Key>shop</Key><Value>north</Value></Tag></TagSet></Tagging>";
+    let tagging =
+        "<Tagging><TagSet><Tag><Key>shop</Key><Value>north</Value></Tag></TagSet></Tagging>";
     let fields = with(
         v4_fields(
             ACCESS_KEY,
@@ -319,51 +344,143 @@ async fn post_object_refusals_store_nothing() {
     };
 
     // Expired.
-    refused(&server, &ok(vec![key_prefix("up/")], -5), b"x", 403, "AccessDenied", Some("Policy expired")).await;
+    refused(
+        &server,
+        &ok(vec![key_prefix("up/")], -5),
+        b"x",
+        403,
+        "AccessDenied",
+        Some("Policy expired"),
+    )
+    .await;
     // Tampered policy: another policy, the old signature.
     let mut tampered = ok(vec![key_prefix("up/")], 600);
     let other = ok(vec![key_prefix("")], 600);
     tampered[3].1 = other[3].1.clone();
     refused(&server, &tampered, b"x", 403, "SignatureDoesNotMatch", None).await;
     // Wrong secret, unknown key.
-    let wrong = with(v4_fields(ACCESS_KEY, "wrong-secret", "forms", vec![key_prefix("up/")], 600), &key);
+    let wrong = with(
+        v4_fields(
+            ACCESS_KEY,
+            "wrong-secret",
+            "forms",
+            vec![key_prefix("up/")],
+            600,
+        ),
+        &key,
+    );
     refused(&server, &wrong, b"x", 403, "SignatureDoesNotMatch", None).await;
-    let unknown = with(v4_fields("CKNOSUCHKEY000000000", SECRET_KEY, "forms", vec![key_prefix("up/")], 600), &key);
+    let unknown = with(
+        v4_fields(
+            "CKNOSUCHKEY000000000",
+            SECRET_KEY,
+            "forms",
+            vec![key_prefix("up/")],
+            600,
+        ),
+        &key,
+    );
     refused(&server, &unknown, b"x", 403, "InvalidAccessKeyId", None).await;
     // Sizes outside content-length-range.
     let range = vec![key_prefix("up/"), json!(["content-length-range", 10, 1000])];
-    refused(&server, &ok(range.clone(), 600), &payload(2, 5000), 400, "EntityTooLarge", None).await;
-    refused(&server, &ok(range.clone(), 600), b"tiny", 400, "EntityTooSmall", None).await;
+    refused(
+        &server,
+        &ok(range.clone(), 600),
+        &payload(2, 5000),
+        400,
+        "EntityTooLarge",
+        None,
+    )
+    .await;
+    refused(
+        &server,
+        &ok(range.clone(), 600),
+        b"tiny",
+        400,
+        "EntityTooSmall",
+        None,
+    )
+    .await;
     // A field the policy wants is missing; a field it does not name is present.
-    let wants_meta = vec![key_prefix("up/"), json!(["eq", "$x-amz-meta-shop", "north"])];
-    refused(&server, &ok(wants_meta, 600), b"x", 403, "AccessDenied", Some("Policy Condition failed")).await;
-    let extra = with(ok(vec![key_prefix("up/")], 600), &[("x-amz-meta-sneaky", "1")]);
-    refused(&server, &extra, b"x", 403, "AccessDenied", Some("Extra input fields: x-amz-meta-sneaky")).await;
+    let wants_meta = vec![
+        key_prefix("up/"),
+        json!(["eq", "$x-amz-meta-shop", "north"]),
+    ];
+    refused(
+        &server,
+        &ok(wants_meta, 600),
+        b"x",
+        403,
+        "AccessDenied",
+        Some("Policy Condition failed"),
+    )
+    .await;
+    let extra = with(
+        ok(vec![key_prefix("up/")], 600),
+        &[("x-amz-meta-sneaky", "1")],
+    );
+    refused(
+        &server,
+        &extra,
+        b"x",
+        403,
+        "AccessDenied",
+        Some("Extra input fields: x-amz-meta-sneaky"),
+    )
+    .await;
     // starts-with failing.
-    refused(&server, &ok(vec![key_prefix("only/")], 600), b"x", 403, "AccessDenied", Some("starts-with")).await;
+    refused(
+        &server,
+        &ok(vec![key_prefix("only/")], 600),
+        b"x",
+        403,
+        "AccessDenied",
+        Some("starts-with"),
+    )
+    .await;
     // Anonymous: no policy, no signature.
-    refused(&server, &with(Vec::new(), &key), b"x", 403, "AccessDenied", None).await;
+    refused(
+        &server,
+        &with(Vec::new(), &key),
+        b"x",
+        403,
+        "AccessDenied",
+        None,
+    )
+    .await;
     // A canned ACL Cairn cannot keep.
-    let acl = with(ok(vec![key_prefix("up/"), json!({"acl": "public-read"})], 600), &[("acl", "public-read")]);
+    let acl = with(
+        ok(vec![key_prefix("up/"), json!({"acl": "public-read"})], 600),
+        &[("acl", "public-read")],
+    );
     refused(&server, &acl, b"x", 501, "NotImplemented", None).await;
     // A key with no grant on the bucket.
     let admin = reqwest::Client::new();
-    let resp: Value = admin
+    let resp = admin
         .post(format!("{}/v1/keys", server.admin_url()))
         .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
-        .json(&json!({"name": "no-grants"}))
+        .header("content-type", "application/json")
+        .body(json!({"name": "no-grants"}).to_string())
         .send()
         .await
         .unwrap()
-        .json()
+        .bytes()
         .await
         .unwrap();
-    let (ak, sk) = (resp["access_key"].as_str().unwrap(), resp["secret_key"].as_str().unwrap());
-    let ungranted = with(v4_fields(ak, sk, "forms", vec![key_prefix("up/")], 600), &key);
+    let resp: Value = serde_json::from_slice(&resp).unwrap();
+    let (ak, sk) = (
+        resp["access_key"].as_str().unwrap(),
+        resp["secret_key"].as_str().unwrap(),
+    );
+    let ungranted = with(
+        v4_fields(ak, sk, "forms", vec![key_prefix("up/")], 600),
+        &key,
+    );
     refused(&server, &ungranted, b"x", 403, "AccessDenied", None).await;
 
     // And the same form, valid, is stored.
-    let (status, _, body) = post_form(&server, "forms", &ok(range, 600), &payload(3, 500), "f").await;
+    let (status, _, body) =
+        post_form(&server, "forms", &ok(range, 600), "f", &payload(3, 500)).await;
     assert_eq!(status, 204, "{body}");
     assert!(exists(&c, "forms", "up/refused.bin").await);
 }
@@ -381,7 +498,12 @@ async fn post_object_carries_cors_headers() {
         .unwrap();
     c.put_bucket_cors()
         .bucket("forms")
-        .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build().unwrap())
+        .cors_configuration(
+            CorsConfiguration::builder()
+                .cors_rules(rule)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -392,7 +514,9 @@ async fn post_object_carries_cors_headers() {
     let (status, headers, _) = post_form(&server, "forms", &fields, "f", b"c").await;
     assert_eq!(status, 204);
     assert_eq!(
-        headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()),
+        headers
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
         Some("https://shop.example")
     );
 }
@@ -415,7 +539,13 @@ async fn post_object_streams_200_mib_with_flat_memory() {
     let pid = server.pid().unwrap();
     // Warm up (first chunk writes, allocator arenas), then measure.
     let fields = with(
-        v4_fields(ACCESS_KEY, SECRET_KEY, "forms", vec![key_prefix("big/")], 600),
+        v4_fields(
+            ACCESS_KEY,
+            SECRET_KEY,
+            "forms",
+            vec![key_prefix("big/")],
+            600,
+        ),
         &[("key", "big/warm.bin")],
     );
     let (status, _, _) = post_form(&server, "forms", &fields, "w", &payload(4, 16 * MIB)).await;
@@ -430,7 +560,16 @@ async fn post_object_streams_200_mib_with_flat_memory() {
     }
     let expected = hex::encode(md5.finalize());
     let fields = with(
-        v4_fields(ACCESS_KEY, SECRET_KEY, "forms", vec![key_prefix("big/"), json!(["content-length-range", 0, TOTAL])], 600),
+        v4_fields(
+            ACCESS_KEY,
+            SECRET_KEY,
+            "forms",
+            vec![
+                key_prefix("big/"),
+                json!(["content-length-range", 0, TOTAL]),
+            ],
+            600,
+        ),
         &[("key", "big/200mib.bin")],
     );
     let head = bytes::Bytes::from(form_head(&fields, "big.bin"));
@@ -455,22 +594,42 @@ async fn post_object_streams_200_mib_with_flat_memory() {
         .build()
         .unwrap()
         .post(server.url("forms"))
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
         .body(reqwest::Body::wrap_stream(stream))
         .send()
         .await
         .unwrap();
     sampler.abort();
     let status = resp.status().as_u16();
-    let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let etag = resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     assert_eq!(status, 204, "{}", resp.text().await.unwrap());
     assert_eq!(etag, Some(format!("\"{expected}\"")));
-    let head = c.head_object().bucket("forms").key("big/200mib.bin").send().await.unwrap();
+    let head = c
+        .head_object()
+        .bucket("forms")
+        .key("big/200mib.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_length(), Some(TOTAL as i64));
     let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
     let growth_mib = peak.saturating_sub(before) / 1024;
-    println!("server VmRSS before {} MiB, peak during the 200 MiB POST {} MiB (+{growth_mib} MiB)", before / 1024, peak / 1024);
-    assert!(growth_mib < 100, "server memory grew by {growth_mib} MiB for a 200 MiB POST");
+    println!(
+        "server VmRSS before {} MiB, peak during the 200 MiB POST {} MiB (+{growth_mib} MiB)",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(
+        growth_mib < 100,
+        "server memory grew by {growth_mib} MiB for a 200 MiB POST"
+    );
 }
 
 /// The value of the `/metrics` line starting with `prefix`.
@@ -494,14 +653,35 @@ async fn operations_are_counted_in_metrics() {
     );
     let (status, _, _) = post_form(&server, "forms", &fields, "f", b"posted").await;
     assert_eq!(status, 204);
-    let page = server.http().get(server.url("metrics")).send().await.unwrap().text().await.unwrap();
+    let page = server
+        .http()
+        .get(server.url("metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let op = |op: &str, class: &str| {
-        metric(&page, &format!("cairn_s3_operation_requests_total{{op=\"{op}\",status=\"{class}\"}}"))
+        metric(
+            &page,
+            &format!("cairn_s3_operation_requests_total{{op=\"{op}\",status=\"{class}\"}}"),
+        )
     };
     assert_eq!(op("PostObject", "2xx"), Some(1.0), "{page}");
     assert_eq!(op("PutObject", "2xx"), Some(1.0), "{page}");
     assert_eq!(op("GetObject", "4xx"), Some(1.0), "{page}");
     assert_eq!(op("CreateBucket", "2xx"), Some(1.0), "{page}");
-    assert!(metric(&page, "cairn_s3_operation_received_bytes_total{op=\"PutObject\"}").unwrap() >= 1000.0);
-    assert_eq!(metric(&page, "cairn_s3_operation_seconds_count{op=\"PutObject\"}"), Some(1.0));
+    assert!(
+        metric(
+            &page,
+            "cairn_s3_operation_received_bytes_total{op=\"PutObject\"}"
+        )
+        .unwrap()
+            >= 1000.0
+    );
+    assert_eq!(
+        metric(&page, "cairn_s3_operation_seconds_count{op=\"PutObject\"}"),
+        Some(1.0)
+    );
 }

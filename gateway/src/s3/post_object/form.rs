@@ -336,7 +336,10 @@ mod tests {
             assert_eq!(form.fields.0.len(), 2);
             assert_eq!(form.file.filename, "a;b.txt");
             assert_eq!(form.file.content_type.as_deref(), Some("text/plain"));
-            assert_eq!(collect(form.file.body).await.unwrap(), b"hello\r\n--Xy world");
+            assert_eq!(
+                collect(form.file.body).await.unwrap(),
+                b"hello\r\n--Xy world"
+            );
         }
     }
 

@@ -264,9 +264,7 @@ fn as_headers(fields: &[(String, String)]) -> http::HeaderMap {
     for (name, value) in fields {
         let name = match name.as_str() {
             "acl" => "x-amz-acl",
-            "x-amz-signature" | "x-amz-credential" | "x-amz-algorithm" | "x-amz-date" => {
-                continue
-            }
+            "x-amz-signature" | "x-amz-credential" | "x-amz-algorithm" | "x-amz-date" => continue,
             n if n.starts_with("x-amz-") && !n.starts_with("x-amz-meta-") => n,
             _ => continue,
         };
@@ -293,7 +291,9 @@ fn object_meta(form: &form::Form) -> S3Result<ObjectMeta> {
     };
     let headers = ContentHeaders {
         content_type: field("content-type").or_else(|| form.file.content_type.clone()),
-        content_encoding: crate::s3::meta::stored_content_encoding(form.fields.field("content-encoding")),
+        content_encoding: crate::s3::meta::stored_content_encoding(
+            form.fields.field("content-encoding"),
+        ),
         content_disposition: field("content-disposition"),
         content_language: field("content-language"),
         cache_control: field("cache-control"),
@@ -311,7 +311,9 @@ fn object_meta(form: &form::Form) -> S3Result<ObjectMeta> {
         Some(xml) => {
             let mut d = s3s::xml::Deserializer::new(xml.as_bytes());
             let tagging = <s3s::dto::Tagging as s3s::xml::Deserialize>::deserialize(&mut d)
-                .map_err(|_| s3_error!(MalformedXML, "The tagging field is not a Tagging document"))?;
+                .map_err(|_| {
+                    s3_error!(MalformedXML, "The tagging field is not a Tagging document")
+                })?;
             let tags = crate::s3::meta::tags_from_dto(tagging.tag_set)?;
             crate::s3::meta::check_object_tag_count(&tags)?;
             tags
@@ -330,18 +332,21 @@ fn form_error(e: FormError) -> S3Error {
     let msg = e.to_string();
     match e {
         FormError::NoBoundary | FormError::Malformed(_) | FormError::Truncated => {
-            S3Error::with_message(S3ErrorCode::MalformedPOSTRequest, format!(
-                "The body of your POST request is not well-formed multipart/form-data: {msg}"
-            ))
+            S3Error::with_message(
+                S3ErrorCode::MalformedPOSTRequest,
+                format!(
+                    "The body of your POST request is not well-formed multipart/form-data: {msg}"
+                ),
+            )
         }
         FormError::PreDataTooLarge => custom(
             "MaxPostPreDataLengthExceededError",
             http::StatusCode::BAD_REQUEST,
             "Your POST request fields preceding the upload file were too large.",
         ),
-        FormError::NoFile => crate::s3::error::invalid_argument(
-            "POST requires exactly one file upload per request.",
-        ),
+        FormError::NoFile => {
+            crate::s3::error::invalid_argument("POST requires exactly one file upload per request.")
+        }
         FormError::Body(_) => s3_error!(IncompleteBody, "{msg}"),
     }
 }

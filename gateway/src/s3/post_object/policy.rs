@@ -62,11 +62,9 @@ impl Policy {
             .get("expiration")
             .and_then(Value::as_str)
             .ok_or_else(|| PolicyError::Malformed("Policy missing expiration.".into()))?;
-        let expiration = time::OffsetDateTime::parse(
-            expiration,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map_err(|_| PolicyError::Malformed("Invalid 'expiration' value".into()))?;
+        let expiration =
+            time::OffsetDateTime::parse(expiration, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| PolicyError::Malformed("Invalid 'expiration' value".into()))?;
         let list = match doc.get("conditions") {
             Some(Value::Array(list)) => list.as_slice(),
             None => &[],
@@ -118,7 +116,8 @@ impl Policy {
                     let got = value(field);
                     // Content-Type may list several types, each with the prefix.
                     let ok = if field == "content-type" && !prefix.is_empty() {
-                        got.split(',').all(|t| t.trim().starts_with(prefix.as_str()))
+                        got.split(',')
+                            .all(|t| t.trim().starts_with(prefix.as_str()))
                     } else {
                         got.starts_with(prefix.as_str())
                     };
