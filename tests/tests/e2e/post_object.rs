@@ -118,8 +118,13 @@ async fn post_form(
     let mut body = form_head(fields, filename);
     body.extend_from_slice(data);
     body.extend_from_slice(&form_tail());
-    let resp = server
-        .http()
+    // Redirects are looked at, not followed.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let resp = http
         .post(server.url(bucket))
         .header(
             "content-type",
