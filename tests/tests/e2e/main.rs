@@ -28,6 +28,7 @@ mod objects;
 mod parts;
 mod persistence;
 mod post_object;
+mod post_object_stream;
 mod refusals;
 mod request_limits;
 mod retried_writes;

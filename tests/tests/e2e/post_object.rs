@@ -3,28 +3,27 @@
 //! `${filename}`, SigV4 and V2 signatures, metadata and tagging stored, the
 //! refusals (expired, tampered, wrong signature, unknown key, no grant, sizes
 //! outside `content-length-range`, missing and extra fields, a failing
-//! `starts-with`, anonymous), CORS headers on the answer, and a 200 MiB file
-//! streamed with the server's memory staying flat.
+//! `starts-with`, anonymous). The form helpers here serve `post_object_stream`.
 
 use base64::Engine as _;
 use cairn_tests::*;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
-const BOUNDARY: &str = "----cairnFormBoundary7MA4YWxkTrZu0gW";
+pub(crate) const BOUNDARY: &str = "----cairnFormBoundary7MA4YWxkTrZu0gW";
 
-fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
     m.update(data);
     m.finalize().into_bytes().to_vec()
 }
 
-fn b64(data: impl AsRef<[u8]>) -> String {
+pub(crate) fn b64(data: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// `(ISO 8601 for the policy, x-amz-date)` of now + `secs`.
-fn times(secs: i64) -> (String, String) {
+pub(crate) fn times(secs: i64) -> (String, String) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -45,7 +44,7 @@ fn times(secs: i64) -> (String, String) {
 
 /// The fields of a SigV4-signed form: the policy (expiring in `expires_in`
 /// seconds) of the standard conditions plus `extra`, signed with `secret`.
-fn v4_fields(
+pub(crate) fn v4_fields(
     access: &str,
     secret: &str,
     bucket: &str,
@@ -78,16 +77,19 @@ fn v4_fields(
     ]
 }
 
-fn key_prefix(prefix: &str) -> Value {
+pub(crate) fn key_prefix(prefix: &str) -> Value {
     json!(["starts-with", "$key", prefix])
 }
 
-fn with(mut fields: Vec<(String, String)>, more: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn with(
+    mut fields: Vec<(String, String)>,
+    more: &[(&str, &str)],
+) -> Vec<(String, String)> {
     fields.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     fields
 }
 
-fn form_head(fields: &[(String, String)], filename: &str) -> Vec<u8> {
+pub(crate) fn form_head(fields: &[(String, String)], filename: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for (k, v) in fields {
         out.extend_from_slice(
@@ -104,11 +106,11 @@ fn form_head(fields: &[(String, String)], filename: &str) -> Vec<u8> {
     out
 }
 
-fn form_tail() -> Vec<u8> {
+pub(crate) fn form_tail() -> Vec<u8> {
     format!("\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"after\"\r\n\r\nignored\r\n--{BOUNDARY}--\r\n").into_bytes()
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     server: &Server,
     bucket: &str,
     fields: &[(String, String)],
@@ -140,7 +142,7 @@ async fn post_form(
     (status, headers, resp.text().await.unwrap())
 }
 
-async fn exists(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
+pub(crate) async fn exists(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
     c.head_object().bucket(bucket).key(key).send().await.is_ok()
 }
 
@@ -488,205 +490,4 @@ async fn post_object_refusals_store_nothing() {
         post_form(&server, "forms", &ok(range, 600), "f", &payload(3, 500)).await;
     assert_eq!(status, 204, "{body}");
     assert!(exists(&c, "forms", "up/refused.bin").await);
-}
-
-#[tokio::test]
-async fn post_object_carries_cors_headers() {
-    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
-    let server = Server::start_default().await;
-    let c = server.client();
-    create_bucket(&c, "forms").await;
-    let rule = CorsRule::builder()
-        .allowed_origins("https://shop.example")
-        .allowed_methods("POST")
-        .build()
-        .unwrap();
-    c.put_bucket_cors()
-        .bucket("forms")
-        .cors_configuration(
-            CorsConfiguration::builder()
-                .cors_rules(rule)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let fields = with(
-        v4_fields(ACCESS_KEY, SECRET_KEY, "forms", vec![key_prefix("")], 600),
-        &[("key", "cors.bin")],
-    );
-    let (status, headers, _) = post_form(&server, "forms", &fields, "f", b"c").await;
-    assert_eq!(status, 204);
-    assert_eq!(
-        headers
-            .get("access-control-allow-origin")
-            .and_then(|v| v.to_str().ok()),
-        Some("https://shop.example")
-    );
-}
-
-fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-#[tokio::test]
-async fn post_object_streams_200_mib_with_flat_memory() {
-    use md5::Digest;
-    let server = Server::start_default().await;
-    let c = server.client();
-    create_bucket(&c, "forms").await;
-    let pid = server.pid().unwrap();
-    // Warm up (first chunk writes, allocator arenas), then measure.
-    let fields = with(
-        v4_fields(
-            ACCESS_KEY,
-            SECRET_KEY,
-            "forms",
-            vec![key_prefix("big/")],
-            600,
-        ),
-        &[("key", "big/warm.bin")],
-    );
-    let (status, _, _) = post_form(&server, "forms", &fields, "w", &payload(4, 16 * MIB)).await;
-    assert_eq!(status, 204);
-    let before = vm_rss_kib(pid);
-
-    const TOTAL: usize = 200 * MIB;
-    let piece = payload(5, MIB);
-    let mut md5 = md5::Md5::new();
-    for _ in 0..TOTAL / MIB {
-        md5.update(&piece);
-    }
-    let expected = hex::encode(md5.finalize());
-    let fields = with(
-        v4_fields(
-            ACCESS_KEY,
-            SECRET_KEY,
-            "forms",
-            vec![
-                key_prefix("big/"),
-                json!(["content-length-range", 0, TOTAL]),
-            ],
-            600,
-        ),
-        &[("key", "big/200mib.bin")],
-    );
-    let head = bytes::Bytes::from(form_head(&fields, "big.bin"));
-    let tail = bytes::Bytes::from(form_tail());
-    let piece = bytes::Bytes::from(piece);
-    let pieces = std::iter::once(head)
-        .chain(std::iter::repeat_n(piece, TOTAL / MIB))
-        .chain(std::iter::once(tail));
-    let stream = futures::stream::iter(pieces.map(Ok::<_, std::io::Error>));
-    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
-    let sampler = {
-        let peak = peak.clone();
-        tokio::spawn(async move {
-            loop {
-                peak.fetch_max(vm_rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        })
-    };
-    let resp = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(300))
-        .build()
-        .unwrap()
-        .post(server.url("forms"))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await
-        .unwrap();
-    sampler.abort();
-    let status = resp.status().as_u16();
-    let etag = resp
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    assert_eq!(status, 204, "{}", resp.text().await.unwrap());
-    assert_eq!(etag, Some(format!("\"{expected}\"")));
-    let head = c
-        .head_object()
-        .bucket("forms")
-        .key("big/200mib.bin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(head.content_length(), Some(TOTAL as i64));
-    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
-    let growth_mib = peak.saturating_sub(before) / 1024;
-    println!(
-        "server VmRSS before {} MiB, peak during the 200 MiB POST {} MiB (+{growth_mib} MiB)",
-        before / 1024,
-        peak / 1024
-    );
-    assert!(
-        growth_mib < 100,
-        "server memory grew by {growth_mib} MiB for a 200 MiB POST"
-    );
-}
-
-/// The value of the `/metrics` line starting with `prefix`.
-fn metric(page: &str, prefix: &str) -> Option<f64> {
-    page.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-#[tokio::test]
-async fn operations_are_counted_in_metrics() {
-    let server = Server::start_default().await;
-    let c = server.client();
-    create_bucket(&c, "forms").await;
-    put(&c, "forms", "put.bin", vec![7u8; 1000]).await;
-    let _ = c.get_object().bucket("forms").key("missing").send().await;
-    let fields = with(
-        v4_fields(ACCESS_KEY, SECRET_KEY, "forms", vec![key_prefix("")], 600),
-        &[("key", "posted.bin")],
-    );
-    let (status, _, _) = post_form(&server, "forms", &fields, "f", b"posted").await;
-    assert_eq!(status, 204);
-    let page = server
-        .http()
-        .get(server.url("metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let op = |op: &str, class: &str| {
-        metric(
-            &page,
-            &format!("cairn_s3_operation_requests_total{{op=\"{op}\",status=\"{class}\"}}"),
-        )
-    };
-    assert_eq!(op("PostObject", "2xx"), Some(1.0), "{page}");
-    assert_eq!(op("PutObject", "2xx"), Some(1.0), "{page}");
-    assert_eq!(op("GetObject", "4xx"), Some(1.0), "{page}");
-    assert_eq!(op("CreateBucket", "2xx"), Some(1.0), "{page}");
-    assert!(
-        metric(
-            &page,
-            "cairn_s3_operation_received_bytes_total{op=\"PutObject\"}"
-        )
-        .unwrap()
-            >= 1000.0
-    );
-    assert_eq!(
-        metric(&page, "cairn_s3_operation_seconds_count{op=\"PutObject\"}"),
-        Some(1.0)
-    );
 }
