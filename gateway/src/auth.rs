@@ -106,6 +106,7 @@ impl Authorizer {
 impl S3Access for Authorizer {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let op = cx.s3_op().name().to_string();
+        crate::op_metrics::OpSlot::name(cx.extensions_mut(), &op);
         let op = op.as_str();
         match cx.credentials().map(|c| c.access_key.clone()) {
             None => {
@@ -131,6 +132,29 @@ impl Authorizer {
         op: &str,
         access_key: String,
     ) -> S3Result<Requester> {
+        let bucket = match cx.s3_path() {
+            S3Path::Root => None,
+            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => Some(bucket.as_ref()),
+        };
+        let mut requester = self.authorize_key(access_key, bucket, required(op)).await?;
+        if requester.admin {
+            return Ok(requester);
+        }
+        if let Some(source) = crate::permissions::copy_source_bucket(op, cx.headers()) {
+            requester = self.check_bucket(requester, &source, Need::Read).await?;
+        }
+        Ok(requester)
+    }
+
+    /// The requester signing with `access_key`, if the key may sign now and has
+    /// `need` on `bucket` (a POST object upload checks its signature itself and
+    /// comes here for the rest).
+    pub async fn authorize_key(
+        &self,
+        access_key: String,
+        bucket: Option<&str>,
+        need: Need,
+    ) -> S3Result<Requester> {
         let (snap, key) = self
             .cache
             .key(&access_key)
@@ -148,19 +172,21 @@ impl Authorizer {
         if requester.admin {
             return Ok(requester);
         }
-        let need = required(op);
-        let bucket = match cx.s3_path() {
-            S3Path::Root => None,
-            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => Some(bucket.as_ref()),
-        };
-        let mut requester = requester;
-        if let (Some(bucket), false) = (bucket, need == Need::Any) {
-            requester = self.check_bucket(requester, bucket, need).await?;
+        match (bucket, need == Need::Any) {
+            (Some(bucket), false) => self.check_bucket(requester, bucket, need).await,
+            _ => Ok(requester),
         }
-        if let Some(source) = crate::permissions::copy_source_bucket(op, cx.headers()) {
-            requester = self.check_bucket(requester, &source, Need::Read).await?;
-        }
-        Ok(requester)
+    }
+
+    /// The secret of `access_key` if the key may sign now.
+    pub async fn secret_of(&self, access_key: &str) -> S3Result<String> {
+        let (_, key) = self
+            .cache
+            .key(access_key)
+            .await
+            .map_err(crate::s3::error::from_node)?;
+        key.map(|k| k.secret.clone())
+            .ok_or_else(|| s3_error!(InvalidAccessKeyId))
     }
 
     /// Refuses unless `requester` has `need` on `bucket`; a bucket that does not

@@ -1,7 +1,8 @@
 //! The gateway's Prometheus metrics: S3 requests by method and status class,
 //! request bytes (as read) and response bytes (by Content-Length), a latency histogram and, on a
 //! cluster gateway, the cluster's map epoch, capacity and move progress (refreshed
-//! in the background), and the usage section (`usage.rs`). Served at `GET /metrics`.
+//! in the background), and the usage section (`usage.rs`). Served at `GET /metrics`,
+//! with the per-operation section of `op_metrics.rs`.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -12,9 +12,14 @@ use crate::keys::StartKey;
 pub use crate::limits::Limits;
 use crate::limits::{Activity, InFlight, TimedIo};
 use crate::metrics::METRICS;
+use crate::op_metrics::{OpSlot, OP_METRICS};
+use crate::s3::post_object::PostContext;
 use crate::s3::S3Api;
 use crate::sealing::SealingKey;
 use crate::state::{Gateway, GatewayConfig};
+use crate::wire::{
+    content_length, finish_error, is_health_check, is_metrics, join_repeated, partial_head,
+};
 use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::{Node, NodeClient, NodeOptions};
 use hyper::body::Incoming;
@@ -226,6 +231,11 @@ async fn run_gateway_with(
     );
     let cors = gateway.cors.clone();
     let service = build_service_with(gateway.clone(), cache.clone(), opts.domain.as_deref())?;
+    let post = Arc::new(PostContext::new(
+        gateway.clone(),
+        Authorizer::new(gateway.node.clone(), cache.clone()),
+        opts.region.clone(),
+    ));
     if let Some(admin) = &opts.admin {
         match TcpListener::bind(admin.listen).await {
             Ok(listener) => {
@@ -264,6 +274,7 @@ async fn run_gateway_with(
         limits: opts.limits.clone(),
         cors,
         domain: opts.domain.clone(),
+        post,
     };
     let (stop, stopping) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -338,6 +349,8 @@ pub struct ServeContext {
     pub cors: Arc<CorsCache>,
     /// The domain of virtual-hosted-style requests, if any.
     pub domain: Option<String>,
+    /// POST object (browser form) uploads, answered before s3s.
+    pub post: Arc<PostContext>,
 }
 
 /// What every request of a listener shares.
@@ -348,6 +361,7 @@ struct Shared {
     bodies: BodyLimits,
     cors: Arc<CorsCache>,
     domain: Option<Arc<str>>,
+    post: Arc<PostContext>,
 }
 
 /// Accepts connections forever, one task per connection, at most
@@ -372,6 +386,7 @@ pub async fn serve_until(
         bodies: BodyLimits::new(limits.body_idle_timeout, limits.max_open_bodies),
         cors: cx.cors,
         domain: cx.domain.as_deref().map(Arc::from),
+        post: cx.post,
     };
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     // Refusals in progress; past these, connections over the cap are just closed.
@@ -473,6 +488,7 @@ async fn respond(
     if is_metrics(&req) {
         // In `cairn server` the node's lifecycle worker runs in this process.
         let mut page = METRICS.render();
+        page.push_str(&OP_METRICS.render());
         page.push_str(&cairn_node::node::lifecycle::render_lifecycle_metrics());
         page.push_str(&cairn_node::node::scrub_stats::render_scrub_metrics());
         return Ok(http::Response::new(Body::from(page)));
@@ -501,13 +517,24 @@ async fn respond(
     let (body, watch) = crate::drain::watch(incoming, &parts.headers, &shared.bodies);
     let mut req = http::Request::from_parts(parts, Body::http_body_unsync(body));
     join_repeated(req.headers_mut(), http::header::CONTENT_ENCODING);
-    let resp = match crate::precheck::check_auth(&req, &shared.region) {
-        Err(refusal) => crate::s3::error::response(refusal),
-        Ok(()) => {
-            if crate::precheck::unframed_upload(&req) {
-                req = crate::precheck::carry_unframed(req);
+    let declared_in = content_length(req.headers());
+    let op = OpSlot::default();
+    req.extensions_mut().insert(op.clone());
+    let post_bucket = crate::s3::post_object::target(&req, shared.domain.as_deref());
+    let resp = if let Some(bucket) = post_bucket {
+        op.set("PostObject");
+        crate::s3::post_object::handle(&shared.post, bucket, req)
+            .instrument(span.clone())
+            .await
+    } else {
+        match crate::precheck::check_auth(&req, &shared.region) {
+            Err(refusal) => crate::s3::error::response(refusal),
+            Ok(()) => {
+                if crate::precheck::unframed_upload(&req) {
+                    req = crate::precheck::carry_unframed(req);
+                }
+                shared.service.call(req).instrument(span.clone()).await?
             }
-            shared.service.call(req).instrument(span.clone()).await?
         }
     };
     let mut resp = finish_error(resp, &request_id).await;
@@ -534,6 +561,13 @@ async fn respond(
         content_length(resp.headers()),
         started.elapsed(),
     );
+    OP_METRICS.record(
+        op.get(),
+        resp.status().as_u16(),
+        declared_in,
+        content_length(resp.headers()),
+        started.elapsed(),
+    );
     line.log(
         &request_id,
         resp.status().as_u16(),
@@ -541,88 +575,4 @@ async fn respond(
         started.elapsed(),
     );
     Ok(resp)
-}
-
-/// Gives an error response's XML document a `<Message>` and `<RequestId>` when s3s
-/// left them out. Error documents are small; other responses pass untouched.
-async fn finish_error(resp: http::Response<Body>, request_id: &str) -> http::Response<Body> {
-    use http_body::Body as _;
-    use http_body_util::BodyExt;
-    let small = resp
-        .body()
-        .size_hint()
-        .exact()
-        .is_some_and(|n| (1..=16 * 1024).contains(&n));
-    if !(resp.status().is_client_error() || resp.status().is_server_error()) || !small {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let bytes = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return http::Response::from_parts(parts, Body::empty()),
-    };
-    let completed = std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|xml| crate::s3::error::complete_error_document(xml, request_id));
-    let bytes = completed.map_or(bytes, bytes::Bytes::from);
-    parts.headers.insert(
-        http::header::CONTENT_LENGTH,
-        http::HeaderValue::from(bytes.len()),
-    );
-    http::Response::from_parts(parts, Body::from(bytes))
-}
-
-/// A HEAD answered for a part or range (it carries `Content-Range`) is 206, as its
-/// GET is; s3s sets that status only on GetObject.
-fn partial_head(method: &str, resp: &mut http::Response<Body>) {
-    if method == "HEAD"
-        && resp.status() == http::StatusCode::OK
-        && resp.headers().contains_key(http::header::CONTENT_RANGE)
-    {
-        *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
-    }
-}
-
-/// Joins repeated lines of a list-valued header into one comma-separated value, as
-/// HTTP defines them equal (SDKs send `Content-Encoding: gzip` and
-/// `Content-Encoding: aws-chunked` apart; s3s accepts one line). Joined by `,`
-/// with no space: the form SigV4's canonical headers sign; what is stored is
-/// re-joined by `, ` (`meta::stored_content_encoding`).
-fn join_repeated(headers: &mut http::HeaderMap, name: http::HeaderName) {
-    let values: Vec<&str> = headers
-        .get_all(&name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if values.len() < 2 {
-        return;
-    }
-    if let Ok(joined) = http::HeaderValue::from_str(&values.join(",")) {
-        headers.insert(name, joined);
-    }
-}
-
-/// `GET /metrics` without credentials or query.
-fn is_metrics<B>(req: &http::Request<B>) -> bool {
-    req.method() == http::Method::GET
-        && req.uri().path() == "/metrics"
-        && req.uri().query().is_none()
-        && !req.headers().contains_key(http::header::AUTHORIZATION)
-}
-
-fn content_length(headers: &http::HeaderMap) -> u64 {
-    headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// `GET /health` without credentials or query (an anonymous list of a bucket named
-/// `health` would be refused anyway).
-fn is_health_check<B>(req: &http::Request<B>) -> bool {
-    req.method() == http::Method::GET
-        && req.uri().path() == "/health"
-        && req.uri().query().is_none()
-        && !req.headers().contains_key(http::header::AUTHORIZATION)
 }

@@ -102,13 +102,7 @@ impl Signer {
                 }
             }
         }
-        let k_date = hmac(
-            format!("AWS4{}", self.secret_key).as_bytes(),
-            date.as_bytes(),
-        );
-        let k_region = hmac(&k_date, self.region.as_bytes());
-        let k_service = hmac(&k_region, self.service.as_bytes());
-        let key = hmac(&k_service, b"aws4_request");
+        let key = signing_key(&self.secret_key, date, &self.region, &self.service);
         if let Ok(mut cache) = self.key_cache.lock() {
             *cache = Some((date.to_string(), key));
         }
@@ -182,7 +176,17 @@ impl Signer {
     }
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+/// The SigV4 signing key of `secret` for one day (`YYYYMMDD`), region and service
+/// (also what a POST object policy's `x-amz-signature` is made with).
+pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k_region = hmac(&k_date, region.as_bytes());
+    let k_service = hmac(&k_region, service.as_bytes());
+    hmac(&k_service, b"aws4_request")
+}
+
+/// HMAC-SHA256 of `data` under `key`.
+pub fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length.
     let mut mac = match HmacSha256::new_from_slice(key) {
         Ok(m) => m,

@@ -15,6 +15,7 @@ pub(crate) mod meta;
 mod multipart;
 mod multipart_checksum;
 mod object_lock;
+pub mod post_object;
 mod put;
 pub(crate) mod refuse;
 mod tagging;

@@ -27,6 +27,8 @@ mod object_lock;
 mod objects;
 mod parts;
 mod persistence;
+mod post_object;
+mod post_object_stream;
 mod refusals;
 mod request_limits;
 mod retried_writes;
