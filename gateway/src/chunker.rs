@@ -9,11 +9,11 @@
 //! long re-touches what it stored so far, so its pins never lapse.
 
 use crate::body_hashing::BodyHashing;
-use crate::checksum::BodyHasher;
+use crate::checksum::{BodyHasher, Expected};
 use crate::s3::error::OrS3;
 use crate::state::Gateway;
 use bytes::{Bytes, BytesMut};
-use cairn_node::records::{ChunkRef, ObjectData};
+use cairn_node::records::{ChunkRef, ObjectData, ObjectMeta, ObjectRecord};
 use cairn_node::storage::chunk_store::{aligned_buffer, PIN_WINDOW};
 use cairn_node::ChunkId;
 use futures::stream::StreamExt;
@@ -28,6 +28,28 @@ pub struct StoredBody {
     pub size: u64,
     pub data: ObjectData,
     pub hasher: BodyHasher,
+}
+
+impl StoredBody {
+    /// The record of a single-part object from this body: checks the digests the
+    /// client gave (`expected`, and trailers if any), then the ETag is the MD5.
+    pub fn into_record(
+        self,
+        expected: &Expected,
+        trailers: Option<&HeaderMap>,
+        meta: ObjectMeta,
+    ) -> S3Result<ObjectRecord> {
+        let digests = self.hasher.verify(expected, trailers)?;
+        Ok(ObjectRecord {
+            size: self.size,
+            etag: hex::encode(digests.md5),
+            last_modified_ms: cairn_node::now_ms(),
+            meta,
+            checksums: digests.checksums,
+            part_sizes: Vec::new(),
+            data: self.data,
+        })
+    }
 }
 
 /// Chunk writes in flight, each a task (so it makes progress while the body is

@@ -11,7 +11,6 @@ use super::object_lock::{has_integrity, integrity_required, requested_lock};
 use crate::checksum::BodyHasher;
 use crate::chunker::{check_framing, store_body, Pins};
 use crate::state::{Gateway, MAX_PUT_SIZE};
-use cairn_node::records::ObjectRecord;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -66,17 +65,7 @@ pub async fn put_object(
     let stored = store_body(gw, body, hasher, MAX_PUT_SIZE, true).await?;
     let trailers = trailing_headers.and_then(|t| t.take());
     check_framing(&headers, stored.size, trailers.as_ref())?;
-    let digests = stored.hasher.verify(&expected, trailers.as_ref())?;
-
-    let record = ObjectRecord {
-        size: stored.size,
-        etag: hex::encode(digests.md5),
-        last_modified_ms: cairn_node::now_ms(),
-        meta,
-        checksums: digests.checksums,
-        part_sizes: Vec::new(),
-        data: stored.data,
-    };
+    let record = stored.into_record(&expected, trailers.as_ref(), meta)?;
     let mut out = PutObjectOutput {
         e_tag: Some(super::meta::etag(&record.etag)),
         ..Default::default()

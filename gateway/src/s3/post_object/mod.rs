@@ -20,7 +20,7 @@ use crate::chunker::{store_body, Pins};
 use crate::permissions::Need;
 use crate::s3::error::{custom, OrS3};
 use crate::state::{Gateway, MAX_PUT_SIZE};
-use cairn_node::records::{ContentHeaders, ObjectMeta, ObjectRecord, WriteCondition};
+use cairn_node::records::{ContentHeaders, ObjectMeta, WriteCondition};
 use form::FormError;
 use policy::{Policy, PolicyError};
 use s3s::{s3_error, Body, S3Error, S3ErrorCode, S3Result};
@@ -152,16 +152,7 @@ async fn post(
     if stored.size > max {
         return Err(s3_error!(EntityTooLarge));
     }
-    let digests = stored.hasher.verify(&expected, None)?;
-    let record = ObjectRecord {
-        size: stored.size,
-        etag: hex::encode(digests.md5),
-        last_modified_ms: cairn_node::now_ms(),
-        meta,
-        checksums: digests.checksums,
-        part_sizes: Vec::new(),
-        data: stored.data,
-    };
+    let record = stored.into_record(&expected, None, meta)?;
     let etag = format!("\"{}\"", record.etag);
     let pins = Pins::of(record.data.chunks());
     let committed = gw
