@@ -16,6 +16,7 @@ pub mod chunker;
 pub mod cors;
 pub mod crc_combine;
 pub mod drain;
+pub mod healthcheck;
 pub mod keys;
 pub mod limits;
 pub mod log_format;

@@ -175,6 +175,8 @@ enum Command {
     },
     /// Load-test an S3 endpoint (any store, path-style SigV4): ops/s, MiB/s, latency.
     Bench(cairn::bench::BenchArgs),
+    /// GET a /health URL; exit 0 only on 200 (for container health checks).
+    Healthcheck(cairn::healthcheck::HealthcheckArgs),
 }
 
 /// The lifecycle worker's schedule and (for tests) its clock.
@@ -507,6 +509,7 @@ fn main() -> std::process::ExitCode {
                 }
             },
             Command::Bench(args) => cairn::bench::run_cli(args).await,
+            Command::Healthcheck(args) => cairn::healthcheck::run(args).await,
             Command::Key { target, command } => cairn::admin_cli::run_key(target, command).await,
             Command::Bucket { target, command } => {
                 cairn::admin_cli::run_bucket(target, command).await

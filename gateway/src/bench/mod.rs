@@ -12,6 +12,7 @@ pub mod payload;
 pub mod report;
 pub mod sigv4;
 
+pub(crate) use ops::error_chain;
 use ops::S3Client;
 use payload::{Payload, WyRand};
 use report::{fmt_size, CpuTime, Measured, Report};
