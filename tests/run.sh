@@ -5,8 +5,9 @@
 # restic, s3cmd, duplicity, raw-HTTP bad input). Installs the tools it needs if missing.
 #
 # Usage: bash tests/run.sh            (from any directory; exit status 0 only if all passed)
-# Logs:  target/test-logs/ (build.log, cargo-test.log, cargo-test-cluster.log, pytest.xml,
-#        pytest-tmp/ with the cairn server logs of the pytest session)
+# Logs:  target/test-logs/ (build.log, cargo-test.log, cargo-test-cluster.log, pytest.log,
+#        pytest.xml, pytest-tmp/ with the cairn server logs of the pytest session,
+#        scale-load.log); the cluster e2e run and the tool tests run at the same time.
 # Env:   SKIP_INSTALL=1  don't install anything
 #        SKIP_RUST=1     skip cargo test (both runs)
 #        SKIP_CLUSTER=1  skip the second e2e run against a 3-node cluster
@@ -145,34 +146,59 @@ else
     --release --workspace --no-fail-fast -- --test-threads=2
 fi
 
-# The same e2e test binary against a cluster: 3 `cairn node` processes and a
-# `cairn gateway` per test (see tests/src/cluster.rs).
-if [ "${SKIP_RUST:-0}" = 1 ] || [ "${SKIP_CLUSTER:-0}" = 1 ]; then
-  record "e2e against a 3-node cluster" skipped 0 "SKIP_RUST=1 or SKIP_CLUSTER=1"
-elif [ "$BUILD_OK" = 0 ]; then
-  record "e2e against a 3-node cluster" FAILED 0 "not run: build failed"
-else
-  run_cargo_tests "e2e against a 3-node cluster" "$LOGDIR/cargo-test-cluster.log" 30m \
-    CAIRN_TEST_CLUSTER=3 --release -p cairn-tests --test e2e -- --test-threads=2
-fi
+# --------------------------------------------------------------------------
+# 4. The stages after the workspace tests run in two lanes at once (they wait on
+#    fsyncs and the network more than on the CPU): lane A is the e2e suite against
+#    a 3-node cluster, lane B the real-tool tests and then the perf smoke. A stage
+#    in a lane writes its record to $LOGDIR/stage-*.rec; the summary reads them.
+# --------------------------------------------------------------------------
+# finish_stage NAME STATUS SECONDS DETAIL PASSED FAILED SKIPPED: writes the record.
+finish_stage() {
+  local file="$LOGDIR/stage-$(printf '%s' "$1" | tr -c 'a-zA-Z0-9' '_').rec"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >"$file"
+}
 
-# --------------------------------------------------------------------------
-# 4. Real-tool end-to-end tests
-# --------------------------------------------------------------------------
-if [ "${SKIP_TOOLS:-0}" = 1 ]; then
-  record "tool tests (pytest tests/tools)" skipped 0 "SKIP_TOOLS=1"
-elif [ "$BUILD_OK" = 0 ]; then
-  record "tool tests (pytest tests/tools)" FAILED 0 "not run: build failed"
-else
-  say "pytest tests/tools"
-  t0=$SECONDS
+# cargo_stage NAME LOG TIMEOUT ENV CARGO-TEST-ARGS...: run_cargo_tests for a lane.
+cargo_stage() {
+  local name="$1" log="$2" limit="$3" envset="$4" p f i rc st t0=$SECONDS
+  shift 4
+  set +e
+  # shellcheck disable=SC2086
+  env -u CAIRN_TEST_CLUSTER $envset timeout "$limit" cargo test "$@" >"$log" 2>&1
+  rc=$?
+  set -e
+  read -r p f i < <(cargo_counts "$log")
+  if [ "$rc" = 0 ]; then st=ok; else st=FAILED; [ "$f" = 0 ] && f=1; tail -40 "$log"; fi
+  finish_stage "$name" "$st" $((SECONDS - t0)) "$p passed, $f failed, $i ignored (exit $rc); log $log" "$p" "$f" "$i"
+}
+
+lane_cluster() {
+  if [ "${SKIP_RUST:-0}" = 1 ] || [ "${SKIP_CLUSTER:-0}" = 1 ]; then
+    finish_stage "e2e against a 3-node cluster" skipped 0 "SKIP_RUST=1 or SKIP_CLUSTER=1" 0 0 0
+  elif [ "$BUILD_OK" = 0 ]; then
+    finish_stage "e2e against a 3-node cluster" FAILED 0 "not run: build failed" 0 1 0
+  else
+    say "CAIRN_TEST_CLUSTER=3 cargo test -p cairn-tests --test e2e (lane A, log cargo-test-cluster.log)"
+    cargo_stage "e2e against a 3-node cluster" "$LOGDIR/cargo-test-cluster.log" 30m \
+      CAIRN_TEST_CLUSTER=3 --release -p cairn-tests --test e2e -- --test-threads=2
+  fi
+}
+
+pytest_stage() {
+  local t0=$SECONDS rc p f s timeout_arg=()
+  if [ "${SKIP_TOOLS:-0}" = 1 ]; then
+    finish_stage "tool tests (pytest tests/tools)" skipped 0 "SKIP_TOOLS=1" 0 0 0; return
+  elif [ "$BUILD_OK" = 0 ]; then
+    finish_stage "tool tests (pytest tests/tools)" FAILED 0 "not run: build failed" 0 1 0; return
+  fi
+  say "pytest tests/tools (lane B, log pytest.log)"
   rm -f "$LOGDIR/pytest.xml"
-  timeout_arg=()
   "$PYTHON" -c 'import pytest_timeout' >/dev/null 2>&1 && timeout_arg=(--timeout=900)
   set +e
   # shellcheck disable=SC2086
   timeout 40m "$PYTHON" -m pytest -q -ra -p no:cacheprovider "${timeout_arg[@]}" --durations=15 \
-    --junitxml="$LOGDIR/pytest.xml" --basetemp="$LOGDIR/pytest-tmp" tests/tools ${PYTEST_ARGS:-}
+    --junitxml="$LOGDIR/pytest.xml" --basetemp="$LOGDIR/pytest-tmp" tests/tools ${PYTEST_ARGS:-} \
+    >"$LOGDIR/pytest.log" 2>&1
   rc=$?
   set -e
   read -r p f s < <("$PYTHON" - "$LOGDIR/pytest.xml" <<'PY' 2>/dev/null || echo "0 0 0"
@@ -188,25 +214,50 @@ s = sum(int(x.get("skipped", 0)) for x in suites)
 print(t - f - s, f, s)
 PY
 )
-  if [ "$rc" = 0 ]; then st=ok; else st=FAILED; [ "$f" = 0 ] && f=1; fi
-  TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + s))
-  record "tool tests (pytest tests/tools)" "$st" $((SECONDS - t0)) "$p passed, $f failed, $s skipped (exit $rc)"
-fi
+  if [ "$rc" = 0 ]; then st=ok; else st=FAILED; [ "$f" = 0 ] && f=1; tail -60 "$LOGDIR/pytest.log"; fi
+  finish_stage "tool tests (pytest tests/tools)" "$st" $((SECONDS - t0)) "$p passed, $f failed, $s skipped (exit $rc); log $LOGDIR/pytest.log" "$p" "$f" "$s"
+}
 
-# --------------------------------------------------------------------------
-# 5. A small run of the scale load script (tests/perf/scale_load.sh): it must work;
-#    its figures go to the log, nothing is asserted on them.
-# --------------------------------------------------------------------------
-if [ "${SKIP_PERF_SMOKE:-0}" = 1 ] || [ "$BUILD_OK" = 0 ]; then
-  record "perf smoke (scale_load.sh 20000)" skipped 0 "SKIP_PERF_SMOKE=1 or build failed"
-else
-  say "bash tests/perf/scale_load.sh 20000 10000"
-  t0=$SECONDS
-  if PAGES=50 timeout 10m bash tests/perf/scale_load.sh 20000 10000 2>&1 | tee "$LOGDIR/scale-load.log"; then
-    record "perf smoke (scale_load.sh 20000)" ok $((SECONDS - t0)) "figures in $LOGDIR/scale-load.log"
-  else
-    record "perf smoke (scale_load.sh 20000)" FAILED $((SECONDS - t0)) "see $LOGDIR/scale-load.log"
+# A small run of the scale load script (tests/perf/scale_load.sh): it must work;
+# its figures go to the log, nothing is asserted on them.
+perf_smoke_stage() {
+  local t0=$SECONDS
+  if [ "${SKIP_PERF_SMOKE:-0}" = 1 ] || [ "$BUILD_OK" = 0 ]; then
+    finish_stage "perf smoke (scale_load.sh 20000)" skipped 0 "SKIP_PERF_SMOKE=1 or build failed" 0 0 0; return
   fi
+  say "bash tests/perf/scale_load.sh 20000 10000 (lane B, log scale-load.log)"
+  if PAGES=50 timeout 10m bash tests/perf/scale_load.sh 20000 10000 >"$LOGDIR/scale-load.log" 2>&1; then
+    finish_stage "perf smoke (scale_load.sh 20000)" ok $((SECONDS - t0)) "figures in $LOGDIR/scale-load.log" 0 0 0
+  else
+    tail -20 "$LOGDIR/scale-load.log"
+    finish_stage "perf smoke (scale_load.sh 20000)" FAILED $((SECONDS - t0)) "see $LOGDIR/scale-load.log" 0 1 0
+  fi
+}
+
+lane_tools() {
+  pytest_stage
+  perf_smoke_stage
+}
+
+rm -f "$LOGDIR"/stage-*.rec
+lane_cluster &
+lane_a=$!
+lane_tools &
+lane_b=$!
+wait "$lane_a" || true
+wait "$lane_b" || true
+expected_stages=3
+found_stages=0
+for rec in "$LOGDIR"/stage-*.rec; do
+  [ -f "$rec" ] || continue
+  IFS=$'\t' read -r name st secs detail p f i <"$rec"
+  TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + i))
+  record "$name" "$st" "$secs" "$detail"
+  found_stages=$((found_stages + 1))
+done
+if [ "$found_stages" != "$expected_stages" ]; then
+  TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  record "lanes" FAILED 0 "$found_stages of $expected_stages stages left a record"
 fi
 
 # --------------------------------------------------------------------------
