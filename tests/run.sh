@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Runs every Cairn test: builds the server, runs the Rust tests (cargo test), the
-# e2e suite a second time against a 3-node cluster (CAIRN_TEST_CLUSTER=3), and
-# the real-tool end-to-end tests (pytest tests/tools: AWS CLI, boto3, rclone,
-# restic, s3cmd, duplicity, raw-HTTP bad input). Installs the tools it needs if missing.
+# e2e suite a second time against a 3-node cluster (CAIRN_TEST_CLUSTER=3), the
+# real-tool end-to-end tests (pytest tests/tools: AWS CLI, boto3, rclone, restic,
+# s3cmd, duplicity, raw-HTTP bad input) and the docker compose deployment
+# (tests/deploy/compose.sh, with the image it builds). Installs the tools it needs
+# if missing.
 #
 # Usage: bash tests/run.sh            (from any directory; exit status 0 only if all passed)
 # Logs:  target/test-logs/ (build.log, cargo-test.log, cargo-test-cluster.log, pytest.log,
 #        pytest.xml, pytest-tmp/ with the cairn server logs of the pytest session,
-#        scale-load.log); the cluster e2e run and the tool tests run at the same time.
+#        scale-load.log, compose.log); the cluster e2e run, the tool tests and the
+#        compose test run at the same time.
 # Env:   SKIP_INSTALL=1  don't install anything
 #        SKIP_RUST=1     skip cargo test (both runs)
 #        SKIP_CLUSTER=1  skip the second e2e run against a 3-node cluster
 #        SKIP_TOOLS=1    skip the pytest suite
 #        SKIP_PERF_SMOKE=1  skip the small run of tests/perf/scale_load.sh
+#        SKIP_DOCKER=1   skip the docker compose test (tests/deploy/compose.sh); without
+#                        it, a machine with no reachable Docker daemon fails that stage
 #        PYTEST_ARGS=".."  extra pytest arguments (e.g. "-k boto3 -x")
 #        PYTHON=python3  interpreter for pytest and the pip installs
 set -euo pipefail
@@ -239,14 +244,36 @@ lane_tools() {
   perf_smoke_stage
 }
 
+# Lane C: the docker-compose deployment (tests/deploy/compose.sh: image build, 3 nodes
+# + 1 gateway, S3 through the gateway, one node killed). Needs Docker: without a
+# reachable daemon the stage fails (SKIP_DOCKER=1 skips it explicitly).
+compose_stage() {
+  local t0=$SECONDS
+  if [ "${SKIP_DOCKER:-0}" = 1 ]; then
+    finish_stage "docker compose cluster (tests/deploy)" skipped 0 "SKIP_DOCKER=1" 0 0 0; return
+  elif [ "$BUILD_OK" = 0 ]; then
+    finish_stage "docker compose cluster (tests/deploy)" FAILED 0 "not run: build failed" 0 1 0; return
+  fi
+  say "bash tests/deploy/compose.sh (lane C, log compose.log)"
+  if PYTHON="$PYTHON" timeout 6m bash tests/deploy/compose.sh >"$LOGDIR/compose.log" 2>&1; then
+    finish_stage "docker compose cluster (tests/deploy)" ok $((SECONDS - t0)) "log $LOGDIR/compose.log" 1 0 0
+  else
+    tail -40 "$LOGDIR/compose.log"
+    finish_stage "docker compose cluster (tests/deploy)" FAILED $((SECONDS - t0)) "see $LOGDIR/compose.log" 0 1 0
+  fi
+}
+
 rm -f "$LOGDIR"/stage-*.rec
 lane_cluster &
 lane_a=$!
 lane_tools &
 lane_b=$!
+compose_stage &
+lane_c=$!
 wait "$lane_a" || true
 wait "$lane_b" || true
-expected_stages=3
+wait "$lane_c" || true
+expected_stages=4
 found_stages=0
 for rec in "$LOGDIR"/stage-*.rec; do
   [ -f "$rec" ] || continue
