@@ -91,6 +91,12 @@ for s in node1 gateway; do
   [ "$uid" = "10001 " ] || fail "$s's process runs as uid '$uid', not 10001"
 done
 
+# The probe the health checks use: 0 on 200 only.
+BIN="${CAIRN_BIN:-$ROOT/target/release/cairn}"
+"$BIN" healthcheck --url "$ENDPOINT/health" >/dev/null || fail "cairn healthcheck of the gateway failed"
+if "$BIN" healthcheck --url "$ENDPOINT/no-such-bucket" 2>/dev/null; then
+  fail "cairn healthcheck succeeded on a URL that does not answer 200"
+fi
 "$PYTHON" "$ROOT/tests/deploy/s3_phase.py" "$ENDPOINT" before || fail "S3 checks with every node up"
 step "PUT, GET (5 MB, bytes identical) and LIST through the gateway"
 
