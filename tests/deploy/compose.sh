@@ -2,7 +2,8 @@
 # The docker-compose deployment, end to end: builds the image with
 # deploy/docker/build-image.sh, starts deploy/docker/docker-compose.yml (3 nodes +
 # 1 gateway) under a project of its own, waits until every container is healthy,
-# checks that the processes run as uid 10001, then with boto3
+# checks that the processes run as uid 10001 (read-only root, no capabilities,
+# restart unless-stopped), then with boto3
 # (tests/deploy/s3_phase.py) through the published gateway port: PUT, GET (bytes
 # compared), LIST; kills one node container (SIGKILL) and checks that reads, lists
 # and a new PUT still work with two nodes of three; restarts it, waits for it to be
@@ -86,9 +87,13 @@ step "${COMPOSE[*]} up -d (project $PROJECT, S3 on 127.0.0.1:$PORT)"
 dc up -d
 wait_healthy 120 node1 node2 node3 gateway
 step "all four containers healthy"
-for s in node1 gateway; do
+for s in node1 node2 node3 gateway; do
+  policy="$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' "$(dc ps -q "$s")")"
+  [ "$policy" = unless-stopped ] || fail "$s has restart policy '$policy', not unless-stopped"
   uid="$(docker top "$(dc ps -q "$s")" | awk 'NR > 1 { print $1 }' | sort -u | tr '\n' ' ')" || true
   [ "$uid" = "10001 " ] || fail "$s's process runs as uid '$uid', not 10001"
+  mode="$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}}' "$(dc ps -q "$s")")"
+  [ "$mode" = "true [ALL]" ] || fail "$s: read-only root and capabilities dropped: '$mode'"
 done
 
 # The probe the health checks use: 0 on 200 only.

@@ -43,18 +43,22 @@ def keys(s3, want):
 
 
 def main():
+    began = time.monotonic()
     endpoint, phase = sys.argv[1], sys.argv[2]
     s3 = client(endpoint)
     if phase == "before":
-        deadline = time.monotonic() + 30
+        start = time.monotonic()
+        attempts = 0
         while True:
+            attempts += 1
             try:
                 s3.create_bucket(Bucket=BUCKET)
                 break
             except Exception as e:  # 503 while the cluster settles
-                if time.monotonic() > deadline:
+                if time.monotonic() - start > 30:
                     fail(f"create_bucket: {e}")
                 time.sleep(0.5)
+        print(f"create_bucket: {attempts} attempt(s), {time.monotonic() - start:.1f} s")
         s3.put_object(Bucket=BUCKET, Key="big.bin", Body=BIG)
         s3.put_object(Bucket=BUCKET, Key="dir/small.txt", Body=SMALL)
         get(s3, "big.bin", BIG)
@@ -69,7 +73,7 @@ def main():
         get(s3, "after-kill.txt", SMALL)
     else:
         fail(f"unknown phase {phase}")
-    print(f"s3_phase {phase}: ok")
+    print(f"s3_phase {phase}: ok in {time.monotonic() - began:.1f} s")
 
 
 if __name__ == "__main__":
