@@ -64,15 +64,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-state() { docker inspect -f '{{.State.Status}}' "$(dc ps -q "$1")" 2>/dev/null || echo gone; }
-health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$(dc ps -q "$1")" 2>/dev/null || echo gone; }
+# Container ids by service, looked up once after `up` (docker-compose is slow to start).
+declare -A CID=()
+cid() { [ -n "${CID[$1]:-}" ] || CID[$1]="$(dc ps -q "$1")"; echo "${CID[$1]}"; }
+state() { docker inspect -f '{{.State.Status}}' "$(cid "$1")" 2>/dev/null || echo gone; }
+health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$(cid "$1")" 2>/dev/null || echo gone; }
 # wait_healthy LIMIT SERVICE...: every SERVICE healthy within LIMIT seconds.
 wait_healthy() {
-  local limit=$1 deadline=$((SECONDS + $1)) s pending
+  local limit=$1 deadline=$((SECONDS + $1)) s h pending
   shift
   while :; do
     pending=()
-    for s in "$@"; do [ "$(health "$s")" = healthy ] || pending+=("$s:$(health "$s")"); done
+    for s in "$@"; do h="$(health "$s")"; [ "$h" = healthy ] || pending+=("$s:$h"); done
     [ ${#pending[@]} = 0 ] && return 0
     [ "$SECONDS" -ge "$deadline" ] && fail "not healthy within ${limit}s: ${pending[*]}"
     sleep 1
@@ -85,14 +88,15 @@ bash "$DIR/build-image.sh" "$IMAGE"
 
 step "${COMPOSE[*]} up -d (project $PROJECT, S3 on 127.0.0.1:$PORT)"
 dc up -d
+for s in node1 node2 node3 gateway; do cid "$s" >/dev/null; done
 wait_healthy 120 node1 node2 node3 gateway
 step "all four containers healthy"
 for s in node1 node2 node3 gateway; do
-  policy="$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' "$(dc ps -q "$s")")"
+  policy="$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' "${CID[$s]}")"
   [ "$policy" = unless-stopped ] || fail "$s has restart policy '$policy', not unless-stopped"
-  uid="$(docker top "$(dc ps -q "$s")" | awk 'NR > 1 { print $1 }' | sort -u | tr '\n' ' ')" || true
+  uid="$(docker top "${CID[$s]}" | awk 'NR > 1 { print $1 }' | sort -u | tr '\n' ' ')" || true
   [ "$uid" = "10001 " ] || fail "$s's process runs as uid '$uid', not 10001"
-  mode="$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}}' "$(dc ps -q "$s")")"
+  mode="$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}}' "${CID[$s]}")"
   [ "$mode" = "true [ALL]" ] || fail "$s: read-only root and capabilities dropped: '$mode'"
 done
 
