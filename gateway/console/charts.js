@@ -1,5 +1,6 @@
 // Cairn console: line charts on a plain canvas (no library): request rate,
-// throughput and latency over the last hour, from /history.json.
+// throughput and latency over the last hour (or since the first sample, at
+// least 5 minutes), from /history.json.
 "use strict";
 
 const Charts = (() => {
@@ -23,10 +24,14 @@ const Charts = (() => {
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, hgt);
     g.font = "12px system-ui, sans-serif";
-    const left = 64, right = 10, top = 24, bottom = 22;
+    const left = 78, right = 10, top = 24, bottom = 22;
     const pw = w - left - right, ph = hgt - top - bottom;
     const now = Date.now();
-    const t0 = now - 3600 * 1000;
+    // The last hour, or since the first sample (at least 5 minutes).
+    let first = now;
+    for (const s of series) if (s.points.length) first = Math.min(first, s.points[0][0]);
+    const span = Math.min(3600e3, Math.max(300e3, now - first));
+    const t0 = now - span;
     let max = 0;
     for (const s of series) for (const [, v] of s.points) max = Math.max(max, v);
     max = niceMax(max);
@@ -45,8 +50,9 @@ const Charts = (() => {
       const label = fmt((max * i) / 4);
       g.fillText(label, left - 6 - g.measureText(label).width, y + 4);
     }
-    g.fillText("−60 min", left, hgt - 6);
-    g.fillText("−30 min", left + pw / 2 - 20, hgt - 6);
+    const mins = Math.round(span / 60e3);
+    g.fillText(`−${mins} min`, left, hgt - 6);
+    g.fillText(`−${Math.round(mins / 2)} min`, left + pw / 2 - 20, hgt - 6);
     g.fillText("now", left + pw - 22, hgt - 6);
     // lines
     let legendX = left + g.measureText(title).width + 16;

@@ -269,6 +269,7 @@ const Pages = (() => {
     if (Api.hasToken()) main.append(status);
     else main.append(UI.needs("the admin token for nodes, groups and moves"));
     main.append(h("h2", {}, "Last hour"), charts);
+    let fast = false;
 
     async function load() {
       try {
@@ -291,6 +292,12 @@ const Pages = (() => {
             c.replication ? ` · ${c.replication} replicas` : "", c.placement_groups ? ` · ${c.placement_groups} placement groups` : "",
             ` · usable ${UI.bytes(c.usable_capacity)}`),
           moveCard(c.moves), h("h2", {}, "Nodes"), h("div", { class: "nodes" }, ...nodes));
+        // Faster while a move runs.
+        const moving = c.moves && c.moves.pgs_total > 0 && !c.moves.done;
+        if (moving !== fast) {
+          fast = moving;
+          every(fast ? 1000 : 2000, load);
+        }
         if (c.catalog) {
           const t = h("table", { id: "groups-table" },
             h("thead", {}, h("tr", {}, ...["Group", "Leader", "Voters", "Learners", "Target", "Lag (entries)", "Bytes", "State"].map((x) => h("th", {}, x)))),
