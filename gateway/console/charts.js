@@ -52,7 +52,7 @@ const Charts = (() => {
     }
     const mins = Math.round(span / 60e3);
     g.fillText(`−${mins} min`, left, hgt - 6);
-    g.fillText(`−${Math.round(mins / 2)} min`, left + pw / 2 - 20, hgt - 6);
+    g.fillText(`−${mins % 2 ? (mins / 2).toFixed(1) : mins / 2} min`, left + pw / 2 - 20, hgt - 6);
     g.fillText("now", left + pw - 22, hgt - 6);
     // lines
     let legendX = left + g.measureText(title).width + 16;

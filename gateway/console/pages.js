@@ -291,7 +291,7 @@ const Pages = (() => {
           h("p", { id: "cluster-summary" }, `${c.name}`, c.epoch != null ? ` · map epoch ${c.epoch}` : "",
             c.replication ? ` · ${c.replication} replicas` : "", c.placement_groups ? ` · ${c.placement_groups} placement groups` : "",
             ` · usable ${UI.bytes(c.usable_capacity)}`),
-          moveCard(c.moves), h("h2", {}, "Nodes"), h("div", { class: "nodes" }, ...nodes));
+          c.moves ? moveCard(c.moves) : "", h("h2", {}, "Nodes"), h("div", { class: "nodes" }, ...nodes));
         // Faster while a move runs.
         const moving = c.moves && c.moves.pgs_total > 0 && !c.moves.done;
         if (moving !== fast) {

@@ -82,8 +82,8 @@ def test_login_and_create_bucket(env):
     css(d, "#new-bucket-name")[0].send_keys(bucket)
     css(d, "#new-bucket-versioning")[0].click()
     css(d, "#create-bucket")[0].click()
-    row = wait_for("the new bucket's row", lambda: css(d, f'tr[data-bucket="{bucket}"]'))[0]
-    wait_for("its versioning state", lambda: "Enabled" in row.text)
+    row_text = lambda: css(d, f'tr[data-bucket="{bucket}"]')[0].text  # noqa: E731 (re-rendered on refresh)
+    wait_for("the new bucket's row with its versioning state", lambda: "Enabled" in row_text())
     no_error(d)
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     # A bad name: the S3 error, in plain words.
@@ -93,8 +93,8 @@ def test_login_and_create_bucket(env):
     assert "InvalidBucketName" in err, err
     s3.put_object(Bucket=bucket, Key="docs/readme.txt", Body=b"hello")
     d.refresh()
-    row = wait_for("the row", lambda: css(d, f'tr[data-bucket="{bucket}"]'))[0]
-    wait_for("object count and size", lambda: "1" in row.text and "5 B" in row.text)
+    cells = lambda: [c.text for c in css(d, f'tr[data-bucket="{bucket}"] td')]  # noqa: E731
+    wait_for("object count and size", lambda: cells()[1:3] == ["1", "5 B"])
     shot(d, "buckets")
 
 
