@@ -2,9 +2,9 @@
 # Runs every Cairn test: builds the server, runs the Rust tests (cargo test), the
 # e2e suite a second time against a 3-node cluster (CAIRN_TEST_CLUSTER=3), the
 # real-tool end-to-end tests (pytest tests/tools: AWS CLI, boto3, rclone, restic,
-# s3cmd, duplicity, raw-HTTP bad input) and the docker compose deployment
-# (tests/deploy/compose.sh, with the image it builds). Installs the tools it needs
-# if missing.
+# s3cmd, duplicity, raw-HTTP bad input, the web console in headless Chromium) and
+# the docker compose deployment (tests/deploy/compose.sh, with the image it builds).
+# Installs the tools it needs if missing.
 #
 # Usage: bash tests/run.sh            (from any directory; exit status 0 only if all passed)
 # Logs:  target/test-logs/ (build.log, cargo-test.log, cargo-test-cluster.log, pytest.log,
@@ -50,9 +50,11 @@ record() { # name status seconds detail
 install_tools() {
   local missing=() sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  for tool in rclone restic s3cmd curl duplicity; do
+  for tool in rclone restic s3cmd curl duplicity chromium; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
+  # The web console tests (tests/tools/test_console*.py) drive headless Chromium.
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   # duplicity's S3 backend runs on Debian's python3 and needs its boto3.
   /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -86,6 +88,7 @@ PY
   echo "  $(rclone version 2>/dev/null | head -1)"
   echo "  $(restic version 2>/dev/null)"
   echo "  $(s3cmd --version 2>/dev/null)"
+  echo "  $(chromium --version 2>/dev/null), $(chromedriver --version 2>/dev/null | cut -d" " -f1-2)"
   echo "  $(cargo --version)"
   record "install tools" ok $((SECONDS - t0)) ""
 }

@@ -13,6 +13,7 @@ pub mod bench;
 pub mod body_hashing;
 pub mod checksum;
 pub mod chunker;
+pub mod console;
 pub mod cors;
 pub mod crc_combine;
 pub mod drain;

@@ -92,6 +92,13 @@ enum Command {
         /// default address is taken the server starts without it (and says so).
         #[arg(long, default_value = DEFAULT_ADMIN, value_parser = parse_admin_listen)]
         admin_listen: AdminAddr,
+        /// Address of the web console, or "off". When the default address is
+        /// taken, the server starts without it.
+        #[arg(long, default_value = cairn::console::DEFAULT_LISTEN, value_parser = parse_console_listen)]
+        console_listen: AdminAddr,
+        /// Tests only: seconds between samples of the console's charts.
+        #[arg(long, hide = true, default_value_t = 10)]
+        console_sample_secs: u64,
         /// File holding the admin token (else CAIRN_ADMIN_TOKEN, else one
         /// generated into DATA/admin.token, mode 0600).
         #[arg(long)]
@@ -152,6 +159,13 @@ enum Command {
         /// File holding the admin token (when CAIRN_ADMIN_TOKEN is not set).
         #[arg(long)]
         admin_token_file: Option<PathBuf>,
+        /// Address of this gateway's web console (off unless given); its admin
+        /// pages need --admin-listen.
+        #[arg(long)]
+        console_listen: Option<SocketAddr>,
+        /// Tests only: seconds between samples of the console's charts.
+        #[arg(long, hide = true, default_value_t = 10)]
+        console_sample_secs: u64,
     },
     /// Operate a running cluster.
     #[command(after_help = ENV_COMMON)]
@@ -340,12 +354,34 @@ const DEFAULT_ADMIN: &str = "127.0.0.1:9002";
 struct AdminAddr(Option<SocketAddr>, bool);
 
 fn parse_admin_listen(s: &str) -> Result<AdminAddr, String> {
+    parse_listen_or_off(s, DEFAULT_ADMIN)
+}
+
+/// `--console-listen` of `cairn server`: an address, or "off".
+fn parse_console_listen(s: &str) -> Result<AdminAddr, String> {
+    parse_listen_or_off(s, cairn::console::DEFAULT_LISTEN)
+}
+
+fn parse_listen_or_off(s: &str, default: &str) -> Result<AdminAddr, String> {
     if s == "off" {
         return Ok(AdminAddr(None, false));
     }
     s.parse()
-        .map(|a| AdminAddr(Some(a), s == DEFAULT_ADMIN))
+        .map(|a| AdminAddr(Some(a), s == default))
         .map_err(|e| format!("not an address or \"off\": {s:?} ({e})"))
+}
+
+/// The console's options for a listener address.
+fn console(
+    listen: Option<SocketAddr>,
+    required: bool,
+    sample_secs: u64,
+) -> Option<cairn::console::ConsoleOptions> {
+    listen.map(|listen| cairn::console::ConsoleOptions {
+        listen,
+        required,
+        sample_every: Duration::from_secs(sample_secs.max(1)),
+    })
 }
 
 /// `--min-free`: bytes, or a size with a unit.
@@ -383,11 +419,14 @@ fn main() -> std::process::ExitCode {
                 scrub,
                 limits,
                 admin_listen,
+                console_listen,
+                console_sample_secs,
                 admin_token_file,
             } => {
                 check_chunk_size(chunk_size)?;
                 let limits = limits.limits()?;
                 server::run_embedded(server::ServerOptions {
+                    console: console(console_listen.0, !console_listen.1, console_sample_secs),
                     admin_listen: admin_listen.0,
                     admin_default: admin_listen.1,
                     admin_token_file,
@@ -438,6 +477,8 @@ fn main() -> std::process::ExitCode {
                 limits,
                 admin_listen,
                 admin_token_file,
+                console_listen,
+                console_sample_secs,
             } => {
                 check_chunk_size(chunk_size)?;
                 let limits = limits.limits()?;
@@ -461,6 +502,7 @@ fn main() -> std::process::ExitCode {
                     chunk_size,
                     limits,
                     admin,
+                    console: console(console_listen, true, console_sample_secs),
                 };
                 server::run_cluster_gateway(cfg, opts)
                     .await

@@ -36,14 +36,20 @@ impl OpSlot {
     }
 }
 
-#[derive(Default)]
-struct OpStats {
-    requests: [u64; 3],
-    latency: [u64; 11],
-    latency_sum_micros: u64,
-    bytes_in: u64,
-    bytes_out: u64,
+/// Counters of one operation, or (`OpMetrics::totals`) of all of them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpStats {
+    /// By status class: 2xx, 4xx, 5xx.
+    pub requests: [u64; 3],
+    /// Per latency bucket of `BUCKETS` (the last: above every bound).
+    pub latency: [u64; 11],
+    pub latency_sum_micros: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
+
+/// Latency bucket bounds in seconds, as `OpStats::latency` counts them.
+pub const LATENCY_BOUNDS: [f64; 10] = BUCKETS;
 
 #[derive(Default)]
 pub struct OpMetrics {
@@ -78,6 +84,26 @@ impl OpMetrics {
         s.latency_sum_micros += took.as_micros() as u64;
         s.bytes_in += bytes_in;
         s.bytes_out += bytes_out;
+    }
+
+    /// The sum over every operation (the console's history samples it).
+    pub fn totals(&self) -> OpStats {
+        let mut t = OpStats::default();
+        let Ok(ops) = self.ops.lock() else {
+            return t;
+        };
+        for s in ops.values() {
+            for (a, b) in t.requests.iter_mut().zip(s.requests) {
+                *a += b;
+            }
+            for (a, b) in t.latency.iter_mut().zip(s.latency) {
+                *a += b;
+            }
+            t.latency_sum_micros += s.latency_sum_micros;
+            t.bytes_in += s.bytes_in;
+            t.bytes_out += s.bytes_out;
+        }
+        t
     }
 
     pub fn render(&self) -> String {

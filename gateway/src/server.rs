@@ -55,6 +55,8 @@ pub struct ServerOptions {
     /// Whether `admin_listen` is the default (taken: start without the API).
     pub admin_default: bool,
     pub admin_token_file: Option<PathBuf>,
+    /// `--console-listen` (the web console).
+    pub console: Option<crate::console::ConsoleOptions>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,8 @@ pub struct GatewayOptions {
     pub limits: Limits,
     /// The admin API's listener and token, if it is served.
     pub admin: Option<AdminListen>,
+    /// The web console's listener, if it is served.
+    pub console: Option<crate::console::ConsoleOptions>,
 }
 
 /// Where the admin API listens and the token it wants.
@@ -147,6 +151,7 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
             )?),
             None => None,
         },
+        console: opts.console.clone(),
     };
     let sealing = SealingKey::load_or_create(&opts.data_dir)?;
     let where_ = format!("data in {}", opts.data_dir.display());
@@ -240,8 +245,8 @@ async fn run_gateway_with(
         match TcpListener::bind(admin.listen).await {
             Ok(listener) => {
                 let state = crate::admin_api::ApiState::new(
-                    gateway,
-                    cache,
+                    gateway.clone(),
+                    cache.clone(),
                     admin.token.clone(),
                     admin.cluster.clone(),
                 );
@@ -261,6 +266,12 @@ async fn run_gateway_with(
                 tracing::warn!(addr = %admin.listen, %error, "admin API not started (pass --admin-listen ADDR)");
             }
         }
+    }
+    if let Some(console) = &opts.console {
+        let api = opts.admin.as_ref().map(|a| {
+            crate::admin_api::ApiState::new(gateway, cache, a.token.clone(), a.cluster.clone())
+        });
+        crate::console::start(console, &opts.listen, &opts.region, api).await?;
     }
     let endpoint = format!("http://{}", opts.listen);
     println!(

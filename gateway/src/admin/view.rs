@@ -62,6 +62,8 @@ pub struct GroupView {
     pub leader: Option<NodeId>,
     /// Bytes of the PG's chunks (on the replica holding most).
     pub bytes: u64,
+    /// On its leader: each follower's lag in log entries (the web console shows it).
+    pub lag: Vec<(NodeId, u64)>,
     #[serde(skip)]
     pub status: Option<GroupStatus>,
 }
@@ -172,6 +174,7 @@ fn build(
             learners,
             leader: status.as_ref().and_then(|s| s.leader),
             bytes: pg.map(|p| max_bytes(&pg_bytes, p)).unwrap_or(0),
+            lag: status.as_ref().map(|s| s.lag.clone()).unwrap_or_default(),
             status,
         }
     };
