@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Runs every Cairn test: builds the server, runs the Rust tests (cargo test), the
-# e2e suite a second time against a 3-node cluster (CAIRN_TEST_CLUSTER=3), and
+# e2e suite a second time against a 3-node cluster (CAIRN_TEST_CLUSTER=3), the
+# fault suite (tests/tests/faults: a cluster on network namespaces under faults,
+# with the linearizability checker; needs root), and
 # the real-tool end-to-end tests (pytest tests/tools: AWS CLI, boto3, rclone,
 # restic, s3cmd, duplicity, raw-HTTP bad input). Installs the tools it needs if missing.
 #
 # Usage: bash tests/run.sh            (from any directory; exit status 0 only if all passed)
-# Logs:  target/test-logs/ (build.log, cargo-test.log, cargo-test-cluster.log, pytest.xml,
+# Logs:  target/test-logs/ (build.log, cargo-test.log, cargo-test-cluster.log,
+#        faults.log and faults-table.md (one row per fault scenario), pytest.xml,
 #        pytest-tmp/ with the cairn server logs of the pytest session)
 # Env:   SKIP_INSTALL=1  don't install anything
 #        SKIP_RUST=1     skip cargo test (both runs)
 #        SKIP_CLUSTER=1  skip the second e2e run against a 3-node cluster
+#        SKIP_FAULTS=1   skip the fault suite (otherwise it fails, never skips, without root)
 #        SKIP_TOOLS=1    skip the pytest suite
 #        SKIP_PERF_SMOKE=1  skip the small run of tests/perf/scale_load.sh
 #        PYTEST_ARGS=".."  extra pytest arguments (e.g. "-k boto3 -x")
@@ -47,6 +51,10 @@ install_tools() {
   for tool in rclone restic s3cmd curl duplicity; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
+  # The fault suite: network namespaces, partitions, a clock jump.
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+  [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || missing+=(libfaketime)
   # duplicity's S3 backend runs on Debian's python3 and needs its boto3.
   /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -154,6 +162,23 @@ elif [ "$BUILD_OK" = 0 ]; then
 else
   run_cargo_tests "e2e against a 3-node cluster" "$LOGDIR/cargo-test-cluster.log" 30m \
     CAIRN_TEST_CLUSTER=3 --release -p cairn-tests --test e2e -- --test-threads=2
+fi
+
+# The fault suite (docs/faults.md): nine scenarios, each a 3-node cluster and a
+# gateway on network namespaces under a verifying load. It needs root: without it
+# the stage fails (it is never skipped silently).
+if [ "${SKIP_RUST:-0}" = 1 ] || [ "${SKIP_FAULTS:-0}" = 1 ]; then
+  record "fault suite (network namespaces)" skipped 0 "SKIP_RUST=1 or SKIP_FAULTS=1"
+elif [ "$BUILD_OK" = 0 ]; then
+  record "fault suite (network namespaces)" FAILED 0 "not run: build failed"
+elif [ "$(id -u)" != 0 ]; then
+  TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  record "fault suite (network namespaces)" FAILED 0 "needs root (network namespaces, iptables, tmpfs)"
+else
+  rm -f "$LOGDIR/faults-table.md"
+  run_cargo_tests "fault suite (network namespaces)" "$LOGDIR/faults.log" 20m \
+    "CAIRN_FAULT_TABLE=$LOGDIR/faults-table.md" --release -p cairn-tests --test faults -- --test-threads=3 --nocapture
+  [ -f "$LOGDIR/faults-table.md" ] && cat "$LOGDIR/faults-table.md"
 fi
 
 # --------------------------------------------------------------------------
