@@ -18,8 +18,13 @@ use std::fmt::Write as _;
 #[cfg(test)]
 mod tests;
 
-/// A written value (unique per write in the verifying client).
+/// A written value (unique per write in the verifying client). [`UNOBSERVED`] is
+/// reserved.
 pub type ValueId = u64;
+
+/// What the checker writes in place of the values of unknown writes that nothing
+/// observed (see [`rewrite_unobserved`]).
+pub const UNOBSERVED: ValueId = u64::MAX;
 
 /// What a conditional PUT requires of the register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,8 +127,9 @@ pub fn check(history: &[Op], budget: u64) -> CheckReport {
             });
             continue;
         }
-        let (kept, pruned) = prune(ops);
+        let (mut kept, pruned) = prune(ops);
         report.pruned += pruned;
+        rewrite_unobserved(&mut kept);
         let (outcome, steps) = check_key(&kept, budget);
         report.steps += steps;
         if let Err((violation, report_text)) = outcome {
@@ -230,6 +236,37 @@ pub fn prune(ops: Vec<Op>) -> (Vec<Op>, usize) {
     (kept, dropped)
 }
 
+/// The values some read returned or some CAS expected.
+fn observed(ops: &[Op]) -> HashSet<ValueId> {
+    ops.iter()
+        .filter_map(|o| match o.action {
+            Action::Read(v) => v,
+            Action::Cas {
+                expect: Expect::Value(v),
+                ..
+            } => Some(v),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Give every unknown write of a value nothing observed the one value
+/// [`UNOBSERVED`]. Sound: such a value is only ever compared for presence (a
+/// refused `If-None-Match`) or for being different from an observed value (a
+/// refused `If-Match`), and [`UNOBSERVED`] answers both alike. It makes those ops
+/// identical, so [`candidates`] tries one of each kind instead of every subset.
+pub fn rewrite_unobserved(ops: &mut [Op]) {
+    let seen = observed(ops);
+    for o in ops.iter_mut().filter(|o| o.ret.is_none()) {
+        match &mut o.action {
+            Action::Write(Some(x)) | Action::Cas { new: x, .. } if !seen.contains(x) => {
+                *x = UNOBSERVED;
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The model's step: the register's next state if `action` is allowed on `state`.
 fn step(state: Option<ValueId>, action: Action) -> Option<Option<ValueId>> {
     match action {
@@ -317,26 +354,29 @@ fn op_of(node: usize) -> (usize, bool) {
 
 /// The ops that may be linearized next: the calls before the first return in the
 /// list, those with a completion time first (an unknown op is tried last: leaving
-/// it out is always possible, so success is usually found without it). Also the
-/// op of that first return (the one that blocks when none fits).
+/// it out is always possible, so success is usually found without it). Of unknown
+/// ops with the same action only the first is a candidate: both were invoked
+/// already and never return, so either can stand for the other (symmetry).
+/// Also the op of that first return (the one that blocks when none fits).
 fn candidates(ev: &Events, ops: &[Op]) -> (Vec<usize>, usize) {
-    let (mut finite, mut unknown) = (Vec::new(), Vec::new());
+    let (mut finite, mut unknown) = (Vec::new(), Vec::<usize>::new());
     let mut e = ev.next[0];
+    let mut blocking = NONE;
     while e != NONE {
         let (i, is_call) = op_of(e);
         if !is_call {
-            finite.extend(unknown);
-            return (finite, i);
+            blocking = i;
+            break;
         }
         if ops[i].ret.is_some() {
             finite.push(i);
-        } else {
+        } else if !unknown.iter().any(|&u| ops[u].action == ops[i].action) {
             unknown.push(i);
         }
         e = ev.next[e];
     }
     finite.extend(unknown);
-    (finite, NONE)
+    (finite, blocking)
 }
 
 /// Search for a linearization of one key's ops. `Err((true, report))`: none

@@ -1,7 +1,9 @@
 //! Scenario 8: the gateway is killed (SIGKILL) in the middle of a large PUT whose
 //! chunks are already landing on the nodes. The object must never become
 //! visible, and its orphaned chunks must be collected once the GC grace period
-//! (5 s here, `cairn node --gc-grace`) has passed.
+//! (5 s here, `cairn node --gc-grace`) and the in-memory pin of a write in flight
+//! (`PIN_WINDOW`, 60 s: the node cannot tell a dead writer from a slow one) have
+//! passed.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -93,7 +95,8 @@ async fn s8_gateway_killed_mid_upload() {
 
     // The orphaned chunks go once the grace period has passed.
     let start = Instant::now();
-    let limit = Duration::from_secs(GRACE + 25);
+    let limit = cairn_node::storage::chunk_store::PIN_WINDOW.max(Duration::from_secs(GRACE))
+        + Duration::from_secs(20);
     loop {
         let left = present(&f, &ids);
         if left.is_empty() {
@@ -107,7 +110,7 @@ async fn s8_gateway_killed_mid_upload() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     println!(
-        "orphaned chunks collected {:?} after the kill (grace {GRACE} s)",
+        "orphaned chunks collected {:?} after the kill (grace {GRACE} s, pin window 60 s)",
         start.elapsed()
     );
     load_for(3).await;
