@@ -3,17 +3,21 @@
 # e2e suite a second time against a 3-node cluster (CAIRN_TEST_CLUSTER=3), the
 # real-tool end-to-end tests (pytest tests/tools: AWS CLI, boto3, rclone, restic,
 # s3cmd, duplicity, raw-HTTP bad input, the web console in headless Chromium) and
-# the docker compose deployment (tests/deploy/compose.sh, with the image it builds).
-# Installs the tools it needs if missing.
+# the docker compose deployment (tests/deploy/compose.sh, with the image it builds)
+# and the fault suite (tests/tests/faults: a cluster on network namespaces under
+# faults, with the linearizability checker; needs root). Installs the tools it
+# needs if missing.
 #
 # Usage: bash tests/run.sh            (from any directory; exit status 0 only if all passed)
 # Logs:  target/test-logs/ (build.log, cargo-test.log, cargo-test-cluster.log, pytest.log,
 #        pytest.xml, pytest-tmp/ with the cairn server logs of the pytest session,
-#        scale-load.log, compose.log); the cluster e2e run, the tool tests and the
-#        compose test run at the same time.
+#        scale-load.log, compose.log, faults.log and faults-table.md: one row per
+#        fault scenario); the cluster e2e run, the tool tests and the compose test
+#        run at the same time.
 # Env:   SKIP_INSTALL=1  don't install anything
 #        SKIP_RUST=1     skip cargo test (both runs)
 #        SKIP_CLUSTER=1  skip the second e2e run against a 3-node cluster
+#        SKIP_FAULTS=1   skip the fault suite (otherwise it fails, never skips, without root)
 #        SKIP_TOOLS=1    skip the pytest suite
 #        SKIP_PERF_SMOKE=1  skip the small run of tests/perf/scale_load.sh
 #        SKIP_DOCKER=1   skip the docker compose test (tests/deploy/compose.sh); without
@@ -55,6 +59,10 @@ install_tools() {
   done
   # The web console tests (tests/tools/test_console*.py) drive headless Chromium.
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  # The fault suite: network namespaces, partitions, a clock jump.
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+  [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || missing+=(libfaketime)
   # duplicity's S3 backend runs on Debian's python3 and needs its boto3.
   /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -152,6 +160,24 @@ else
   # --no-fail-fast: a failing test binary must not hide the results of the others.
   run_cargo_tests "rust tests (cargo test --release)" "$LOGDIR/cargo-test.log" 50m "" \
     --release --workspace --no-fail-fast -- --test-threads=2
+fi
+
+# The fault suite (docs/faults.md): nine scenarios, each a 3-node cluster and a
+# gateway on network namespaces under a verifying load. It runs alone (elections
+# and partitions are timed). It needs root: without it the stage fails (it is
+# never skipped silently).
+if [ "${SKIP_RUST:-0}" = 1 ] || [ "${SKIP_FAULTS:-0}" = 1 ]; then
+  record "fault suite (network namespaces)" skipped 0 "SKIP_RUST=1 or SKIP_FAULTS=1"
+elif [ "$BUILD_OK" = 0 ]; then
+  record "fault suite (network namespaces)" FAILED 0 "not run: build failed"
+elif [ "$(id -u)" != 0 ]; then
+  TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  record "fault suite (network namespaces)" FAILED 0 "needs root (network namespaces, iptables, tmpfs)"
+else
+  rm -f "$LOGDIR/faults-table.md"
+  run_cargo_tests "fault suite (network namespaces)" "$LOGDIR/faults.log" 20m \
+    "CAIRN_FAULT_TABLE=$LOGDIR/faults-table.md" --release -p cairn-tests --test faults -- --test-threads=3 --nocapture
+  if [ -f "$LOGDIR/faults-table.md" ]; then cat "$LOGDIR/faults-table.md"; fi
 fi
 
 # --------------------------------------------------------------------------

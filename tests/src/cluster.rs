@@ -16,7 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use aws_sdk_s3::Client;
+
+use crate::netns::{Host, Hosts};
 
 use crate::process::{labelled_tails, states, wait_health, Proc};
 use crate::reconfig::{json_lines, parse_line, Applied, ClusterStatus, Plan};
@@ -58,6 +62,9 @@ pub struct ClusterOpts {
     /// Chunk size, domain and extra arguments go to the gateway; GC options,
     /// `min_free`, `data_parent` and `node_args` to the nodes.
     pub server: ServerOpts,
+    /// Run every process in its own network namespace (see [`crate::netns`]);
+    /// `None`: everything on loopback.
+    pub hosts: Option<Arc<Hosts>>,
 }
 
 impl Default for ClusterOpts {
@@ -69,6 +76,7 @@ impl Default for ClusterOpts {
             placement_groups: 8,
             raft: RaftTuning::default(),
             server: ServerOpts::default(),
+            hosts: None,
         }
     }
 }
@@ -103,6 +111,28 @@ impl ClusterOpts {
     pub fn server(mut self, server: ServerOpts) -> Self {
         self.server = server;
         self
+    }
+    /// Run the processes on separate network namespaces with a node per id.
+    pub fn hosts(mut self, hosts: Arc<Hosts>) -> Self {
+        self.hosts = Some(hosts);
+        self
+    }
+
+    /// Where `host` listens for `port` (the S3 port 9000, admin API 9002, node RPC
+    /// 7000): its own address, or a fresh loopback port.
+    fn addr(&self, host: Host, port: u16) -> SocketAddr {
+        match &self.hosts {
+            Some(h) => SocketAddr::new(IpAddr::V4(h.ip(host)), port),
+            None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
+        }
+    }
+
+    /// `cmd` as run on `host`.
+    fn command(&self, host: Host, cmd: Command) -> Command {
+        match &self.hosts {
+            Some(h) => h.wrap(host, cmd),
+            None => cmd,
+        }
     }
 }
 
@@ -223,16 +253,16 @@ struct NodeProc {
 }
 
 impl NodeProc {
-    /// Node `id` with data in `data_root/nID` and its log in `root/nodeID.log`, on a
-    /// free port; not started.
-    fn new(root: &Path, data_root: &Path, id: u64, capacity: &str) -> NodeProc {
-        let data_dir = data_root.join(format!("n{id}"));
+    /// Node `id` with data in `data_root/nID` and its log in `root/nodeID.log`, on
+    /// its host's address (or a free loopback port); not started.
+    fn new(root: &Path, opts: &ClusterOpts, id: u64) -> NodeProc {
+        let data_dir = data_root(root, opts).join(format!("n{id}"));
         std::fs::create_dir_all(&data_dir).expect("create node data dir");
         NodeProc {
             id,
-            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
+            addr: opts.addr(Host::Node(id), 7000),
             data_dir,
-            capacity: capacity.to_string(),
+            capacity: opts.capacity.clone(),
             drain: false,
             in_config: true,
             proc: Proc::new(format!("node {id}"), root.join(format!("node{id}.log"))),
@@ -265,14 +295,21 @@ impl Cluster {
     /// Start a cluster in a fresh temporary directory; returns once the gateway
     /// answers `/health`.
     pub async fn start(opts: ClusterOpts) -> Cluster {
+        let mut c = Cluster::new_stopped(opts);
+        c.start_all().await;
+        c
+    }
+
+    /// Write the cluster file in a fresh temporary directory, start nothing (e.g. to
+    /// mount something on a node's data directory first; then [`Cluster::start_all`]).
+    pub fn new_stopped(opts: ClusterOpts) -> Cluster {
         let root = tempfile::Builder::new()
             .prefix("cairn-cluster-")
             .tempdir()
             .expect("create temp dir");
-        let gateway_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port());
+        let gateway_addr = opts.addr(Host::Gateway, 9000);
         let mut c = Cluster::create(root.path(), gateway_addr, opts);
         c._root = Some(root);
-        c.start_all().await;
         c
     }
 
@@ -281,15 +318,16 @@ impl Cluster {
     pub(crate) fn create(root: &Path, gateway_addr: SocketAddr, opts: ClusterOpts) -> Cluster {
         assert!(opts.nodes >= 1, "a cluster needs a node");
         let nodes: Vec<NodeProc> = (1..=opts.nodes)
-            .map(|id| NodeProc::new(root, data_root(root, &opts), id, &opts.capacity))
+            .map(|id| NodeProc::new(root, &opts, id))
             .collect();
+        let admin_addr = opts.addr(Host::Gateway, 9002);
         let c = Cluster {
             root: root.to_path_buf(),
             config_path: root.join("cluster.toml"),
             secret: format!("cairn-test-secret-{:016x}", rand::random::<u64>()),
             opts,
             gateway_addr,
-            admin_addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
+            admin_addr,
             nodes,
             gateway: Proc::new("gateway", root.join("gateway.log")),
             _root: None,
@@ -435,12 +473,7 @@ impl Cluster {
     /// change (see [`Cluster::apply_wait_json`]).
     pub async fn add_node(&mut self) -> u64 {
         let id = self.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
-        self.nodes.push(NodeProc::new(
-            &self.root,
-            data_root(&self.root, &self.opts),
-            id,
-            &self.opts.capacity,
-        ));
+        self.nodes.push(NodeProc::new(&self.root, &self.opts, id));
         self.write_config();
         self.start_node(id).await;
         id
@@ -478,6 +511,7 @@ impl Cluster {
         }
         cmd.args(&self.opts.server.node_args);
         let banner = format!("{} opts {:?}", self.node(id).addr, self.opts.server);
+        let cmd = self.opts.command(Host::Node(id), cmd);
         self.node_mut(id).proc.spawn(cmd, &banner);
     }
 
@@ -527,6 +561,7 @@ impl Cluster {
             .env("CAIRN_SECRET_KEY", SECRET_KEY)
             .env("CAIRN_ADMIN_TOKEN", crate::ADMIN_TOKEN);
         let banner = format!("{} opts {:?}", self.gateway_addr, self.opts.server);
+        let cmd = self.opts.command(Host::Gateway, cmd);
         self.gateway.spawn(cmd, &banner);
         let addr = self.gateway_addr.to_string();
         let res = {

@@ -13,7 +13,11 @@
 mod process;
 
 pub mod cluster;
+pub mod linearizability;
+pub mod netns;
 pub mod reconfig;
+pub mod rot;
+pub mod verifier;
 pub mod workload;
 
 use std::collections::BTreeSet;

@@ -8,80 +8,15 @@
 //! gateway that reads a corrupt copy reports it and the node repairs it. The
 //! counts show in the nodes' `/metrics` and in `cairn cluster status`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cairn_tests::reconfig::load_config;
+use cairn_tests::rot::{chunk_path, first_reader, flip4, wait_content, wait_replicated};
 use cairn_tests::*;
-
-/// Path of chunk `hex` in node `id`'s store.
-fn chunk_path(cluster: &Cluster, id: u64, hex: &str) -> PathBuf {
-    cluster
-        .node_data_dir(id)
-        .join("chunks")
-        .join(&hex[0..2])
-        .join(&hex[2..4])
-        .join(hex)
-}
-
-/// Flips 4 bytes in the middle of a file.
-fn flip4(path: &PathBuf) {
-    let mut bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let at = bytes.len() / 2;
-    for b in &mut bytes[at..at + 4] {
-        *b ^= 0xA5;
-    }
-    std::fs::write(path, &bytes).unwrap();
-}
-
-/// Waits until every chunk of `ids` is on all three nodes.
-async fn wait_replicated(cluster: &Cluster, ids: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let holders = cluster.chunk_holders();
-        if ids
-            .iter()
-            .all(|id| holders.get(id).is_some_and(|h| h.len() == 3))
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "chunks not replicated: {holders:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Waits (up to `limit`) until `path` holds exactly `want`; the time it took.
-async fn wait_content(path: &PathBuf, want: &[u8], limit: Duration, what: &str) -> Duration {
-    let start = Instant::now();
-    loop {
-        if std::fs::read(path).is_ok_and(|b| b == want) {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < limit,
-            "{what}: {} not repaired within {limit:?}",
-            path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn metric(cluster: &Cluster, node: u64, name: &str) -> f64 {
     let m = cluster.node_metrics(node).await.expect("node metrics");
     m.get(name)
         .unwrap_or_else(|| panic!("node {node} has no {name}"))
-}
-
-/// The node a gateway reads chunk `hex` from first (see `NodeClient::get_chunk`).
-fn first_reader(cluster: &Cluster, hex: &str) -> u64 {
-    let cfg = load_config(cluster.config_path());
-    let pg = chunk_pg(hex, cfg.placement_groups);
-    let replicas = cfg.map().replicas(pg);
-    let id = cairn_node::ChunkId::from_hex(hex).unwrap();
-    replicas[usize::from(id.0[31]) % replicas.len()]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
