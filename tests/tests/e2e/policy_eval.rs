@@ -184,56 +184,56 @@ async fn explicit_deny_beats_grants_acls_and_admin() {
 async fn anonymous_access_only_where_opened() {
     let server = Server::start_default().await;
     let root = server.client();
-    create_bucket(&root, "b").await;
-    put(&root, "b", "k", "v").await;
-    for path in ["b/k", "b?list-type=2", "b?policy", "b?acl", ""] {
+    create_bucket(&root, "bkt").await;
+    put(&root, "bkt", "k", "v").await;
+    for path in ["bkt/k", "bkt?list-type=2", "bkt?policy", "bkt?acl", ""] {
         assert_eq!(anon_status(&server, path).await, 403, "{path}");
     }
     let anon_put = server
         .http()
-        .put(server.url("b/new"))
+        .put(server.url("bkt/new"))
         .body("x")
         .send()
         .await
         .unwrap();
     assert_eq!(anon_put.status().as_u16(), 403);
-    set_policy(&root, "b", r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#).await;
-    assert_eq!(anon_status(&server, "b/k").await, 200);
-    assert_eq!(anon_status(&server, "b?list-type=2").await, 403);
+    set_policy(&root, "bkt", r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}"#).await;
+    assert_eq!(anon_status(&server, "bkt/k").await, 200);
+    assert_eq!(anon_status(&server, "bkt?list-type=2").await, 403);
     // The account principal means every key, never anonymous clients.
-    set_policy(&root, "b", r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#).await;
-    assert_eq!(anon_status(&server, "b/k").await, 403);
+    set_policy(&root, "bkt", r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}"#).await;
+    assert_eq!(anon_status(&server, "bkt/k").await, 403);
 }
 
 #[tokio::test]
 async fn policy_status_and_malformed_policies() {
     let server = Server::start_default().await;
     let c = server.client();
-    create_bucket(&c, "b").await;
+    create_bucket(&c, "bkt").await;
     assert_err(
-        c.get_bucket_policy_status().bucket("b").send().await,
+        c.get_bucket_policy_status().bucket("bkt").send().await,
         404,
         &["NoSuchBucketPolicy"],
     );
     let status = |c: Client| async move {
         c.get_bucket_policy_status()
-            .bucket("b")
+            .bucket("bkt")
             .send()
             .await
             .unwrap()
             .policy_status()
             .and_then(|s| s.is_public())
     };
-    set_policy(&c, "b", r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#).await;
+    set_policy(&c, "bkt", r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}"#).await;
     assert_eq!(status(c.clone()).await, Some(true));
-    set_policy(&c, "b", r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}"#).await;
+    set_policy(&c, "bkt", r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*","Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}"#).await;
     assert_eq!(status(c.clone()).await, Some(false));
-    set_policy(&c, "b", r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/x"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#).await;
+    set_policy(&c, "bkt", r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/x"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}"#).await;
     assert_eq!(status(c.clone()).await, Some(false));
 
     let cond = |c: &str| {
         format!(
-            r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{c}}}]}}"#
+            r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*","Condition":{c}}}]}}"#
         )
     };
     for bad in [
@@ -245,10 +245,10 @@ async fn policy_status_and_malformed_policies() {
         cond(r#"{"NumericLessThan":{"s3:max-keys":"many"}}"#),
         cond(r#"{"DateLessThan":{"aws:CurrentTime":"yesterday"}}"#),
         cond(r#"{"Bool":{"aws:SecureTransport":"maybe"}}"#),
-        r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObjekt","Resource":"arn:aws:s3:::b/*"}]}"#.to_string(),
+        r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObjekt","Resource":"arn:aws:s3:::bkt/*"}]}"#.to_string(),
     ] {
         assert_err(
-            c.put_bucket_policy().bucket("b").policy(&bad).send().await,
+            c.put_bucket_policy().bucket("bkt").policy(&bad).send().await,
             400,
             &["MalformedPolicy"],
         );
