@@ -53,6 +53,21 @@ impl Policy {
             && self.statements.iter().any(|s| s.allow && s.applies(req))
     }
 
+    /// Whether a statement that could apply to `req` (its action, principal and
+    /// resource match) has a condition on the object's tags: only then are they
+    /// read.
+    pub fn needs_object_tags(&self, req: &Request<'_>) -> bool {
+        self.needs_object_tags
+            && self.statements.iter().any(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| matches!(c.key, super::context::Key::ExistingObjectTag(_)))
+                    && s.actions.contains(req.action)
+                    && s.names(req)
+                    && s.covers(req)
+            })
+    }
+
     /// Whether AWS would call the policy public: an Allow statement for everyone
     /// (`*` or a `NotPrincipal`) without a condition that pins it to fixed
     /// source addresses or users.

@@ -95,11 +95,8 @@ impl Gate {
         let Some(action) = Action::of_op(asked.op, versioned) else {
             return if granted { Ok(()) } else { Err(denied()) };
         };
-        let tags = match (policy.needs_object_tags, asked.key) {
-            (true, Some(key)) => self.object_tags(asked, key).await,
-            _ => None,
-        };
-        let req = Request {
+        let tags: Option<Vec<(String, String)>>;
+        let mut req = Request {
             action,
             bucket: asked.bucket,
             key: asked.key,
@@ -109,9 +106,14 @@ impl Gate {
                 headers: asked.headers,
                 conn: asked.conn,
                 who: signer.as_ref().map(|s| s.who),
-                object_tags: tags.as_deref(),
+                object_tags: None,
             },
         };
+        tags = match asked.key {
+            Some(key) if policy.needs_object_tags(&req) => self.object_tags(asked, key).await,
+            _ => None,
+        };
+        req.cx.object_tags = tags.as_deref();
         if policy.denies(&req) {
             let admin_rescue = signer.as_ref().is_some_and(|s| s.admin)
                 && matches!(
