@@ -32,7 +32,9 @@ cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 LOGDIR="$ROOT/target/test-logs"
 mkdir -p "$LOGDIR"
-rm -f "$LOGDIR/summary-line.txt"
+rm -f "$LOGDIR/summary-line.txt" "$LOGDIR/e2e-log-scan.txt"
+# Each e2e test server notes its log files here for the last stage (no secrets in logs).
+export CAIRN_TEST_LOG_DIR="$LOGDIR"
 export CAIRN_BIN="$ROOT/target/release/cairn"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -314,6 +316,19 @@ done
 if [ "$found_stages" != "$expected_stages" ]; then
   TOTAL_FAILED=$((TOTAL_FAILED + 1))
   record "lanes" FAILED 0 "$found_stages of $expected_stages stages left a record"
+fi
+
+# --------------------------------------------------------------------------
+# 6. No secret the suite used is in any log it produced (tests/tools/scan_log_secrets.py).
+# --------------------------------------------------------------------------
+say "scan logs for secrets"
+t0=$SECONDS
+if "$PYTHON" tests/tools/scan_log_secrets.py "$ROOT" 2>&1 | tee "$LOGDIR/secret-scan.txt.out"; then
+  TOTAL_PASSED=$((TOTAL_PASSED + 1))
+  record "no secrets in logs" ok $((SECONDS - t0)) "$(head -1 "$LOGDIR/secret-scan.txt.out")"
+else
+  TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  record "no secrets in logs" FAILED $((SECONDS - t0)) "see $LOGDIR/secret-scan.txt.out"
 fi
 
 # --------------------------------------------------------------------------

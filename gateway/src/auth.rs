@@ -1,14 +1,18 @@
 //! Who may do what. Secrets come from the access cache (s3s checks the
 //! signatures); a key that is disabled, deleted or expired is refused within a
-//! second. A signed request then needs the permission its operation asks for
-//! (`permissions::required`) on its bucket (and on a copy's source bucket): admin
-//! keys have every permission everywhere, other keys what they own or were
-//! granted. Anonymous requests may only GET/HEAD objects that a public-read bucket
-//! ACL or the bucket policy opens. Every request then passes the refusals of
-//! `s3::refuse`. The requester goes to the handlers in the request's extensions.
+//! second. What a signed key's grants allow follows from the permission its
+//! operation asks for (`permissions::required`) on its bucket (and on a copy's
+//! source bucket): admin keys have every permission everywhere, other keys what
+//! they own or were granted. The bucket policy then has its say (`policy::gate`):
+//! an explicit Deny refuses, an Allow may open what grants do not, and anonymous
+//! requests pass only where the policy or a public-read bucket ACL opens them.
+//! Every request then passes the refusals of `s3::refuse`. The requester goes to
+//! the handlers in the request's extensions.
 
-use crate::access_cache::{AccessCache, Snapshot, ALL};
+use crate::access_cache::{AccessCache, KnownKey, Snapshot, ALL};
 use crate::permissions::{required, Need};
+use crate::policy::context::{ConnInfo, Who};
+use crate::policy::gate::{Asked, Gate, Signer};
 use cairn_node::access::Permission;
 use cairn_node::NodeClient;
 use s3s::access::{S3Access, S3AccessContext};
@@ -48,6 +52,7 @@ impl S3Auth for KeyAuth {
 pub struct Requester {
     pub access_key: String,
     pub admin: bool,
+    pub key: Arc<KnownKey>,
     pub snapshot: Arc<Snapshot>,
     /// Buckets checked from the catalog because the snapshot lacked them.
     pub checked: Vec<(String, Permission)>,
@@ -88,16 +93,15 @@ pub fn bypass_allowed(ext: &http::Extensions, bucket: &str, asked: bool) -> bool
 pub struct Authorizer {
     node: NodeClient,
     cache: Arc<AccessCache>,
-    /// Parsed bucket policies, so an anonymous GET does not parse JSON.
-    policies: crate::policy::PolicyCache,
+    gate: Gate,
 }
 
 impl Authorizer {
-    pub fn new(node: NodeClient, cache: Arc<AccessCache>) -> Self {
+    pub fn new(gateway: &crate::state::Gateway, cache: Arc<AccessCache>) -> Self {
         Authorizer {
-            node,
+            node: gateway.node.clone(),
             cache,
-            policies: crate::policy::PolicyCache::default(),
+            gate: Gate::new(gateway.node.clone(), gateway.bucket_auth.clone()),
         }
     }
 }
@@ -108,53 +112,97 @@ impl S3Access for Authorizer {
         let op = cx.s3_op().name().to_string();
         crate::op_metrics::OpSlot::name(cx.extensions_mut(), &op);
         let op = op.as_str();
-        match cx.credentials().map(|c| c.access_key.clone()) {
-            None => {
-                if !self.anonymous_may(cx).await {
-                    return Err(s3_error!(AccessDenied, "Access Denied"));
+        let conn = cx.extensions_mut().get::<ConnInfo>().copied();
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(bucket.as_ref()), None),
+            S3Path::Object { bucket, key } => (Some(bucket.as_ref()), Some(key.as_ref())),
+        };
+        let asked = bucket.map(|bucket| Asked {
+            op,
+            bucket,
+            key,
+            uri: cx.uri(),
+            headers: cx.headers(),
+            conn,
+        });
+        let requester = match cx.credentials().map(|c| c.access_key.clone()) {
+            None => match &asked {
+                Some(asked) => {
+                    self.gate.check(asked, None).await?;
+                    None
                 }
-            }
-            Some(access_key) => {
-                let requester = self.authorize(cx, op, access_key).await?;
-                cx.extensions_mut().insert(requester);
-            }
+                None => return Err(s3_error!(AccessDenied, "Access Denied")),
+            },
+            Some(access_key) => Some(self.authorize(asked.as_ref(), access_key).await?),
+        };
+        crate::s3::refuse::check_request(op, cx.uri(), cx.headers())?;
+        if let Some(requester) = requester {
+            cx.extensions_mut().insert(requester);
         }
-        // Whoever asks, what Cairn cannot keep is refused before any body is read.
-        crate::s3::refuse::check_request(op, cx.uri(), cx.headers())
+        Ok(())
     }
 }
 
 impl Authorizer {
-    /// The permission check of a signed request.
+    /// The permission check of a signed request: grants, then the bucket policy
+    /// (of the bucket, and of a copy's source bucket).
     async fn authorize(
         &self,
-        cx: &S3AccessContext<'_>,
-        op: &str,
+        asked: Option<&Asked<'_>>,
         access_key: String,
     ) -> S3Result<Requester> {
-        let bucket = match cx.s3_path() {
-            S3Path::Root => None,
-            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => Some(bucket.as_ref()),
-        };
-        let mut requester = self.authorize_key(access_key, bucket, required(op)).await?;
-        if requester.admin {
+        let need = asked.map_or(Need::Any, |a| required(a.op));
+        let (mut requester, granted) = self
+            .key_and_grant(access_key, asked.map(|a| a.bucket), need)
+            .await?;
+        let Some(asked) = asked else {
             return Ok(requester);
-        }
-        if let Some(source) = crate::permissions::copy_source_bucket(op, cx.headers()) {
-            requester = self.check_bucket(requester, &source, Need::Read).await?;
+        };
+        self.gate
+            .check(asked, Some(signer(&requester, granted)))
+            .await?;
+        if let Some((source, key)) = crate::permissions::copy_source(asked.op, asked.headers) {
+            let granted;
+            (requester, granted) = self.grant(requester, &source, Need::Read).await?;
+            let source_asked = Asked {
+                op: "GetObject",
+                bucket: &source,
+                key: Some(&key),
+                uri: &http::Uri::from_static("/"),
+                headers: asked.headers,
+                conn: asked.conn,
+            };
+            self.gate
+                .check(&source_asked, Some(signer(&requester, granted)))
+                .await?;
         }
         Ok(requester)
     }
 
     /// The requester signing with `access_key`, if the key may sign now and has
-    /// `need` on `bucket` (a POST object upload checks its signature itself and
-    /// comes here for the rest).
+    /// `need` on `bucket` by its grants (a POST object upload checks its
+    /// signature itself and comes here for the rest).
     pub async fn authorize_key(
         &self,
         access_key: String,
         bucket: Option<&str>,
         need: Need,
     ) -> S3Result<Requester> {
+        match self.key_and_grant(access_key, bucket, need).await? {
+            (requester, true) => Ok(requester),
+            _ => Err(s3_error!(AccessDenied, "Access Denied")),
+        }
+    }
+
+    /// The requester signing with `access_key`, if the key may sign now, and
+    /// whether its grants give it `need` on `bucket`.
+    async fn key_and_grant(
+        &self,
+        access_key: String,
+        bucket: Option<&str>,
+        need: Need,
+    ) -> S3Result<(Requester, bool)> {
         let (snap, key) = self
             .cache
             .key(&access_key)
@@ -165,16 +213,14 @@ impl Authorizer {
         };
         let requester = Requester {
             admin: key.record.admin,
+            key,
             access_key,
             snapshot: snap,
             checked: Vec::new(),
         };
-        if requester.admin {
-            return Ok(requester);
-        }
-        match (bucket, need == Need::Any) {
-            (Some(bucket), false) => self.check_bucket(requester, bucket, need).await,
-            _ => Ok(requester),
+        match (bucket, need == Need::Any || requester.admin) {
+            (Some(bucket), false) => self.grant(requester, bucket, need).await,
+            _ => Ok((requester, true)),
         }
     }
 
@@ -189,19 +235,20 @@ impl Authorizer {
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))
     }
 
-    /// Refuses unless `requester` has `need` on `bucket`; a bucket that does not
-    /// exist passes (its handler answers NoSuchBucket).
-    async fn check_bucket(
+    /// Whether `requester`'s grants give it `need` on `bucket`; a bucket that
+    /// does not exist passes (its handler answers NoSuchBucket).
+    async fn grant(
         &self,
         mut requester: Requester,
         bucket: &str,
         need: Need,
-    ) -> S3Result<Requester> {
+    ) -> S3Result<(Requester, bool)> {
+        if requester.admin {
+            return Ok((requester, true));
+        }
         if requester.snapshot.buckets.contains_key(bucket) {
-            if need.met_by(requester.permission(bucket)) {
-                return Ok(requester);
-            }
-            return Err(s3_error!(AccessDenied, "Access Denied"));
+            let ok = need.met_by(requester.permission(bucket));
+            return Ok((requester, ok));
         }
         // Not in the snapshot: made a moment ago, made before owners (the admin
         // keys' alone), or missing.
@@ -212,35 +259,24 @@ impl Authorizer {
             .map_err(crate::s3::error::from_node)?;
         if let Some(access) = access {
             let p = access.permission_of(&requester.access_key);
-            if need.met_by(p) {
-                requester.checked.push((bucket.to_string(), p));
-                return Ok(requester);
-            }
-            return Err(s3_error!(AccessDenied, "Access Denied"));
+            requester.checked.push((bucket.to_string(), p));
+            return Ok((requester, need.met_by(p)));
         }
         match self.node.get_bucket(bucket.to_string()).await {
-            Ok(_) => Err(s3_error!(AccessDenied, "Access Denied")),
-            Err(cairn_node::Error::NoSuchBucket) => Ok(requester),
+            Ok(_) => Ok((requester, false)),
+            Err(cairn_node::Error::NoSuchBucket) => Ok((requester, true)),
             Err(e) => Err(crate::s3::error::from_node(e)),
         }
     }
+}
 
-    /// Whether an anonymous request is a GET/HEAD of an object that a public-read
-    /// bucket ACL or the bucket policy opens.
-    async fn anonymous_may(&self, cx: &S3AccessContext<'_>) -> bool {
-        let op = cx.s3_op().name();
-        let (S3Path::Object { bucket, key }, "GetObject" | "HeadObject") = (cx.s3_path(), op)
-        else {
-            return false;
-        };
-        let Ok(rec) = self.node.get_bucket(bucket.to_string()).await else {
-            return false;
-        };
-        rec.public_read_acl
-            || rec.policy.as_deref().is_some_and(|text| {
-                self.policies
-                    .get(bucket, text)
-                    .is_some_and(|p| p.allows_anonymous_get(bucket, key))
-            })
+fn signer(requester: &Requester, granted: bool) -> Signer<'_> {
+    Signer {
+        who: Who {
+            access_key: &requester.access_key,
+            name: &requester.key.record.name,
+        },
+        admin: requester.admin,
+        granted,
     }
 }

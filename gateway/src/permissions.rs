@@ -62,17 +62,17 @@ pub fn required(op: &str) -> Need {
     }
 }
 
-/// The source bucket of a CopyObject / UploadPartCopy (`x-amz-copy-source:
+/// The source bucket and key of a CopyObject / UploadPartCopy (`x-amz-copy-source:
 /// [/]BUCKET/KEY[?versionId=..]`, URL-encoded).
-pub fn copy_source_bucket(op: &str, headers: &http::HeaderMap) -> Option<String> {
+pub fn copy_source(op: &str, headers: &http::HeaderMap) -> Option<(String, String)> {
     if !matches!(op, "CopyObject" | "UploadPartCopy") {
         return None;
     }
     let raw = headers.get("x-amz-copy-source")?.to_str().ok()?;
+    let raw = raw.split_once("?versionId=").map_or(raw, |(path, _)| path);
     let decoded = urlencoding::decode(raw).ok()?;
-    let path = decoded.trim_start_matches('/');
-    let bucket = path.split('/').next()?;
-    (!bucket.is_empty()).then(|| bucket.to_string())
+    let (bucket, key) = decoded.trim_start_matches('/').split_once('/')?;
+    (!bucket.is_empty()).then(|| (bucket.to_string(), key.to_string()))
 }
 
 #[cfg(test)]
@@ -97,9 +97,9 @@ mod tests {
             "/src%2Dbucket/a/b".parse().expect("hv"),
         );
         assert_eq!(
-            copy_source_bucket("CopyObject", &h).as_deref(),
-            Some("src-bucket")
+            copy_source("CopyObject", &h),
+            Some(("src-bucket".into(), "a/b".into()))
         );
-        assert_eq!(copy_source_bucket("PutObject", &h), None);
+        assert_eq!(copy_source("PutObject", &h), None);
     }
 }

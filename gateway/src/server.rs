@@ -238,7 +238,7 @@ async fn run_gateway_with(
     let service = build_service_with(gateway.clone(), cache.clone(), opts.domain.as_deref())?;
     let post = Arc::new(PostContext::new(
         gateway.clone(),
-        Authorizer::new(gateway.node.clone(), cache.clone()),
+        Authorizer::new(&gateway, cache.clone()),
         opts.region.clone(),
     ));
     if let Some(admin) = &opts.admin {
@@ -336,10 +336,10 @@ pub fn build_service_with(
     cache: Arc<AccessCache>,
     domain: Option<&str>,
 ) -> Result<S3Service, ServerError> {
-    let node = gateway.node.clone();
+    let access = Authorizer::new(&gateway, cache.clone());
     let mut builder = S3ServiceBuilder::new(S3Api(gateway));
-    builder.set_auth(KeyAuth::new(cache.clone()));
-    builder.set_access(Authorizer::new(node, cache));
+    builder.set_auth(KeyAuth::new(cache));
+    builder.set_access(access);
     if let Some(domain) = domain {
         if domain.is_empty() || domain.contains(['/', ':', ' ']) {
             return Err(ServerError::Domain(domain.to_string()));
@@ -407,7 +407,7 @@ pub async fn serve_until(
             accepted = listener.accept() => accepted,
             _ = stopped(&mut stop) => break,
         };
-        let (stream, _peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(conn) => conn,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
@@ -432,7 +432,12 @@ pub async fn serve_until(
         tokio::spawn(async move {
             let activity = Arc::new(Activity::default());
             let io = TimedIo::new(stream, activity.clone(), limits);
-            let svc = hyper::service::service_fn(move |req| {
+            let conn_info = crate::policy::context::ConnInfo {
+                peer,
+                secure: false,
+            };
+            let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+                req.extensions_mut().insert(conn_info);
                 let in_flight = activity.begin();
                 handle(shared.clone(), in_flight, req)
             });

@@ -34,12 +34,21 @@ pub struct Gateway {
     pub cfg: GatewayConfig,
     /// Buckets' CORS rules as last read (the listener answers preflights from it).
     pub cors: std::sync::Arc<crate::cors::cache::CorsCache>,
+    /// Buckets' policies and ACL settings as last read (the authorizer decides on them).
+    pub bucket_auth: std::sync::Arc<crate::policy::cache::BucketAuthCache>,
 }
 
 impl Gateway {
     pub fn new(node: NodeClient, cfg: GatewayConfig) -> Self {
         let cors = std::sync::Arc::new(crate::cors::cache::CorsCache::new(node.clone()));
-        Gateway { node, cfg, cors }
+        let bucket_auth =
+            std::sync::Arc::new(crate::policy::cache::BucketAuthCache::new(node.clone()));
+        Gateway {
+            node,
+            cfg,
+            cors,
+            bucket_auth,
+        }
     }
 }
 

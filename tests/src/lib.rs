@@ -488,6 +488,39 @@ impl Drop for Server {
             );
         }
         self.kill9();
+        record_log_scan(&self.log_files());
+    }
+}
+
+/// With `CAIRN_TEST_LOG_DIR` set (tests/run.sh sets it), notes in
+/// `$CAIRN_TEST_LOG_DIR/e2e-log-scan.txt` each log file of a finished test server and
+/// whether it holds the test secret key or admin token (`ok PATH` / `LEAK PATH`); the
+/// last stage of tests/run.sh fails on any `LEAK` (the files themselves go with
+/// their temporary directory).
+fn record_log_scan(files: &[PathBuf]) {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os("CAIRN_TEST_LOG_DIR") else {
+        return;
+    };
+    let mut lines = String::new();
+    for file in files {
+        let Ok(bytes) = std::fs::read(file) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let leak = [SECRET_KEY, ADMIN_TOKEN].iter().any(|s| text.contains(s));
+        lines.push_str(&format!(
+            "{} {}\n",
+            if leak { "LEAK" } else { "ok" },
+            file.display()
+        ));
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(Path::new(&dir).join("e2e-log-scan.txt"))
+    {
+        let _ = f.write_all(lines.as_bytes());
     }
 }
 

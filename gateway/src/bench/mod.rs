@@ -9,6 +9,7 @@
 
 mod ops;
 pub mod payload;
+mod policy;
 pub mod report;
 pub mod sigv4;
 
@@ -107,6 +108,10 @@ pub struct BenchArgs {
     /// Print one JSON line on stdout (the table then goes to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Put this bucket policy (a JSON file) on the bucket before the run; `none`
+    /// removes the bucket's policy.
+    #[arg(long, value_name = "FILE|none")]
+    pub policy: Option<String>,
 }
 
 const DEFAULT_PART: u64 = 8 << 20;
@@ -352,6 +357,9 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
         max_conn,
     )?;
     client.ensure_bucket().await?;
+    if let Some(arg) = &args.policy {
+        client.set_policy(policy::read_policy(arg)?).await?;
+    }
 
     let mut ctx = Ctx {
         client,

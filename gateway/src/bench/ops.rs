@@ -162,7 +162,7 @@ impl S3Client {
     }
 
     /// Sends and requires `want` (else reads the error body into the message).
-    async fn expect(
+    pub(super) async fn expect(
         &self,
         method: Method,
         path: &str,

@@ -1,18 +1,16 @@
-//! Access control that shops use for public assets: canned bucket ACLs
-//! (`private`, `public-read`) and bucket policies (evaluated in `policy`). Either may
-//! grant anonymous GET/HEAD of objects; everything else always needs a signature.
-//! Grants and policy statements Cairn cannot keep are refused, not stored.
+//! Bucket and object ACLs: canned bucket ACLs (`private`, `public-read`; the
+//! latter opens anonymous listing and GET/HEAD of objects). Grants Cairn cannot
+//! keep are refused, not stored.
 
 use super::bucket::owner;
-use super::error::{custom, OrS3};
+use super::error::OrS3;
 use super::refuse;
-use crate::policy::{PolicyError, MAX_POLICY_BYTES};
 use crate::state::Gateway;
 use cairn_node::records::BucketChange;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
-pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+pub use crate::policy::public_block::ALL_USERS;
 
 /// The owner's full control, the first grant of every ACL.
 fn owner_grant() -> Grant {
@@ -43,10 +41,22 @@ pub async fn put_bucket_acl(
             .as_deref()
             .is_some_and(|g| g.contains(ALL_USERS)),
     };
-    gw.node
-        .update_bucket(input.bucket, BucketChange::SetPublicRead(public))
-        .await
-        .or_s3()?;
+    if public
+        && super::public_access::current(gw, &input.bucket)
+            .await?
+            .block_public_acls
+    {
+        return Err(s3_error!(
+            AccessDenied,
+            "Access Denied: the bucket's public access block refuses public ACLs"
+        ));
+    }
+    let result = gw
+        .node
+        .update_bucket(input.bucket.clone(), BucketChange::SetPublicRead(public))
+        .await;
+    gw.bucket_auth.forget(&input.bucket);
+    result.or_s3()?;
     Ok(S3Response::new(PutBucketAclOutput {}))
 }
 
@@ -72,57 +82,6 @@ pub async fn get_bucket_acl(
         grants: Some(grants),
         owner: Some(owner()),
     }))
-}
-
-pub async fn put_bucket_policy(
-    gw: &Gateway,
-    req: S3Request<PutBucketPolicyInput>,
-) -> S3Result<S3Response<PutBucketPolicyOutput>> {
-    let input = req.input;
-    if input.policy.len() > MAX_POLICY_BYTES {
-        return Err(custom(
-            "PolicyTooLarge",
-            http::StatusCode::BAD_REQUEST,
-            format!(
-                "Policy exceeds the maximum allowed document size of {MAX_POLICY_BYTES} bytes."
-            ),
-        ));
-    }
-    match crate::policy::parse(&input.policy) {
-        Ok(_) => {}
-        Err(PolicyError::Malformed(e)) => return Err(s3_error!(MalformedPolicy, "{e}")),
-        Err(PolicyError::Unsupported(e)) => return Err(s3_error!(NotImplemented, "{e}")),
-    }
-    let text = input.policy;
-    gw.node
-        .update_bucket(input.bucket, BucketChange::SetPolicy(Some(text)))
-        .await
-        .or_s3()?;
-    Ok(S3Response::new(PutBucketPolicyOutput {}))
-}
-
-pub async fn get_bucket_policy(
-    gw: &Gateway,
-    req: S3Request<GetBucketPolicyInput>,
-) -> S3Result<S3Response<GetBucketPolicyOutput>> {
-    let rec = gw.node.get_bucket(req.input.bucket).await.or_s3()?;
-    match rec.policy {
-        Some(policy) => Ok(S3Response::new(GetBucketPolicyOutput {
-            policy: Some(policy),
-        })),
-        None => Err(s3_error!(NoSuchBucketPolicy)),
-    }
-}
-
-pub async fn delete_bucket_policy(
-    gw: &Gateway,
-    req: S3Request<DeleteBucketPolicyInput>,
-) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-    gw.node
-        .update_bucket(req.input.bucket, BucketChange::SetPolicy(None))
-        .await
-        .or_s3()?;
-    Ok(S3Response::new(DeleteBucketPolicyOutput {}))
 }
 
 pub async fn get_object_acl(

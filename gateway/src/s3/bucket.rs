@@ -98,6 +98,7 @@ pub async fn create_bucket(
             requester.access_key.clone(),
         )
         .await;
+    gw.bucket_auth.forget(&input.bucket);
     match created {
         Err(cairn_node::Error::BucketExists) => {
             // Another key's bucket: its name is taken, nothing more is told.
@@ -134,7 +135,10 @@ pub async fn delete_bucket(
     gw: &Gateway,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
-    gw.node.delete_bucket(req.input.bucket).await.or_s3()?;
+    let bucket = req.input.bucket;
+    let result = gw.node.delete_bucket(bucket.clone()).await;
+    gw.bucket_auth.forget(&bucket);
+    result.or_s3()?;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 

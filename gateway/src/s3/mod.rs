@@ -15,7 +15,9 @@ pub(crate) mod meta;
 mod multipart;
 mod multipart_checksum;
 mod object_lock;
+mod policy;
 pub mod post_object;
+mod public_access;
 mod put;
 pub(crate) mod refuse;
 mod tagging;
@@ -128,6 +130,18 @@ macro_rules! paste_input {
     };
     (get_bucket_policy) => {
         GetBucketPolicyInput
+    };
+    (get_bucket_policy_status) => {
+        GetBucketPolicyStatusInput
+    };
+    (delete_public_access_block) => {
+        DeletePublicAccessBlockInput
+    };
+    (get_public_access_block) => {
+        GetPublicAccessBlockInput
+    };
+    (put_public_access_block) => {
+        PutPublicAccessBlockInput
     };
     (delete_bucket_policy) => {
         DeleteBucketPolicyInput
@@ -276,6 +290,18 @@ macro_rules! paste_output {
     (get_bucket_policy) => {
         GetBucketPolicyOutput
     };
+    (get_bucket_policy_status) => {
+        GetBucketPolicyStatusOutput
+    };
+    (delete_public_access_block) => {
+        DeletePublicAccessBlockOutput
+    };
+    (get_public_access_block) => {
+        GetPublicAccessBlockOutput
+    };
+    (put_public_access_block) => {
+        PutPublicAccessBlockOutput
+    };
     (delete_bucket_policy) => {
         DeleteBucketPolicyOutput
     };
@@ -367,9 +393,13 @@ dispatch! {
     delete_bucket_tagging => tagging,
     put_bucket_acl => acl,
     get_bucket_acl => acl,
-    put_bucket_policy => acl,
-    get_bucket_policy => acl,
-    delete_bucket_policy => acl,
+    put_bucket_policy => policy,
+    get_bucket_policy => policy,
+    get_bucket_policy_status => policy,
+    delete_bucket_policy => policy,
+    put_public_access_block => public_access,
+    get_public_access_block => public_access,
+    delete_public_access_block => public_access,
     put_object => put,
     get_object => get,
     head_object => get,

@@ -14,13 +14,13 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// The admin API of a test server.
-struct Admin {
+pub(crate) struct Admin {
     base: String,
     http: reqwest::Client,
 }
 
 impl Admin {
-    fn of(server: &Server) -> Admin {
+    pub(crate) fn of(server: &Server) -> Admin {
         Admin {
             base: server.admin_url(),
             http: reqwest::Client::new(),
@@ -60,7 +60,7 @@ impl Admin {
     }
 
     /// Creates key `name`; its (access key, secret).
-    async fn key(&self, name: &str) -> (String, String) {
+    pub(crate) async fn key(&self, name: &str) -> (String, String) {
         let (status, v) = self
             .call(
                 reqwest::Method::POST,
@@ -75,7 +75,7 @@ impl Admin {
         )
     }
 
-    async fn grant(&self, bucket: &str, key: &str, verb: &str, perms: Value) {
+    pub(crate) async fn grant(&self, bucket: &str, key: &str, verb: &str, perms: Value) {
         let mut body = perms;
         body["key"] = json!(key);
         let (status, v) = self
@@ -98,7 +98,7 @@ async fn names(c: &Client) -> Vec<String> {
 }
 
 /// Fails the test if any log file of `server` holds one of `secrets`.
-fn assert_no_secrets(server: &Server, secrets: &[&str]) {
+pub(crate) fn assert_no_secrets(server: &Server, secrets: &[&str]) {
     let files = server.log_files();
     assert!(!files.is_empty(), "no log files found");
     for file in files {
