@@ -439,6 +439,10 @@ impl Cluster {
         self.node(id).data_dir.clone()
     }
 
+    pub fn node_log_path(&self, id: u64) -> &Path {
+        &self.node(id).proc.log_path
+    }
+
     pub fn node_is_running(&self, id: u64) -> bool {
         self.node(id).proc.is_running()
     }

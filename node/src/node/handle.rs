@@ -172,7 +172,7 @@ impl Node {
         }
         let snapshot = Snapshot {
             meta: header.meta,
-            snapshot: Box::new(crate::raft::SnapshotFile { path }),
+            snapshot: Box::new(crate::raft::SnapshotData::File(path)),
         };
         raft.install_full_snapshot(header.vote, snapshot)
             .await

@@ -16,5 +16,5 @@ pub mod stores;
 pub mod types;
 pub mod wal;
 
-pub use snapshot::SnapshotFile;
+pub use snapshot::SnapshotData;
 pub use types::*;

@@ -1,10 +1,11 @@
 //! The state machines. The catalog group applies `CatalogCommand`s to the catalog;
 //! a placement group's state is its chunk set — the chunk files whose id falls in
 //! the PG, written when their log entry was appended — so applying only records
-//! progress. Snapshots: the catalog dumps its tables; a PG lists its chunk ids (the
-//! receiver fetches the chunks it lacks before installing, see `node`).
+//! progress. Snapshots: the catalog's is a pinned view of its tables, taken in no
+//! time and dumped only when a follower needs it; a PG lists its chunk ids in a
+//! file (the receiver fetches the chunks it lacks before installing, see `node`).
 
-use super::snapshot::{write_synced, SnapshotDir, SnapshotFile};
+use super::snapshot::{write_synced, SnapshotData, SnapshotDir};
 use super::types::{
     storage_error, Command, Entry, LogId, Reply, SnapshotMeta, StorageError, StoredMembership,
     TypeConfig,
@@ -15,12 +16,12 @@ use crate::ids::ChunkId;
 use crate::ids::GroupId;
 use crate::ids::PgId;
 use crate::raft::stores::Stores;
-use crate::storage::catalog::{EntryWrite, Outcome};
+use crate::storage::catalog::{CatalogView, EntryWrite, Outcome};
 use crate::storage::disk::Disk;
 use crate::storage::frames::{read_frame, write_frame};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
@@ -34,6 +35,8 @@ pub struct StateMachine {
     kind: Kind,
     stores: Arc<Stores>,
     snaps: Arc<SnapshotDir>,
+    /// The catalog's current snapshot, once one was taken since the start.
+    view: Arc<Mutex<Option<(SnapshotMeta, CatalogView)>>>,
 }
 
 const APPLIED: &str = "sm_applied";
@@ -46,11 +49,16 @@ impl StateMachine {
             &stores.snapshot_root(),
             group,
         )?);
+        if let Kind::Catalog = kind {
+            // Full dumps of earlier versions (and anything half received).
+            snaps.clear()?;
+        }
         Ok(StateMachine {
             group,
             kind,
             stores,
             snaps,
+            view: Arc::default(),
         })
     }
 
@@ -84,15 +92,7 @@ impl StateMachine {
     }
 
     fn progress(&self) -> Result<(Option<LogId>, StoredMembership)> {
-        let applied = match self.load_meta(APPLIED)? {
-            Some(b) => postcard::from_bytes(&b)?,
-            None => None,
-        };
-        let membership = match self.load_meta(MEMBERSHIP)? {
-            Some(b) => postcard::from_bytes(&b)?,
-            None => StoredMembership::default(),
-        };
-        Ok((applied, membership))
+        progress_from(|name| self.load_meta(name))
     }
 
     /// Applies one catalog entry's writes together with the progress up to it, in
@@ -167,41 +167,38 @@ impl StateMachine {
         Ok(replies)
     }
 
-    /// Writes the snapshot file; returns its metadata.
-    fn build_blocking(&self) -> Result<(SnapshotMeta, SnapshotFile)> {
-        let path = self.snaps.temp_path();
-        let (applied, membership) = match self.kind {
-            Kind::Catalog => {
-                let mut progress = None;
-                write_synced(&self.stores.disk, &path, |out| {
-                    let meta = self.stores.catalog.dump(out)?;
-                    progress = Some(meta);
-                    Ok(())
-                })?;
-                let meta = progress.unwrap_or_default();
-                let find = |name: &str| meta.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-                let applied: Option<LogId> = match find(APPLIED) {
-                    Some(b) => postcard::from_bytes(b)?,
-                    None => None,
-                };
-                let membership: StoredMembership = match find(MEMBERSHIP) {
-                    Some(b) => postcard::from_bytes(b)?,
-                    None => StoredMembership::default(),
-                };
-                (applied, membership)
-            }
-            Kind::Pg(pg) => {
-                let progress = self.progress()?;
-                // Chunk files are durable when written; make the progress durable too.
-                self.stores.log.sync_now()?;
-                let ids = self.pg_chunks(pg)?;
-                write_synced(&self.stores.disk, &path, |out| {
-                    ids.iter().try_for_each(|id| write_frame(out, &id.0))
-                })?;
-                progress
-            }
+    /// Takes a snapshot: the catalog pins a view, a placement group writes its
+    /// chunk list to a file.
+    fn build_blocking(&self) -> Result<(SnapshotMeta, SnapshotData)> {
+        let pg = match self.kind {
+            Kind::Catalog => return self.catalog_view(),
+            Kind::Pg(pg) => pg,
         };
-        let meta = SnapshotMeta {
+        let path = self.snaps.temp_path();
+        let (applied, membership) = self.progress()?;
+        // Chunk files are durable when written; make the progress durable too.
+        self.stores.log.sync_now()?;
+        let ids = self.pg_chunks(pg)?;
+        write_synced(&self.stores.disk, &path, |out| {
+            ids.iter().try_for_each(|id| write_frame(out, &id.0))
+        })?;
+        let meta = self.meta(applied, membership);
+        let path = self.snaps.set_current(&meta, &path)?;
+        Ok((meta, SnapshotData::File(path)))
+    }
+
+    /// Pins the catalog as it is now (durable) as its current snapshot.
+    fn catalog_view(&self) -> Result<(SnapshotMeta, SnapshotData)> {
+        let view = self.stores.catalog.view()?;
+        let (applied, membership) = progress_from(|name| view.meta(name))?;
+        let meta = self.meta(applied, membership);
+        let mut current = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        *current = Some((meta.clone(), view.clone()));
+        Ok((meta, SnapshotData::Catalog(view)))
+    }
+
+    fn meta(&self, applied: Option<LogId>, membership: StoredMembership) -> SnapshotMeta {
+        SnapshotMeta {
             last_log_id: applied,
             last_membership: membership,
             snapshot_id: format!(
@@ -210,9 +207,26 @@ impl StateMachine {
                 applied.map(|l| l.index).unwrap_or(0),
                 rand::random::<u32>()
             ),
-        };
-        let file = self.snaps.set_current(&meta, &path)?;
-        Ok((meta, file))
+        }
+    }
+
+    /// The current snapshot: the catalog's view (one taken now if none was taken
+    /// since the start: the catalog on disk is the state as of its progress), a
+    /// placement group's last file.
+    fn current_blocking(&self) -> Result<Option<(SnapshotMeta, SnapshotData)>> {
+        match self.kind {
+            Kind::Catalog => {
+                let current = self.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                match current {
+                    Some((meta, view)) => Ok(Some((meta, SnapshotData::Catalog(view)))),
+                    None => self.catalog_view().map(Some),
+                }
+            }
+            Kind::Pg(_) => Ok(self
+                .snaps
+                .current()?
+                .map(|(meta, path)| (meta, SnapshotData::File(path)))),
+        }
     }
 
     /// The chunk ids of a placement group held here.
@@ -228,30 +242,49 @@ impl StateMachine {
             .collect())
     }
 
-    fn install_blocking(&self, meta: &SnapshotMeta, file: &SnapshotFile) -> Result<()> {
+    fn install_blocking(&self, meta: &SnapshotMeta, data: &SnapshotData) -> Result<()> {
+        let SnapshotData::File(path) = data else {
+            return Err(Error::Io(std::io::ErrorKind::InvalidInput.into()));
+        };
         match self.kind {
             Kind::Catalog => {
-                let mut input = std::io::BufReader::new(self.stores.disk.open(&file.path)?);
+                let mut input = std::io::BufReader::new(self.stores.disk.open(path)?);
                 self.stores.catalog.load(&mut input)?;
+                self.save_progress(&meta.last_log_id, &meta.last_membership)?;
+                // The loaded rows are the state now: the next snapshot is a view of them.
+                self.catalog_view()?;
+                let _ = self.stores.disk.remove_file(path);
             }
             Kind::Pg(_) => {
                 // The chunks were fetched before installation; check they are here.
-                if let Some(id) = read_chunk_list(&self.stores.disk, &file.path)?
+                if let Some(id) = read_chunk_list(&self.stores.disk, path)?
                     .into_iter()
                     .find(|id| !self.stores.chunks.contains(id))
                 {
                     return Err(Error::ChunkMissing(id));
                 }
+                self.save_progress(&meta.last_log_id, &meta.last_membership)?;
+                self.stores.log.sync_now()?;
+                self.snaps.set_current(meta, path)?;
             }
         }
-        self.save_progress(&meta.last_log_id, &meta.last_membership)?;
-        match self.kind {
-            Kind::Catalog => self.stores.catalog.sync()?,
-            Kind::Pg(_) => self.stores.log.sync_now()?,
-        }
-        self.snaps.set_current(meta, &file.path)?;
         Ok(())
     }
+}
+
+/// The state machine's progress from its bookkeeping values.
+fn progress_from(
+    load: impl Fn(&str) -> Result<Option<Vec<u8>>>,
+) -> Result<(Option<LogId>, StoredMembership)> {
+    let applied = match load(APPLIED)? {
+        Some(b) => postcard::from_bytes(&b)?,
+        None => None,
+    };
+    let membership = match load(MEMBERSHIP)? {
+        Some(b) => postcard::from_bytes(&b)?,
+        None => StoredMembership::default(),
+    };
+    Ok((applied, membership))
 }
 
 /// The ids listed in a placement group's snapshot file.
@@ -297,27 +330,28 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotFile>, StorageError> {
-        Ok(Box::new(SnapshotFile {
-            path: self.snaps.temp_path(),
-        }))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotData>, StorageError> {
+        Ok(Box::new(SnapshotData::File(self.snaps.temp_path())))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
-        snapshot: Box<SnapshotFile>,
+        snapshot: Box<SnapshotData>,
     ) -> Result<(), StorageError> {
         let meta = meta.clone();
+        let id = meta.snapshot_id.clone();
         self.blocking(move |sm| sm.install_blocking(&meta, &snapshot))
-            .await
+            .await?;
+        tracing::info!(group = self.group, snapshot = %id, "snapshot installed");
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let current = self.blocking(|sm| sm.snaps.current()).await?;
-        Ok(current.map(|(meta, file)| Snapshot {
+        let current = self.blocking(|sm| sm.current_blocking()).await?;
+        Ok(current.map(|(meta, data)| Snapshot {
             meta,
-            snapshot: Box::new(file),
+            snapshot: Box::new(data),
         }))
     }
 }

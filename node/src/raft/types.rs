@@ -3,7 +3,7 @@
 //! configuration built from `[raft]` tuning, and the mapping of errors to
 //! openraft's `StorageError`.
 
-use super::snapshot::SnapshotFile;
+use super::snapshot::SnapshotData;
 use crate::cluster::config::RaftTuning;
 use crate::error::WireError;
 use crate::ids::{ChunkId, GroupId, NodeId, CATALOG_GROUP};
@@ -61,7 +61,7 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = SnapshotFile,
+        SnapshotData = SnapshotData,
         AsyncRuntime = openraft::TokioRuntime,
 );
 

@@ -7,7 +7,7 @@ use super::SECRET_HEADER;
 use crate::error::WireError;
 use crate::error::{Error, Result};
 use crate::ids::NodeId;
-use crate::raft::SnapshotFile;
+use crate::raft::SnapshotData;
 use crate::storage::frames::write_frame;
 use openraft::raft::SnapshotResponse;
 use std::collections::HashMap;
@@ -90,20 +90,19 @@ impl RpcClient {
         result
     }
 
-    /// Streams a snapshot file to `node`, which installs it before answering.
+    /// Streams a snapshot to `node`, which installs it before answering.
     pub async fn send_snapshot(
         &self,
         node: NodeId,
         header: &SnapshotHeader,
-        file: &SnapshotFile,
+        data: &SnapshotData,
         timeout: Duration,
     ) -> Result<SnapshotResponse<NodeId>> {
         let mut head = Vec::new();
         write_frame(&mut head, &postcard::to_allocvec(header)?)?;
-        let data = tokio::fs::File::open(&file.path).await?;
         let stream = futures::StreamExt::chain(
             futures::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(head)) }),
-            tokio_util::io::ReaderStream::new(data),
+            data.stream().await?,
         );
         let resp = self
             .http

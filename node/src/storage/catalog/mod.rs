@@ -26,6 +26,7 @@ pub use chunk_refs::{ChunkOwner, RefCursor};
 pub use command::{CatalogCommand, CatalogQuery, CatalogReply, CatalogRequest, Outcome};
 pub use db::Catalog;
 pub use entries::{EntryWrite, KEPT_REQUESTS};
+pub use snapshot::CatalogView;
 
 pub use lifecycle::{CurrentCandidate, VersionCandidate};
 pub use listing::{ListPage, ListQuery, ObjectSummary};

@@ -1,6 +1,8 @@
-//! The catalog as a snapshot file: every row of every table, written as a stream of
-//! length-prefixed frames from one read transaction, and loaded back by replacing
-//! all tables in one write transaction. Nothing is held in memory whole.
+//! The catalog as a snapshot: a `CatalogView` pins one consistent, durable read
+//! transaction (what a Raft snapshot of the catalog is — nothing is written when
+//! it is taken); its rows are dumped as a stream of length-prefixed frames only
+//! when a follower needs them, and loaded back by replacing all tables in one
+//! write transaction. Nothing is held in memory whole.
 
 use super::db::{
     decode, encode, Catalog, ACCESS_KEYS, BUCKETS, BUCKET_ACCESS, BUCKET_CONFIG, BUCKET_DOCS, KEYS,
@@ -11,6 +13,21 @@ use crate::storage::frames::{read_frame, write_frame};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
+use std::sync::Arc;
+
+/// One consistent read of the catalog, durable on disk (so the log up to it may
+/// be purged). Cheap to take and to clone; while it is held, redb keeps the pages
+/// it reads, so the file grows by what changed since, not by the catalog's size.
+#[derive(Clone)]
+pub struct CatalogView {
+    txn: Arc<redb::ReadTransaction>,
+}
+
+impl std::fmt::Debug for CatalogView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CatalogView")
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 enum Row {
@@ -34,13 +51,28 @@ enum Row {
 }
 
 impl Catalog {
-    /// Writes every row of one consistent view, made durable first (so the log up
-    /// to it may be purged); returns that view's state-machine bookkeeping rows.
-    pub fn dump(&self, out: &mut impl Write) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut meta = Vec::new();
-        let mut put = |row: Row| -> Result<()> { write_frame(out, &encode(&row)?) };
+    /// Pins the catalog as it is now, made durable first.
+    pub fn view(&self) -> Result<CatalogView> {
         let txn = self.db.begin_read()?;
         self.sync()?;
+        Ok(CatalogView { txn: Arc::new(txn) })
+    }
+}
+
+impl CatalogView {
+    /// A bookkeeping value of the Raft state machine, as of this view.
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .txn
+            .open_table(META)?
+            .get(name)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Writes every row of the view.
+    pub fn dump(&self, out: &mut impl Write) -> Result<()> {
+        let mut put = |row: Row| -> Result<()> { write_frame(out, &encode(&row)?) };
+        let txn = &self.txn;
         {
             for item in txn.open_table(BUCKETS)?.iter()? {
                 let (k, v) = item?;
@@ -100,13 +132,14 @@ impl Catalog {
             }
             for item in txn.open_table(META)?.iter()? {
                 let (k, v) = item?;
-                meta.push((k.value().to_string(), v.value().to_vec()));
                 put(Row::Meta(k.value().into(), v.value().to_vec()))?;
             }
         }
-        Ok(meta)
+        Ok(())
     }
+}
 
+impl Catalog {
     /// Replaces the whole catalog with the rows of a dump, durably.
     pub fn load(&self, input: &mut impl Read) -> Result<()> {
         self.write(|txn| {
