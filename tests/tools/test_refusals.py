@@ -58,12 +58,12 @@ def test_locked_encrypted_or_cold_puts_are_refused(s3, bucket):
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 
-def test_unevaluated_policies_are_refused(s3, bucket):
-    deny = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
-        "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+def test_unevaluated_policies_are_refused_and_deny_is_enforced(s3, bucket):
+    service = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}
     with pytest.raises(ClientError) as e:
-        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny))
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(service))
     assert _code(e) == (501, "NotImplemented")
     for bad in ('{"Statement":42}', json.dumps({"Statement": [{
             "Effect": "Maybe", "Principal": "*", "Action": "s3:GetObject",
@@ -74,3 +74,15 @@ def test_unevaluated_policies_are_refused(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.get_bucket_policy(Bucket=bucket)
     assert _code(e) == (404, "NoSuchBucketPolicy")
+    # A Deny is stored and enforced, even against the admin key.
+    deny = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny))
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=bucket, Key="kept")
+    assert _code(e) == (403, "AccessDenied")
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"x"
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_object(Bucket=bucket, Key="kept")
