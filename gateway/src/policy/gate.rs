@@ -95,7 +95,6 @@ impl Gate {
         let Some(action) = Action::of_op(asked.op, versioned) else {
             return if granted { Ok(()) } else { Err(denied()) };
         };
-        let tags: Option<Vec<(String, String)>>;
         let mut req = Request {
             action,
             bucket: asked.bucket,
@@ -109,7 +108,7 @@ impl Gate {
                 object_tags: None,
             },
         };
-        tags = match asked.key {
+        let tags = match asked.key {
             Some(key) if policy.needs_object_tags(&req) => self.object_tags(asked, key).await,
             _ => None,
         };
