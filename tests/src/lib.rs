@@ -390,6 +390,17 @@ impl Server {
             .expect("reqwest client")
     }
 
+    /// The status of an unsigned GET of `path` (an anonymous client).
+    pub async fn anonymous_get_status(&self, path: &str) -> u16 {
+        self.http()
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("anonymous GET")
+            .status()
+            .as_u16()
+    }
+
     /// Whether the S3 endpoint's process (server or gateway) is running.
     pub fn is_running(&self) -> bool {
         match &self.backend {

@@ -24,17 +24,6 @@ async fn get_ok(c: &Client, bucket: &str, key: &str) -> bool {
     c.get_object().bucket(bucket).key(key).send().await.is_ok()
 }
 
-async fn anon_status(server: &Server, path: &str) -> u16 {
-    server
-        .http()
-        .get(server.url(path))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn principals_actions_and_resources() {
     let server = Server::start_default().await;
@@ -66,7 +55,10 @@ async fn principals_actions_and_resources() {
         403,
         &["AccessDenied"],
     );
-    assert_eq!(anon_status(&server, "exports/public/a.csv").await, 403);
+    assert_eq!(
+        server.anonymous_get_status("exports/public/a.csv").await,
+        403
+    );
     // The key's own id, NotResource, and listing on the bucket ARN.
     set_policy(&root, "exports", &format!(r#"{{"Effect":"Allow","Principal":{{"AWS":["{shop_ak}"]}},"Action":["s3:GetObject","s3:ListBucket"],"NotResource":"arn:aws:s3:::exports/private/*"}}"#)).await;
     assert!(get_ok(&shop, "exports", "public/a.csv").await);
@@ -96,15 +88,24 @@ async fn principals_actions_and_resources() {
         403,
         &["AccessDenied"],
     );
-    assert_eq!(anon_status(&server, "exports/public/new").await, 200);
-    assert_eq!(anon_status(&server, "exports?list-type=2").await, 200);
+    assert_eq!(server.anonymous_get_status("exports/public/new").await, 200);
+    assert_eq!(
+        server.anonymous_get_status("exports?list-type=2").await,
+        200
+    );
     // NotPrincipal with Deny: everyone but the shop is refused.
     set_policy(&root, "exports", r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::exports/*"},{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::000000000000:user/shop"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::exports/private/*"}"#).await;
     assert!(get_ok(&shop, "exports", "private/b.csv").await);
     assert!(!get_ok(&partner, "exports", "private/b.csv").await);
     assert!(get_ok(&partner, "exports", "public/a.csv").await);
-    assert_eq!(anon_status(&server, "exports/private/b.csv").await, 403);
-    assert_eq!(anon_status(&server, "exports/public/a.csv").await, 200);
+    assert_eq!(
+        server.anonymous_get_status("exports/private/b.csv").await,
+        403
+    );
+    assert_eq!(
+        server.anonymous_get_status("exports/public/a.csv").await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -131,9 +132,9 @@ async fn explicit_deny_beats_grants_acls_and_admin() {
         )
         .await;
     assert!(get_ok(&reader, "shop", "secret/x").await);
-    assert_eq!(anon_status(&server, "shop/secret/x").await, 200);
+    assert_eq!(server.anonymous_get_status("shop/secret/x").await, 200);
     // A public-read bucket lets anonymous clients list it.
-    assert_eq!(anon_status(&server, "shop?list-type=2").await, 200);
+    assert_eq!(server.anonymous_get_status("shop?list-type=2").await, 200);
 
     set_policy(&root, "shop", r#"{"Sid":"nosecrets","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::shop/secret/*"}"#).await;
     assert!(
@@ -142,11 +143,11 @@ async fn explicit_deny_beats_grants_acls_and_admin() {
     );
     assert!(get_ok(&reader, "shop", "img/a.png").await);
     assert_eq!(
-        anon_status(&server, "shop/secret/x").await,
+        server.anonymous_get_status("shop/secret/x").await,
         403,
         "deny beats the ACL"
     );
-    assert_eq!(anon_status(&server, "shop/img/a.png").await, 200);
+    assert_eq!(server.anonymous_get_status("shop/img/a.png").await, 200);
     assert!(
         !get_ok(&root, "shop", "secret/x").await,
         "deny binds the admin key"
@@ -187,7 +188,7 @@ async fn anonymous_access_only_where_opened() {
     create_bucket(&root, "bkt").await;
     put(&root, "bkt", "k", "v").await;
     for path in ["bkt/k", "bkt?list-type=2", "bkt?policy", "bkt?acl", ""] {
-        assert_eq!(anon_status(&server, path).await, 403, "{path}");
+        assert_eq!(server.anonymous_get_status(path).await, 403, "{path}");
     }
     let anon_put = server
         .http()
@@ -198,11 +199,11 @@ async fn anonymous_access_only_where_opened() {
         .unwrap();
     assert_eq!(anon_put.status().as_u16(), 403);
     set_policy(&root, "bkt", r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}"#).await;
-    assert_eq!(anon_status(&server, "bkt/k").await, 200);
-    assert_eq!(anon_status(&server, "bkt?list-type=2").await, 403);
+    assert_eq!(server.anonymous_get_status("bkt/k").await, 200);
+    assert_eq!(server.anonymous_get_status("bkt?list-type=2").await, 403);
     // The account principal means every key, never anonymous clients.
     set_policy(&root, "bkt", r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}"#).await;
-    assert_eq!(anon_status(&server, "bkt/k").await, 403);
+    assert_eq!(server.anonymous_get_status("bkt/k").await, 403);
 }
 
 #[tokio::test]

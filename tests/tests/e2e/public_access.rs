@@ -24,17 +24,6 @@ async fn block(c: &Client, bucket: &str, acls: bool, ignore: bool, policy: bool,
         .unwrap();
 }
 
-async fn anon(server: &Server, path: &str) -> u16 {
-    server
-        .http()
-        .get(server.url(path))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 const PUBLIC: &str =
     r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pab/*"}"#;
 
@@ -54,7 +43,7 @@ async fn public_access_block_closes_what_acls_and_policies_open() {
         404,
         &["NoSuchPublicAccessBlockConfiguration"],
     );
-    assert_eq!(anon(&server, "pab/k").await, 200);
+    assert_eq!(server.anonymous_get_status("pab/k").await, 200);
 
     // IgnorePublicAcls: the public-read ACL opens nothing (it is still stored).
     block(&c, "pab", false, true, false, false).await;
@@ -67,13 +56,13 @@ async fn public_access_block_closes_what_acls_and_policies_open() {
     let cfg = got.public_access_block_configuration().unwrap();
     assert_eq!(cfg.ignore_public_acls(), Some(true));
     assert_eq!(cfg.block_public_acls(), Some(false));
-    assert_eq!(anon(&server, "pab/k").await, 403);
-    assert_eq!(anon(&server, "pab?list-type=2").await, 403);
+    assert_eq!(server.anonymous_get_status("pab/k").await, 403);
+    assert_eq!(server.anonymous_get_status("pab?list-type=2").await, 403);
 
     // BlockPublicAcls: setting a public ACL is refused; private still goes.
     block(&c, "pab", true, false, false, false).await;
     assert_eq!(
-        anon(&server, "pab/k").await,
+        server.anonymous_get_status("pab/k").await,
         200,
         "existing ACLs still apply"
     );
@@ -92,7 +81,7 @@ async fn public_access_block_closes_what_acls_and_policies_open() {
         .send()
         .await
         .unwrap();
-    assert_eq!(anon(&server, "pab/k").await, 403);
+    assert_eq!(server.anonymous_get_status("pab/k").await, 403);
 
     // BlockPublicPolicy: a public policy is refused, a non-public one goes.
     block(&c, "pab", false, false, true, false).await;
@@ -105,10 +94,10 @@ async fn public_access_block_closes_what_acls_and_policies_open() {
         403,
         &["AccessDenied"],
     );
-    assert_eq!(anon(&server, "pab/k").await, 403);
+    assert_eq!(server.anonymous_get_status("pab/k").await, 403);
     set_policy(&c, "pab", r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pab/*","Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.1/32"}}}"#).await;
     assert_eq!(
-        anon(&server, "pab/k").await,
+        server.anonymous_get_status("pab/k").await,
         200,
         "a policy pinned to addresses is not public"
     );
@@ -120,9 +109,9 @@ async fn public_access_block_closes_what_acls_and_policies_open() {
         .await
         .unwrap();
     set_policy(&c, "pab", PUBLIC).await;
-    assert_eq!(anon(&server, "pab/k").await, 200);
+    assert_eq!(server.anonymous_get_status("pab/k").await, 200);
     block(&c, "pab", false, false, false, true).await;
-    assert_eq!(anon(&server, "pab/k").await, 403);
+    assert_eq!(server.anonymous_get_status("pab/k").await, 403);
     assert!(
         c.get_object().bucket("pab").key("k").send().await.is_ok(),
         "keys are unaffected"
@@ -132,5 +121,5 @@ async fn public_access_block_closes_what_acls_and_policies_open() {
         .send()
         .await
         .unwrap();
-    assert_eq!(anon(&server, "pab/k").await, 200);
+    assert_eq!(server.anonymous_get_status("pab/k").await, 200);
 }
