@@ -5,6 +5,7 @@
 #
 # The image holds /usr/local/bin/cairn, its libraries, /etc/passwd and /etc/group
 # with a `cairn` user (uid/gid 10001, the user the image runs as), /etc/nsswitch.conf,
+# the host's CA bundle (/etc/ssl/certs/ca-certificates.crt),
 # an empty /tmp and /data (owned by cairn: a named volume mounted there starts with
 # that owner). Entry point: `cairn`. No HEALTHCHECK is built in (what to probe
 # depends on the command); compose files use `cairn healthcheck --url URL`.
@@ -59,6 +60,16 @@ nogroup:x:65534:
 GROUP
 # glibc resolves the other containers' names (node1, ...) through these.
 echo "hosts: files dns" >"$FS/etc/nsswitch.conf"
+# The host's CA bundle (Debian's ca-certificates), so `cairn healthcheck`, `cairn
+# key` and `cairn bucket` can check a publicly signed HTTPS certificate; a
+# private CA is given with --ca-cert instead.
+CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+if [ -f "$CA_BUNDLE" ]; then
+  mkdir -p "$FS/etc/ssl/certs"
+  cp -L "$CA_BUNDLE" "$FS$CA_BUNDLE"
+else
+  echo "build-image: no $CA_BUNDLE on this host (apt-get install ca-certificates); the image trusts only --ca-cert" >&2
+fi
 
 # Everything owned by root and read-only to the cairn user except /data and /tmp.
 # Fixed times and order: the same binary gives the same layer.

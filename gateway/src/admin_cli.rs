@@ -1,7 +1,7 @@
 //! `cairn key …` and `cairn bucket …`: operator commands that talk to the admin
 //! API (`--admin URL`, default http://127.0.0.1:9002; the token from
-//! `CAIRN_ADMIN_TOKEN` or `--admin-token-file`, default `./cairn-data/admin.token`)
-//! and print its answers as text (or JSON with `--json`).
+//! `CAIRN_ADMIN_TOKEN` or `--admin-token-file`, default `./cairn-data/admin.token`;
+//! over HTTPS, `--ca-cert` names the CA to trust) and print its answers as text (or JSON with `--json`).
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -16,6 +16,10 @@ pub struct AdminTarget {
     /// File holding the admin token (when CAIRN_ADMIN_TOKEN is not set).
     #[arg(long, default_value = "./cairn-data/admin.token", global = true)]
     pub admin_token_file: PathBuf,
+    /// PEM certificate of the CA (or the self-signed certificate) the admin
+    /// API's HTTPS certificate must be signed by; default: the system's roots.
+    #[arg(long, env = "CAIRN_CA_CERT", value_name = "PEM", global = true)]
+    pub ca_cert: Option<PathBuf>,
     /// Print the API's JSON answer instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -88,7 +92,8 @@ impl Api {
                     )
                 })?,
         };
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_trusting(target.ca_cert.as_deref())
+            .map_err(|e| e.to_string())?
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| e.to_string())?;

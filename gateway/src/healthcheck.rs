@@ -15,6 +15,11 @@ pub struct HealthcheckArgs {
     /// Seconds the whole request may take.
     #[arg(long, default_value_t = 3)]
     pub timeout: u64,
+    /// For an https URL: PEM certificate of the CA (or the self-signed
+    /// certificate) the server's certificate must be signed by; default: the
+    /// system's roots.
+    #[arg(long, env = "CAIRN_CA_CERT", value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 /// GETs the URL; Ok when the answer is 200, else what went wrong.
@@ -22,7 +27,8 @@ pub async fn run(args: HealthcheckArgs) -> Result<(), String> {
     if args.timeout == 0 {
         return Err("--timeout must be positive".to_string());
     }
-    let client = reqwest::Client::builder()
+    let client = crate::tls::client_trusting(args.ca_cert.as_deref())
+        .map_err(|e| format!("healthcheck: {e}"))?
         .timeout(Duration::from_secs(args.timeout))
         .build()
         .map_err(|e| format!("healthcheck: {e}"))?;

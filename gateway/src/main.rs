@@ -3,6 +3,7 @@
 //! file; `cairn cluster status` shows a running cluster; `cairn key` and `cairn
 //! bucket` manage keys and grants through the admin API; `cairn bench` load-tests.
 
+use cairn::cli_args::{parse_min_free, LifecycleArgs, LimitArgs, ScrubArgs};
 use cairn::server;
 use cairn_node::cluster::config::{ClusterConfig, ScrubSettings};
 use cairn_node::NodeOptions;
@@ -103,6 +104,13 @@ enum Command {
         /// generated into DATA/admin.token, mode 0600).
         #[arg(long)]
         admin_token_file: Option<PathBuf>,
+        #[command(flatten)]
+        tls: cairn::tls::TlsArgs,
+        /// Serve HTTPS with a self-signed certificate made once into DATA/tls/
+        /// (for localhost, 127.0.0.1, this host's name and the --listen host);
+        /// its SHA-256 fingerprint is printed at start.
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+        tls_self_signed: bool,
     },
     /// Run storage node ID of the cluster described by the cluster file.
     #[command(after_help = ENV_COMMON)]
@@ -113,6 +121,11 @@ enum Command {
         /// This node's id in the cluster file.
         #[arg(long)]
         id: u64,
+        /// Address the RPC server binds (default: the node's `address` in the
+        /// cluster file, which the other processes dial; e.g. 0.0.0.0:7001 in a
+        /// container, or behind a relay).
+        #[arg(long)]
+        listen: Option<String>,
         /// Seconds an unreferenced chunk is kept before it may be deleted.
         #[arg(long, default_value_t = 3600)]
         gc_grace: u64,
@@ -159,6 +172,8 @@ enum Command {
         /// File holding the admin token (when CAIRN_ADMIN_TOKEN is not set).
         #[arg(long)]
         admin_token_file: Option<PathBuf>,
+        #[command(flatten)]
+        tls: cairn::tls::TlsArgs,
         /// Address of this gateway's web console (off unless given); its admin
         /// pages need --admin-listen.
         #[arg(long)]
@@ -193,113 +208,18 @@ enum Command {
     Healthcheck(cairn::healthcheck::HealthcheckArgs),
 }
 
-/// The lifecycle worker's schedule and (for tests) its clock.
-#[derive(clap::Args)]
-struct LifecycleArgs {
-    /// Seconds between lifecycle passes.
-    #[arg(long, default_value_t = 3600)]
-    lifecycle_interval: u64,
-    /// Days added to the lifecycle worker's clock (tests only).
-    #[arg(
-        long,
-        hide = true,
-        env = "CAIRN_LIFECYCLE_CLOCK_OFFSET_DAYS",
-        default_value_t = 0,
-        allow_hyphen_values = true
-    )]
-    lifecycle_clock_offset_days: i64,
-}
-
-impl LifecycleArgs {
-    fn offset_ms(&self) -> i64 {
-        self.lifecycle_clock_offset_days
-            .saturating_mul(cairn_node::lifecycle::DAY_MS)
-    }
-}
-
-/// The background scrub (re-verification of every chunk held); for `cairn node`
-/// these override `[scrub]` in the cluster file.
-#[derive(clap::Args)]
-struct ScrubArgs {
-    /// Time between full scrub passes: seconds, or e.g. "7d", "12h", "30m"; 0 turns
-    /// scrubbing off. Default: 7d (or `[scrub] interval`).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    scrub_interval: Option<Duration>,
-    /// Bytes per second a scrub pass reads at most, e.g. "32MiB"; 0: no limit.
-    /// Default: 32MiB (or `[scrub] bandwidth`).
-    #[arg(long, value_parser = parse_min_free, value_name = "SIZE")]
-    scrub_bandwidth: Option<u64>,
-}
-
-impl ScrubArgs {
-    fn apply(&self, mut settings: ScrubSettings) -> ScrubSettings {
-        if let Some(i) = self.scrub_interval {
-            settings.interval = i;
-        }
-        if let Some(b) = self.scrub_bandwidth {
-            settings.bandwidth = b;
-        }
-        settings
-    }
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    ClusterConfig::parse_duration(s.trim_end_matches("/s"))
-        .ok_or_else(|| format!("not a duration: {s:?} (seconds, or e.g. \"30m\", \"12h\", \"7d\")"))
-}
-
-/// Connection limits of the S3 endpoint.
-#[derive(clap::Args)]
-struct LimitArgs {
-    /// Seconds a request's header may take to arrive from its first byte.
-    #[arg(long, default_value_t = 30)]
-    header_timeout: u64,
-    /// Seconds an idle keep-alive connection is kept open between requests.
-    #[arg(long, default_value_t = 60)]
-    idle_timeout: u64,
-    /// Seconds a request body (or a response the client does not read) may move
-    /// no byte before the request fails (400 RequestTimeout).
-    #[arg(long, default_value_t = 60)]
-    body_idle_timeout: u64,
-    /// Connections served at once; more are answered 503 SlowDown and closed.
-    #[arg(long, default_value_t = 4096)]
-    max_connections: usize,
-    /// Request bodies above 64 KiB read at once (each holds up to one chunk in
-    /// memory while it arrives); more wait for a turn, at most the body-idle
-    /// timeout, then get 503 SlowDown.
-    #[arg(long, default_value_t = 256)]
-    max_open_bodies: usize,
-    /// Seconds between recomputations of the usage section of /metrics (keys,
-    /// versions, logical bytes per bucket: a scan of the catalog).
-    #[arg(long, default_value_t = 30)]
-    usage_refresh: u64,
-}
-
-impl LimitArgs {
-    fn limits(&self) -> Result<server::Limits, String> {
-        if self.max_connections == 0 || self.max_open_bodies == 0 {
-            return Err("--max-connections and --max-open-bodies must be positive".to_string());
-        }
-        if self.header_timeout == 0
-            || self.idle_timeout == 0
-            || self.body_idle_timeout == 0
-            || self.usage_refresh == 0
-        {
-            return Err("timeouts must be positive".to_string());
-        }
-        Ok(server::Limits {
-            header_timeout: Duration::from_secs(self.header_timeout),
-            idle_timeout: Duration::from_secs(self.idle_timeout),
-            body_idle_timeout: Duration::from_secs(self.body_idle_timeout),
-            max_connections: self.max_connections,
-            max_open_bodies: self.max_open_bodies,
-            usage_refresh: Duration::from_secs(self.usage_refresh),
-        })
-    }
-}
-
 #[derive(Subcommand)]
 enum ClusterCommand {
+    /// Make the cluster CA and a certificate for every node of the cluster file
+    /// and for gateways, for `[tls]` (mutual TLS between the cluster's processes).
+    Certs {
+        /// The cluster file (its nodes' ids and addresses).
+        #[arg(long, default_value = "cluster.toml")]
+        config: PathBuf,
+        /// Directory the files go to (kept files are not remade).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Show every node, every Raft group, the usable capacity and moves in progress.
     Status {
         /// The cluster file (its nodes are asked where the cluster is).
@@ -384,18 +304,39 @@ fn console(
     })
 }
 
-/// `--min-free`: bytes, or a size with a unit.
-fn parse_min_free(s: &str) -> Result<u64, String> {
-    ClusterConfig::parse_size(s)
-        .ok_or_else(|| format!("not a size: {s:?} (bytes, or e.g. \"64MiB\", \"1GB\")"))
-}
-
 fn load(path: &std::path::Path) -> Result<ClusterConfig, String> {
     ClusterConfig::load(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Commands that print and exit end quietly when their reader goes away
+/// (`cairn cluster status | head`), with the status a shell shows for SIGPIPE
+/// (141), as other command-line tools do, instead of panicking in `println!`.
+/// Servers are left alone (they print only at start).
+fn quiet_on_broken_pipe(command: &Command) {
+    if matches!(
+        command,
+        Command::Server { .. } | Command::Node { .. } | Command::Gateway { .. }
+    ) {
+        return;
+    }
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    quiet_on_broken_pipe(&cli.command);
     cairn::log_format::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -422,10 +363,17 @@ fn main() -> std::process::ExitCode {
                 console_listen,
                 console_sample_secs,
                 admin_token_file,
+                tls,
+                tls_self_signed,
             } => {
                 check_chunk_size(chunk_size)?;
                 let limits = limits.limits()?;
+                let tls = match tls.files() {
+                    Some(files) => Some(cairn::tls::TlsSource::Files(files)),
+                    None => tls_self_signed.then_some(cairn::tls::TlsSource::SelfSigned),
+                };
                 server::run_embedded(server::ServerOptions {
+                    tls,
                     console: console(console_listen.0, !console_listen.1, console_sample_secs),
                     admin_listen: admin_listen.0,
                     admin_default: admin_listen.1,
@@ -449,6 +397,7 @@ fn main() -> std::process::ExitCode {
             Command::Node {
                 config,
                 id,
+                listen,
                 gc_grace,
                 gc_interval,
                 min_free,
@@ -467,7 +416,7 @@ fn main() -> std::process::ExitCode {
                     lifecycle_clock_offset_ms: lifecycle.offset_ms(),
                     disk: cairn_node::storage::disk::Disk::Real,
                 };
-                cairn::node_process::run_node(cfg, id, opts).await
+                cairn::node_process::run_node(cfg, id, opts, listen).await
             }
             Command::Gateway {
                 config,
@@ -477,6 +426,7 @@ fn main() -> std::process::ExitCode {
                 limits,
                 admin_listen,
                 admin_token_file,
+                tls,
                 console_listen,
                 console_sample_secs,
             } => {
@@ -502,6 +452,7 @@ fn main() -> std::process::ExitCode {
                     chunk_size,
                     limits,
                     admin,
+                    tls: tls.files(),
                     console: console(console_listen, true, console_sample_secs),
                 };
                 server::run_cluster_gateway(cfg, opts)
@@ -509,6 +460,12 @@ fn main() -> std::process::ExitCode {
                     .map_err(|e| e.to_string())
             }
             Command::Cluster { command } => match command {
+                ClusterCommand::Certs { config, out } => {
+                    let report = cairn::tls::cluster_certs::run(&load(&config)?, &out)
+                        .map_err(|e| e.to_string())?;
+                    println!("{report}");
+                    Ok(())
+                }
                 ClusterCommand::Status { config, json } => {
                     let cfg = load(&config)?;
                     let view = cairn::admin::view::collect(&cfg).await?;

@@ -1,6 +1,6 @@
-//! The HTTP server of a gateway: accepts connections (TCP_NODELAY), answers
-//! `GET /health` and `GET /metrics`, gives every request an id and a tracing span,
-//! and hands the rest to the s3s service. Also the two start-ups: the embedded
+//! The HTTP server of a gateway: accepts connections (plain or TLS, TCP_NODELAY),
+//! at most `max_connections` at once, and runs every request through `request`
+//! (health, metrics, request ids, the s3s service). Also the two start-ups: the embedded
 //! `cairn server` (a one-node cluster and a gateway in one process, the node reached
 //! in-process) and `cairn gateway` (a gateway of a cluster, nodes reached by RPC).
 
@@ -10,28 +10,23 @@ use crate::cors::cache::CorsCache;
 use crate::drain::BodyLimits;
 use crate::keys::StartKey;
 pub use crate::limits::Limits;
-use crate::limits::{Activity, InFlight, TimedIo};
+use crate::limits::{Activity, TimedIo};
 use crate::metrics::METRICS;
-use crate::op_metrics::{OpSlot, OP_METRICS};
 use crate::s3::post_object::PostContext;
 use crate::s3::S3Api;
 use crate::sealing::SealingKey;
 use crate::state::{Gateway, GatewayConfig};
-use crate::wire::{
-    content_length, finish_error, is_health_check, is_metrics, join_repeated, partial_head,
-};
+use crate::tls::{CertFiles, Https, Listener, TlsSource};
 use cairn_node::cluster::config::ClusterConfig;
 use cairn_node::{Node, NodeClient, NodeOptions};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::service::{S3Service, S3ServiceBuilder};
-use s3s::Body;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tracing::Instrument;
 
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
@@ -55,6 +50,8 @@ pub struct ServerOptions {
     /// Whether `admin_listen` is the default (taken: start without the API).
     pub admin_default: bool,
     pub admin_token_file: Option<PathBuf>,
+    /// `--tls-cert`/`--tls-key`, or `--tls-self-signed`.
+    pub tls: Option<TlsSource>,
     /// `--console-listen` (the web console).
     pub console: Option<crate::console::ConsoleOptions>,
 }
@@ -76,6 +73,8 @@ pub enum ServerError {
     Seal(#[from] crate::sealing::SealError),
     #[error("admin token: {0}")]
     AdminToken(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// What a gateway serves besides its storage: where, which region and host names,
@@ -90,6 +89,8 @@ pub struct GatewayOptions {
     pub limits: Limits,
     /// The admin API's listener and token, if it is served.
     pub admin: Option<AdminListen>,
+    /// HTTPS certificate and key of the S3 endpoint and admin API.
+    pub tls: Option<CertFiles>,
     /// The web console's listener, if it is served.
     pub console: Option<crate::console::ConsoleOptions>,
 }
@@ -136,7 +137,12 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
     node.wait_for_catalog_leader(Duration::from_secs(60))
         .await?;
     let client = NodeClient::local(node);
+    let tls = match opts.tls {
+        Some(source) => Some(source.files(&opts.data_dir, &opts.listen).await?),
+        None => None,
+    };
     let gateway_opts = GatewayOptions {
+        tls,
         listen: opts.listen,
         region: opts.region.clone(),
         domain: opts.domain.clone(),
@@ -223,6 +229,8 @@ async fn run_gateway_with(
     configured_key: Option<(String, String)>,
     where_: &str,
 ) -> Result<(), ServerError> {
+    let https = opts.tls.as_ref().map(Https::start).transpose()?;
+    let listener = crate::tls::listener(https.as_ref(), listener);
     let from_env = std::env::var("CAIRN_ACCESS_KEY")
         .ok()
         .zip(std::env::var("CAIRN_SECRET_KEY").ok())
@@ -250,9 +258,12 @@ async fn run_gateway_with(
                     admin.token.clone(),
                     admin.cluster.clone(),
                 );
+                let listener = crate::tls::listener(https.as_ref(), listener);
                 println!(
-                    "Cairn admin API at http://{}/v1 (token {})",
-                    admin.listen, admin.token_source
+                    "Cairn admin API at {}://{}/v1 (token {})",
+                    listener.scheme(),
+                    admin.listen,
+                    admin.token_source
                 );
                 tokio::spawn(crate::admin_api::serve(listener, state));
             }
@@ -271,13 +282,14 @@ async fn run_gateway_with(
         let api = opts.admin.as_ref().map(|a| {
             crate::admin_api::ApiState::new(gateway, cache, a.token.clone(), a.cluster.clone())
         });
-        crate::console::start(console, &opts.listen, &opts.region, api).await?;
+        crate::console::start(console, &opts.listen, &opts.region, api, https.as_ref()).await?;
     }
-    let endpoint = format!("http://{}", opts.listen);
+    let endpoint = format!("{}://{}", listener.scheme(), opts.listen);
     println!(
         "Cairn is serving S3 at {endpoint} (region {}), {where_}",
         opts.region
     );
+    https.iter().for_each(Https::announce);
     announce_key(&start_key, &endpoint, &opts.region);
     let cx = ServeContext {
         service,
@@ -364,34 +376,23 @@ pub struct ServeContext {
     pub post: Arc<PostContext>,
 }
 
-/// What every request of a listener shares.
-#[derive(Clone)]
-struct Shared {
-    service: S3Service,
-    region: Arc<str>,
-    bodies: BodyLimits,
-    cors: Arc<CorsCache>,
-    domain: Option<Arc<str>>,
-    post: Arc<PostContext>,
-}
-
 /// Accepts connections forever, one task per connection, at most
 /// `max_connections` at once (more are answered `503 SlowDown` and closed).
 pub async fn serve(listener: TcpListener, cx: ServeContext) {
     let (_keep, never) = tokio::sync::watch::channel(false);
-    serve_until(listener, cx, never).await
+    serve_until(Listener::plain(listener), cx, never).await
 }
 
 /// Like `serve`, until `stop` turns true: then accepts nothing more, lets every
 /// connection finish the request it is serving (keep-alive connections close
 /// after it), and returns once all closed, or after `crate::shutdown::DRAIN`.
 pub async fn serve_until(
-    listener: TcpListener,
+    listener: Listener,
     cx: ServeContext,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let limits = Arc::new(cx.limits.clone());
-    let shared = Shared {
+    let shared = crate::request::Shared {
         service: cx.service,
         region: Arc::from(cx.region.as_str()),
         bodies: BodyLimits::new(limits.body_idle_timeout, limits.max_open_bodies),
@@ -407,7 +408,7 @@ pub async fn serve_until(
             accepted = listener.accept() => accepted,
             _ = stopped(&mut stop) => break,
         };
-        let (stream, peer) = match accepted {
+        let incoming = match accepted {
             Ok(conn) => conn,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
@@ -415,12 +416,13 @@ pub async fn serve_until(
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
+        let _ = incoming.tcp.set_nodelay(true);
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             crate::limits::warn_refused(limits.max_connections);
-            if let Ok(turn) = refusals.clone().try_acquire_owned() {
+            // A TLS connection over the cap is just closed.
+            if let (Ok(turn), false) = (refusals.clone().try_acquire_owned(), listener.is_tls()) {
                 tokio::spawn(async move {
-                    crate::limits::refuse(stream).await;
+                    crate::limits::refuse(incoming.tcp).await;
                     drop(turn);
                 });
             }
@@ -431,15 +433,17 @@ pub async fn serve_until(
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let activity = Arc::new(Activity::default());
-            let io = TimedIo::new(stream, activity.clone(), limits);
-            let conn_info = crate::policy::context::ConnInfo {
-                peer,
-                secure: false,
-            };
+            let handshake_timeout = limits.header_timeout;
+            let peer = incoming.peer();
+            let secure = incoming.handshake.is_tls();
+            let io = TimedIo::new(incoming.tcp, activity.clone(), limits);
+            let tls = crate::tls::establish(incoming.handshake, io, handshake_timeout);
+            let Some(io) = tls.await else { return };
+            let conn_info = crate::policy::context::ConnInfo { peer, secure };
             let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
                 req.extensions_mut().insert(conn_info);
                 let in_flight = activity.begin();
-                handle(shared.clone(), in_flight, req)
+                crate::request::handle(shared.clone(), in_flight, req)
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection(TokioIo::new(io), svc);
@@ -480,115 +484,4 @@ async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     if stop.wait_for(|s| *s).await.is_err() {
         std::future::pending::<()>().await;
     }
-}
-
-type Response = http::Response<crate::limits::Guarded<Body>>;
-
-async fn handle(
-    shared: Shared,
-    in_flight: InFlight,
-    req: http::Request<Incoming>,
-) -> Result<Response, s3s::HttpError> {
-    let resp = respond(shared, req).await?;
-    Ok(resp.map(|body| crate::limits::Guarded::new(body, in_flight)))
-}
-
-async fn respond(
-    shared: Shared,
-    req: http::Request<Incoming>,
-) -> Result<http::Response<Body>, s3s::HttpError> {
-    let request_id = format!("{:016x}", rand::random::<u64>());
-    if is_health_check(&req) {
-        return Ok(http::Response::new(Body::from("ok".to_string())));
-    }
-    if is_metrics(&req) {
-        // In `cairn server` the node's lifecycle worker runs in this process.
-        let mut page = METRICS.render();
-        page.push_str(&OP_METRICS.render());
-        page.push_str(&cairn_node::node::lifecycle::render_lifecycle_metrics());
-        page.push_str(&cairn_node::node::scrub_stats::render_scrub_metrics());
-        return Ok(http::Response::new(Body::from(page)));
-    }
-    let method = req.method().as_str().to_string();
-    if req.method() == http::Method::OPTIONS {
-        let resp =
-            crate::cors::respond::preflight(&shared.cors, &req, shared.domain.as_deref()).await;
-        return Ok(finish_error(resp, &request_id).await);
-    }
-    let cross_origin = crate::cors::respond::cross_origin(&req, shared.domain.as_deref());
-    let line = crate::access_log::RequestLine::of(&req);
-    let span = tracing::info_span!(
-        "request",
-        id = %request_id,
-        method = %req.method(),
-        path = %req.uri().path()
-    );
-    let started = Instant::now();
-    let empty_expect_continue = req.headers().contains_key(http::header::EXPECT)
-        && req
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .is_some_and(|v| v == "0");
-    let (parts, incoming) = req.into_parts();
-    let (body, watch) = crate::drain::watch(incoming, &parts.headers, &shared.bodies);
-    let mut req = http::Request::from_parts(parts, Body::http_body_unsync(body));
-    join_repeated(req.headers_mut(), http::header::CONTENT_ENCODING);
-    let declared_in = content_length(req.headers());
-    let op = OpSlot::default();
-    req.extensions_mut().insert(op.clone());
-    let post_bucket = crate::s3::post_object::target(&req, shared.domain.as_deref());
-    let resp = if let Some(bucket) = post_bucket {
-        op.set("PostObject");
-        crate::s3::post_object::handle(&shared.post, bucket, req)
-            .instrument(span.clone())
-            .await
-    } else {
-        match crate::precheck::check_auth(&req, &shared.region) {
-            Err(refusal) => crate::s3::error::response(refusal),
-            Ok(()) => {
-                if crate::precheck::unframed_upload(&req) {
-                    req = crate::precheck::carry_unframed(req);
-                }
-                shared.service.call(req).instrument(span.clone()).await?
-            }
-        }
-    };
-    let mut resp = finish_error(resp, &request_id).await;
-    partial_head(&method, &mut resp);
-    if let Some(cx) = &cross_origin {
-        crate::cors::respond::decorate(&shared.cors, cx, &mut resp).await;
-    }
-    if watch.finish() || empty_expect_continue {
-        // The rest of the body cannot be told from the next request on this
-        // connection (see `drain`), or, for an empty body with `Expect`, no
-        // `100 Continue` went out and botocore then misreads the next response on
-        // this connection (boto/botocore#3755). Start afresh.
-        resp.headers_mut().insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-    }
-    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-amz-request-id", v);
-    }
-    METRICS.record(
-        &method,
-        resp.status().as_u16(),
-        content_length(resp.headers()),
-        started.elapsed(),
-    );
-    OP_METRICS.record(
-        op.get(),
-        resp.status().as_u16(),
-        declared_in,
-        content_length(resp.headers()),
-        started.elapsed(),
-    );
-    line.log(
-        &request_id,
-        resp.status().as_u16(),
-        content_length(resp.headers()),
-        started.elapsed(),
-    );
-    Ok(resp)
 }

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `ids`, `clock`, `error`, `records`, `versioning`, `lifecycle`, `access` | leaf types every layer shares |
 //! | `cluster` | `cluster.toml`, the committed cluster map, placement |
+//! | `tls` | PEM files, the plain-or-TLS listener, the cluster's mutual-TLS configurations |
 //! | `storage` | chunk files, the redb catalog, group commit, garbage collection |
 //! | `raft` | openraft's type config, the shared log, state machines, snapshots |
 //! | `rpc` | the internal wire: messages, the client, Raft's network, leader routing |
@@ -30,6 +31,7 @@ pub mod raft;
 pub mod records;
 pub mod rpc;
 pub mod storage;
+pub mod tls;
 pub mod versioning;
 
 pub use client::NodeClient;

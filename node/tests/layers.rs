@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "access",
     ],
     &["cluster"],
+    &["tls"],
     &["storage"],
     &["raft"],
     &["rpc"],

@@ -7,7 +7,10 @@
 //! reconfiguration tests grow and shrink it by rewriting the cluster file
 //! ([`Cluster::add_node`], [`Cluster::set_drain`], [`Cluster::forget_node`]) and
 //! driving `cairn cluster plan|apply|status --json`. With `CAIRN_TEST_KEEP=1` a
-//! cluster's directory (cluster file, node data, logs) outlives the test.
+//! cluster's directory (cluster file, node data, logs) outlives the test. With
+//! [`ClusterOpts::tls`] its processes talk mutual TLS (`cairn cluster certs`
+//! into `DIR/certs`); [`ClusterOpts::relay`] puts a recording relay in front of
+//! one node.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -22,7 +25,7 @@ use aws_sdk_s3::Client;
 
 use crate::netns::{Host, Hosts};
 
-use crate::process::{labelled_tails, states, wait_health, Proc};
+use crate::process::{labelled_tails, states, wait_health, wait_health_with, Proc};
 use crate::reconfig::{json_lines, parse_line, Applied, ClusterStatus, Plan};
 use crate::{
     cairn_bin, chunk_files, chunk_ids, free_port, s3_config_builder, ServerOpts, ACCESS_KEY,
@@ -62,6 +65,10 @@ pub struct ClusterOpts {
     /// Chunk size, domain and extra arguments go to the gateway; GC options,
     /// `min_free`, `data_parent` and `node_args` to the nodes.
     pub server: ServerOpts,
+    /// `[tls]`: mutual TLS between every process.
+    pub tls: bool,
+    /// A node whose address in the cluster file is a [`crate::tls::Relay`] to it.
+    pub relay_node: Option<u64>,
     /// Run every process in its own network namespace (see [`crate::netns`]);
     /// `None`: everything on loopback.
     pub hosts: Option<Arc<Hosts>>,
@@ -76,6 +83,8 @@ impl Default for ClusterOpts {
             placement_groups: 8,
             raft: RaftTuning::default(),
             server: ServerOpts::default(),
+            tls: false,
+            relay_node: None,
             hosts: None,
         }
     }
@@ -110,6 +119,16 @@ impl ClusterOpts {
     }
     pub fn server(mut self, server: ServerOpts) -> Self {
         self.server = server;
+        self
+    }
+    /// Mutual TLS between the cluster's processes.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+    /// Node `id` is reached through a recording relay ([`Cluster::relay`]).
+    pub fn relay(mut self, id: u64) -> Self {
+        self.relay_node = Some(id);
         self
     }
     /// Run the processes on separate network namespaces with a node per id.
@@ -241,6 +260,8 @@ impl Metrics {
 struct NodeProc {
     id: u64,
     addr: SocketAddr,
+    /// Where it listens when not at `addr` (behind a relay).
+    listen: Option<SocketAddr>,
     data_dir: PathBuf,
     /// `capacity` of its `[[node]]` entry.
     capacity: String,
@@ -261,6 +282,7 @@ impl NodeProc {
         NodeProc {
             id,
             addr: opts.addr(Host::Node(id), 7000),
+            listen: None,
             data_dir,
             capacity: opts.capacity.clone(),
             drain: false,
@@ -287,6 +309,7 @@ pub struct Cluster {
     admin_addr: SocketAddr,
     nodes: Vec<NodeProc>,
     gateway: Proc,
+    relay: Option<crate::tls::Relay>,
     // Declared last so the directory outlives the processes.
     _root: Option<tempfile::TempDir>,
 }
@@ -317,9 +340,15 @@ impl Cluster {
     /// `root/*.log`); starts nothing.
     pub(crate) fn create(root: &Path, gateway_addr: SocketAddr, opts: ClusterOpts) -> Cluster {
         assert!(opts.nodes >= 1, "a cluster needs a node");
-        let nodes: Vec<NodeProc> = (1..=opts.nodes)
+        let mut nodes: Vec<NodeProc> = (1..=opts.nodes)
             .map(|id| NodeProc::new(root, &opts, id))
             .collect();
+        for n in nodes.iter_mut().filter(|n| Some(n.id) == opts.relay_node) {
+            n.listen = Some(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                free_port(),
+            ));
+        }
         let admin_addr = opts.addr(Host::Gateway, 9002);
         let c = Cluster {
             root: root.to_path_buf(),
@@ -330,9 +359,13 @@ impl Cluster {
             admin_addr,
             nodes,
             gateway: Proc::new("gateway", root.join("gateway.log")),
+            relay: None,
             _root: None,
         };
         c.write_config();
+        if c.opts.tls {
+            crate::tls::cluster_certs(&c.config_path, &root.join("certs"));
+        }
         c
     }
 
@@ -340,7 +373,12 @@ impl Cluster {
     pub fn write_config(&self) {
         std::fs::write(
             &self.config_path,
-            cluster_toml(&self.opts, &self.secret, &self.nodes),
+            cluster_toml(
+                &self.opts,
+                &self.secret,
+                &self.nodes,
+                self.tls_ca().as_deref(),
+            ),
         )
         .unwrap_or_else(|e| panic!("write {}: {e}", self.config_path.display()));
     }
@@ -352,6 +390,10 @@ impl Cluster {
     /// Start every process that is not running: nodes first (waiting for their
     /// `/health`), then the gateway (waiting for its `/health`).
     pub async fn start_all(&mut self) {
+        let relayed = self.nodes.iter().find_map(|n| Some((n.addr, n.listen?)));
+        if let (Some((addr, target)), None) = (relayed, &self.relay) {
+            self.relay = Some(crate::tls::Relay::start(addr, target).await);
+        }
         for id in self.node_ids() {
             if !self.node(id).proc.is_running() {
                 self.spawn_node(id);
@@ -513,6 +555,9 @@ impl Cluster {
         if let Some(m) = &self.opts.server.min_free {
             cmd.arg("--min-free").arg(m);
         }
+        if let Some(listen) = self.node(id).listen {
+            cmd.arg("--listen").arg(listen.to_string());
+        }
         cmd.args(&self.opts.server.node_args);
         let banner = format!("{} opts {:?}", self.node(id).addr, self.opts.server);
         let cmd = self.opts.command(Host::Node(id), cmd);
@@ -520,8 +565,10 @@ impl Cluster {
     }
 
     async fn wait_node_ready(&mut self, id: u64) {
-        let addr = self.node(id).addr.to_string();
-        let res = wait_health(&addr, NODE_READY, &mut [&mut self.node_mut(id).proc]).await;
+        let url = format!("{}/health", self.node_url(id));
+        let http = self.node_http();
+        let res =
+            wait_health_with(&url, &http, NODE_READY, &mut [&mut self.node_mut(id).proc]).await;
         if let Err(e) = res {
             panic!("node {id}: {e}\n{}", self.log_tail(64 * 1024));
         }
@@ -653,16 +700,40 @@ impl Cluster {
 
     /// Node `id`'s `/metrics`, `None` if it does not answer.
     pub async fn node_metrics(&self, id: u64) -> Option<Metrics> {
-        let url = format!("http://{}/metrics", self.node(id).addr);
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
-            .build()
-            .expect("reqwest client");
-        let resp = http.get(&url).send().await.ok()?;
+        let url = format!("{}/metrics", self.node_url(id));
+        let resp = self.node_http().get(&url).send().await.ok()?;
         if !resp.status().is_success() {
             return None;
         }
         Some(Metrics::parse(&resp.text().await.ok()?))
+    }
+
+    /// `http://NODE` or, with TLS, `https://NODE`.
+    pub fn node_url(&self, id: u64) -> String {
+        let scheme = if self.opts.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.node(id).addr)
+    }
+
+    /// A client of the nodes' `/health` and `/metrics` (trusting the cluster CA).
+    fn node_http(&self) -> reqwest::Client {
+        crate::tls::node_client(self.tls_ca().as_deref())
+    }
+
+    /// The cluster CA's certificate (`certs/ca.crt`) when the cluster has TLS.
+    pub fn tls_ca(&self) -> Option<PathBuf> {
+        self.opts
+            .tls
+            .then(|| self.root.join("certs").join("ca.crt"))
+    }
+
+    /// The relay in front of [`ClusterOpts::relay_node`], once started.
+    pub fn relay(&self) -> Option<&crate::tls::Relay> {
+        self.relay.as_ref()
+    }
+
+    /// The directory holding the cluster file, certificates, data and logs.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The node whose metrics say it leads the catalog group (group 0), if exactly
@@ -964,13 +1035,20 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 /// The cluster file for `opts`, `secret` and the entries of the nodes in it
 /// (absolute data dirs).
-fn cluster_toml(opts: &ClusterOpts, secret: &str, nodes: &[NodeProc]) -> String {
+fn cluster_toml(opts: &ClusterOpts, secret: &str, nodes: &[NodeProc], ca: Option<&Path>) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "name = \"e2e\"");
     let _ = writeln!(t, "replication = {}", opts.replication);
     let _ = writeln!(t, "placement_groups = {}", opts.placement_groups);
     let _ = writeln!(t, "secret = \"{secret}\"");
     let _ = writeln!(t, "\n[s3]\nregion = \"{REGION}\"");
+    if let Some(ca) = ca {
+        let _ = writeln!(
+            t,
+            "\n[tls]\nca = \"{}\"",
+            toml_escape(&ca.display().to_string())
+        );
+    }
     let r = &opts.raft;
     let raft: Vec<(&str, Option<u64>)> = vec![
         ("heartbeat_ms", r.heartbeat_ms),

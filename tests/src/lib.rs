@@ -17,6 +17,7 @@ pub mod linearizability;
 pub mod netns;
 pub mod reconfig;
 pub mod rot;
+pub mod tls;
 pub mod verifier;
 pub mod workload;
 
@@ -155,7 +156,7 @@ const PORT_RANGE: std::ops::Range<u32> = 20_000..32_000;
 /// process. Servers keep their ports across restarts, and a cluster needs several:
 /// ports from `bind(":0")` would be reused by the kernel for other tests' processes
 /// while a server is down, or between picking a port and the server binding it.
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let span = PORT_RANGE.end - PORT_RANGE.start;

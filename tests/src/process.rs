@@ -182,7 +182,16 @@ pub(crate) async fn wait_health(
         .timeout(Duration::from_secs(2))
         .build()
         .expect("reqwest client");
-    let url = format!("http://{addr}/health");
+    wait_health_with(&format!("http://{addr}/health"), &http, timeout, watched).await
+}
+
+/// [`wait_health`] of any URL (e.g. https) with the client `http`.
+pub(crate) async fn wait_health_with(
+    url: &str,
+    http: &reqwest::Client,
+    timeout: Duration,
+    watched: &mut [&mut Proc],
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
         for p in watched.iter_mut() {
@@ -190,7 +199,7 @@ pub(crate) async fn wait_health(
                 return Err(format!("{} exited during startup with {status}", p.label));
             }
         }
-        if let Ok(resp) = http.get(&url).send().await {
+        if let Ok(resp) = http.get(url).send().await {
             if resp.status().as_u16() == 200 {
                 return Ok(());
             }

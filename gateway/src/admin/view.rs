@@ -111,8 +111,12 @@ pub async fn collect(cfg: &ClusterConfig) -> Result<ClusterView, String> {
     for n in cfg.nodes.iter().chain(&map.nodes) {
         addrs.insert(n.id, n.address.clone());
     }
-    let rpc = RpcClient::new(&cfg.secret, addrs.clone().into_iter().collect())
-        .map_err(|e| e.to_string())?;
+    let rpc = RpcClient::for_cluster(
+        cfg,
+        cairn_node::tls::cluster::Role::Client,
+        addrs.clone().into_iter().collect(),
+    )
+    .map_err(|e| e.to_string())?;
     let calls = addrs.keys().map(|id| {
         let rpc = &rpc;
         async move {

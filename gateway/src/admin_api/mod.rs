@@ -126,9 +126,9 @@ async fn require_token(
 }
 
 /// Serves the API on `listener` until the process stops.
-pub async fn serve(listener: tokio::net::TcpListener, state: ApiState) {
+pub async fn serve(listener: crate::tls::Listener, state: ApiState) {
     let app = router(state).layer(axum::extract::DefaultBodyLimit::max(error::MAX_BODY));
-    if let Err(error) = axum::serve(listener, app).await {
+    if let Err(error) = axum::serve(crate::tls::for_axum(listener), app).await {
         tracing::error!(%error, "admin API stopped");
     }
 }

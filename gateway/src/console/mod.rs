@@ -13,6 +13,7 @@ pub mod proxy;
 
 use crate::admin_api::ApiState;
 use crate::server::ServerError;
+use crate::tls::Https;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -51,6 +52,7 @@ pub async fn start(
     s3_listen: &str,
     region: &str,
     api: Option<ApiState>,
+    https: Option<&Https>,
 ) -> Result<(), ServerError> {
     let listener = match tokio::net::TcpListener::bind(opts.listen).await {
         Ok(l) => l,
@@ -72,14 +74,19 @@ pub async fn start(
         "sample_interval_s": opts.sample_every.as_secs_f64(),
     });
     let state = ConsoleState {
-        proxy: S3Proxy::new(s3_listen),
+        proxy: S3Proxy::new(s3_listen, https.map(Https::client_of_self).transpose()?),
         history: History::spawn(opts.sample_every),
         config: Arc::from(config.to_string().as_str()),
     };
-    println!("Cairn web console at http://{}/", opts.listen);
+    let listener = crate::tls::listener(https, listener);
+    println!(
+        "Cairn web console at {}://{}/",
+        listener.scheme(),
+        opts.listen
+    );
     let app = router(state, api);
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
+        if let Err(error) = axum::serve(crate::tls::for_axum(listener), app).await {
             tracing::error!(%error, "web console stopped");
         }
     });

@@ -1,5 +1,7 @@
 //! `/s3/...` of the console listener: each request is forwarded, streamed both
-//! ways, to this process's own S3 listener with the `/s3` prefix taken off, so
+//! ways, to this process's own S3 listener with the `/s3` prefix taken off (over
+//! TLS when that listener serves HTTPS, trusting only the certificate it serves:
+//! `tls::pinned`; one connection per request, the console's load is light), so
 //! the page and the S3 API share one origin and need no CORS rules. The browser
 //! signs the request as it reaches the S3 service: the path without the prefix
 //! and the console's `Host` (kept as sent). Browser-only headers (`Origin`,
@@ -8,9 +10,10 @@
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 /// The path prefix of forwarded requests.
 pub const PREFIX: &str = "/s3";
@@ -29,18 +32,49 @@ const DROPPED: [&str; 9] = [
 
 #[derive(Clone)]
 pub struct S3Proxy {
-    client: Client<HttpConnector, Body>,
     /// HOST:PORT of the S3 listener.
     target: String,
+    /// Its TLS, when it serves HTTPS.
+    tls: Option<TlsConnector>,
+}
+
+/// Why a forwarded request got no answer.
+#[derive(Debug, thiserror::Error)]
+enum ForwardError {
+    #[error("connect: {0}")]
+    Connect(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(std::io::Error),
+    #[error("HTTP: {0}")]
+    Http(#[from] hyper::Error),
 }
 
 impl S3Proxy {
-    pub fn new(target: &str) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+    /// Forwards to `target`, over TLS with `tls` (see `tls::pinned`).
+    pub fn new(target: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Self {
         S3Proxy {
-            client: Client::builder(TokioExecutor::new()).build(connector),
             target: target.to_string(),
+            tls: tls.map(TlsConnector::from),
+        }
+    }
+
+    async fn send(
+        &self,
+        req: http::Request<Body>,
+    ) -> Result<http::Response<hyper::body::Incoming>, ForwardError> {
+        let tcp = TcpStream::connect(&self.target)
+            .await
+            .map_err(ForwardError::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => exchange(TokioIo::new(tcp), req).await,
+            Some(tls) => {
+                // The verifier pins the certificate, so the name is not checked.
+                let name = rustls::pki_types::ServerName::try_from("localhost")
+                    .map_err(|e| ForwardError::Tls(std::io::Error::other(e)))?;
+                let stream = tls.connect(name, tcp).await.map_err(ForwardError::Tls)?;
+                exchange(TokioIo::new(stream), req).await
+            }
         }
     }
 
@@ -68,7 +102,7 @@ impl S3Proxy {
             parts.headers.remove(name);
         }
         let req = http::Request::from_parts(parts, body);
-        match self.client.request(req).await {
+        match self.send(req).await {
             Ok(resp) => resp.map(Body::new),
             Err(e) => {
                 tracing::warn!(error = %e, target = %self.target, "console: S3 listener unreachable");
@@ -80,6 +114,24 @@ impl S3Proxy {
             }
         }
     }
+}
+
+/// One HTTP/1.1 exchange over `io` (the connection is driven by a task of its
+/// own until the response body is read).
+async fn exchange<IO>(
+    io: IO,
+    req: http::Request<Body>,
+) -> Result<http::Response<hyper::body::Incoming>, ForwardError>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut send, conn) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(async move {
+        if let Err(error) = conn.await {
+            tracing::debug!(%error, "console: forwarded connection ended with an error");
+        }
+    });
+    Ok(send.send_request(req).await?)
 }
 
 /// An S3 error document (what the page reads for every failed action).

@@ -108,7 +108,11 @@ impl NodeClient {
             .iter()
             .map(|n| (n.id, n.address.clone()))
             .collect();
-        let rpc = Arc::new(RpcClient::new(&cfg.secret, addrs)?);
+        let rpc = Arc::new(RpcClient::for_cluster(
+            cfg,
+            crate::tls::cluster::Role::Client,
+            addrs,
+        )?);
         let client = Self::with(Transport::Remote(rpc), View::of(Arc::new(cfg.map())));
         let weak = Arc::downgrade(&client.inner);
         tokio::spawn(async move {

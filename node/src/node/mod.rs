@@ -122,7 +122,11 @@ impl Node {
             .chain(&map.nodes)
             .map(|n| (n.id, n.address.clone()))
             .collect();
-        let rpc = Arc::new(RpcClient::new(&cfg.secret, addrs)?);
+        let rpc = Arc::new(RpcClient::for_cluster(
+            &cfg,
+            crate::tls::cluster::Role::Node(id),
+            addrs,
+        )?);
         let node = Arc::new(Node {
             id,
             cfg,

@@ -1,6 +1,8 @@
 //! The internal HTTP server of a node (hyper): `POST /rpc` (a postcard `Request`),
 //! `POST /raft/snapshot` (a streamed snapshot), both only with the cluster secret;
-//! `GET /health` and `GET /metrics` open to all.
+//! `GET /health` and `GET /metrics` open to all. On a mutual-TLS listener the
+//! internal requests also need a client certificate (the handshake already
+//! refused any the cluster CA did not sign).
 //!
 //! Limits: a connection idle (or sending a header) for `HEADER_TIMEOUT` is closed;
 //! a body is read as it streams, at most `MAX_RPC_BODY` bytes (a snapshot header
@@ -23,7 +25,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 type Resp = hyper::Response<Full<Bytes>>;
 
@@ -37,24 +38,58 @@ const MAX_SNAPSHOT_HEADER: usize = 1 << 20;
 /// are closed by the client first.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(120);
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Who sent a request: its address, and whether it may make internal requests
+/// (on a TLS listener: it showed a certificate of the cluster CA).
+#[derive(Clone, Copy)]
+struct Caller {
+    peer: std::net::SocketAddr,
+    certified: bool,
+}
+
+/// When a refused TLS handshake was last logged (ms).
+static HANDSHAKE_REFUSED_LOGGED: std::sync::atomic::AtomicI64 =
+    std::sync::atomic::AtomicI64::new(0);
 
 /// Serves `node` on `listener` until the process ends.
-pub async fn serve(node: Arc<Node>, listener: TcpListener) {
+pub async fn serve(node: Arc<Node>, listener: crate::tls::Listener) {
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let incoming = match listener.accept().await {
             Ok(c) => c,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
+        let _ = incoming.tcp.set_nodelay(true);
+        let peer = incoming.peer();
         let node = node.clone();
         tokio::spawn(async move {
+            let stream = match incoming.establish(HANDSHAKE_TIMEOUT).await {
+                Ok(s) => s,
+                Err(error) => {
+                    let why = crate::tls::listener::describe_handshake_error(&error);
+                    // A refused certificate is an error; a peer that hung up is not.
+                    let refused = error
+                        .get_ref()
+                        .is_some_and(|e| e.downcast_ref::<rustls::Error>().is_some());
+                    if !refused {
+                        tracing::debug!(%peer, "TLS handshake ended: {why}");
+                    } else if crate::rpc::client::first_in_a_while(&HANDSHAKE_REFUSED_LOGGED) {
+                        tracing::error!(%peer, "refused a TLS connection: {why}");
+                    }
+                    return;
+                }
+            };
+            let caller = Caller {
+                peer,
+                certified: !stream.is_tls() || stream.peer_certified(),
+            };
             let service = hyper::service::service_fn(move |req| {
                 let node = node.clone();
                 async move {
-                    let resp = route(node, req, peer).await;
+                    let resp = route(node, req, caller).await;
                     if resp.extensions().get::<DroppedReply>().is_some() {
                         // hyper closes the connection without a response.
                         return Err(DroppedReply);
@@ -135,10 +170,22 @@ fn authorized(node: &Node, req: &hyper::Request<Incoming>) -> bool {
             == 0
 }
 
-async fn route(node: Arc<Node>, req: hyper::Request<Incoming>, peer: std::net::SocketAddr) -> Resp {
+async fn route(node: Arc<Node>, req: hyper::Request<Incoming>, caller: Caller) -> Resp {
+    let peer = caller.peer;
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => reply(StatusCode::OK, "ok\n"),
         (&Method::GET, "/metrics") => reply(StatusCode::OK, render_node_metrics(&node).await),
+        (&Method::POST, "/rpc") | (&Method::POST, "/raft/snapshot") if !caller.certified => {
+            if crate::rpc::client::first_in_a_while(&REFUSED_LOGGED) {
+                tracing::error!(
+                    %peer,
+                    "refused an internal request: no client certificate (this node uses mutual TLS; the sender needs a certificate signed by the cluster CA)"
+                );
+            }
+            let mut body = crate::rpc::NO_CERT_REFUSAL.to_vec();
+            body.extend_from_slice(b": this node needs a certificate signed by the cluster CA\n");
+            reply(StatusCode::FORBIDDEN, body)
+        }
         (&Method::POST, "/rpc") | (&Method::POST, "/raft/snapshot") if !authorized(&node, &req) => {
             if crate::rpc::client::first_in_a_while(&REFUSED_LOGGED) {
                 let given = req.headers().contains_key(SECRET_HEADER);

@@ -1,9 +1,12 @@
 //! `RpcClient`: sends internal requests to nodes by id over pooled HTTP connections
-//! (reqwest), with the cluster secret. Transport failures become
-//! `Error::Unavailable` so callers can retry another replica or the new leader.
+//! (reqwest), with the cluster secret; over mutual TLS when the cluster file has
+//! `[tls]`. Transport failures become `Error::Unavailable` so callers can retry
+//! another replica or the new leader; a certificate refused either way is
+//! `Error::Config`, logged as that.
 
 use super::messages::{Request, Response, SnapshotHeader};
 use super::SECRET_HEADER;
+use crate::cluster::config::ClusterConfig;
 use crate::error::WireError;
 use crate::error::{Error, Result};
 use crate::ids::NodeId;
@@ -17,6 +20,8 @@ use std::time::Duration;
 
 pub struct RpcClient {
     http: reqwest::Client,
+    /// "https" with TLS, else "http".
+    scheme: &'static str,
     secret: String,
     /// Every node ever known (nodes leaving the map stay reachable while they hand
     /// their data over).
@@ -24,15 +29,40 @@ pub struct RpcClient {
 }
 
 impl RpcClient {
-    pub fn new(secret: &str, addrs: HashMap<NodeId, String>) -> Result<Self> {
+    /// A client of `cfg`'s nodes showing `role`'s certificate when `cfg` has
+    /// `[tls]`.
+    pub fn for_cluster(
+        cfg: &ClusterConfig,
+        role: crate::tls::cluster::Role,
+        addrs: HashMap<NodeId, String>,
+    ) -> Result<Self> {
+        let tls = crate::tls::cluster::client_for(cfg, role)
+            .map_err(|e| Error::Config(format!("cluster TLS: {e}")))?;
+        Self::new(&cfg.secret, addrs, tls)
+    }
+
+    /// Over TLS with `tls`, else plain HTTP.
+    pub fn new(
+        secret: &str,
+        addrs: HashMap<NodeId, String>,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Result<Self> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let tls = match tls {
+            Some(t) => t,
+            None => crate::tls::cluster::plain_client_config()
+                .map_err(|e| Error::Config(e.to_string()))?,
+        };
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
+            .tls_backend_preconfigured(tls)
             .build()
             .map_err(|e| Error::Config(e.to_string()))?;
         Ok(RpcClient {
             http,
+            scheme,
             secret: secret.to_string(),
             addrs: RwLock::new(addrs),
         })
@@ -60,7 +90,7 @@ impl RpcClient {
         let addr = addrs
             .get(&node)
             .ok_or_else(|| Error::Unavailable(format!("unknown node {node}")))?;
-        Ok(format!("http://{addr}{path}"))
+        Ok(format!("{}://{addr}{path}", self.scheme))
     }
 
     /// Sends `req` to `node` and waits at most `timeout` for its response.
@@ -132,8 +162,37 @@ impl RpcClient {
     }
 }
 
+/// A transport failure: `Unavailable`, unless TLS refused a certificate.
 fn unreachable(node: NodeId, e: &reqwest::Error) -> Error {
-    Error::Unavailable(format!("node {node}: {e}"))
+    match tls_refusal(node, e) {
+        Some(msg) => {
+            if first_in_a_while(&TLS_REFUSED_LOGGED) {
+                tracing::error!(node, "{msg}");
+            }
+            Error::Config(msg)
+        }
+        None => Error::Unavailable(format!("node {node}: {e}")),
+    }
+}
+
+/// When a refused certificate was last logged (ms).
+static TLS_REFUSED_LOGGED: AtomicI64 = AtomicI64::new(0);
+
+/// What a failed TLS handshake means, if `e` is one that refused a certificate.
+fn tls_refusal(node: NodeId, e: &reqwest::Error) -> Option<String> {
+    use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+    match crate::tls::rustls_error(e)? {
+        E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => Some(format!(
+            "refused node {node}: its certificate is not signed by the cluster CA (`[tls] ca` of this process's cluster file)"
+        )),
+        E::InvalidCertificate(c) => Some(format!(
+            "refused node {node}: its certificate is not acceptable ({c:?}; it must be signed by the cluster CA and name the host of its address)"
+        )),
+        E::AlertReceived(A::UnknownCA | A::BadCertificate | A::CertificateUnknown) => Some(format!(
+            "node {node} refused this process's certificate: it is not signed by the cluster CA (see `[tls]` in the cluster file)"
+        )),
+        _ => None,
+    }
 }
 
 /// When a refused cluster secret was last logged (ms).
@@ -153,6 +212,15 @@ pub fn first_in_a_while(last: &AtomicI64) -> bool {
 async fn read_ok_body(node: NodeId, resp: reqwest::Response) -> Result<bytes::Bytes> {
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|e| unreachable(node, &e))?;
+    if status == reqwest::StatusCode::FORBIDDEN && bytes.starts_with(super::NO_CERT_REFUSAL) {
+        let msg = format!(
+            "node {node} refused this process: it sent no client certificate (the node uses mutual TLS: add `[tls]` to this process's cluster file)"
+        );
+        if first_in_a_while(&TLS_REFUSED_LOGGED) {
+            tracing::error!(node, "{msg}");
+        }
+        return Err(Error::Config(msg));
+    }
     if status == reqwest::StatusCode::FORBIDDEN {
         let msg = format!(
             "node {node} refused our cluster secret: wrong cluster secret (this process's cluster file has another `secret` than the node's)"

@@ -1,6 +1,6 @@
 //! `cluster.toml` as the rest of the crate sees it: `ClusterConfig` (name,
 //! replication, placement groups, cluster secret, S3 keys, Raft tuning, the node
-//! list), loading it from a file, and the map it describes. The file's syntax,
+//! list, the `[tls]` files), loading it from a file, and the map it describes. The file's syntax,
 //! defaults and validation are in `parse`.
 
 mod parse;
@@ -38,6 +38,9 @@ pub struct ClusterConfig {
     pub scrub: ScrubSettings,
     /// Sorted by id.
     pub nodes: Vec<NodeEntry>,
+    /// The `[tls]` table: mutual TLS between the cluster's processes (`None`:
+    /// plain HTTP, the cluster secret alone).
+    pub tls: Option<TlsFiles>,
     /// The file the config came from (None when built in code).
     pub path: Option<PathBuf>,
 }
@@ -83,6 +86,28 @@ impl Default for RaftTuning {
             snapshot_logs: 1000,
             keep_logs: 100,
         }
+    }
+}
+
+/// The `[tls]` table: where this process finds the cluster CA and its own
+/// certificate. Paths are absolute (resolved against the file's directory).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsFiles {
+    /// The cluster CA's certificate: a peer must show a certificate it signed.
+    pub ca: PathBuf,
+    /// The certificate and key of gateways and `cairn cluster` commands.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// A node's certificate and key, `{id}` standing for its id.
+    pub node_cert: PathBuf,
+    pub node_key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Node `id`'s certificate and key files.
+    pub fn node_files(&self, id: NodeId) -> (PathBuf, PathBuf) {
+        let fill = |p: &Path| PathBuf::from(p.to_string_lossy().replace("{id}", &id.to_string()));
+        (fill(&self.node_cert), fill(&self.node_key))
     }
 }
 
@@ -143,6 +168,7 @@ impl ClusterConfig {
                 weight: 1.0,
                 drain: false,
             }],
+            tls: None,
             path: None,
         }
     }

@@ -3,7 +3,8 @@
 //! follow (ids, addresses, capacities, secret length, replication against nodes).
 
 use super::{
-    ClusterConfig, ConfigError, RaftTuning, ScrubSettings, MAX_PLACEMENT_GROUPS, MIN_SECRET_CHARS,
+    ClusterConfig, ConfigError, RaftTuning, ScrubSettings, TlsFiles, MAX_PLACEMENT_GROUPS,
+    MIN_SECRET_CHARS,
 };
 use crate::cluster::members::{MoveLimits, NodeEntry};
 use serde::Deserialize;
@@ -32,6 +33,17 @@ struct RawConfig {
     scrub: RawScrub,
     #[serde(default)]
     node: Vec<RawNode>,
+    tls: Option<RawTls>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca: PathBuf,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    node_cert: Option<PathBuf>,
+    node_key: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -137,6 +149,7 @@ fn convert(raw: RawConfig, base_dir: &Path) -> Result<ClusterConfig, ConfigError
     let raft = convert_raft(raw.raft)?;
     let moves = convert_moves(raw.moves)?;
     let scrub = convert_scrub(raw.scrub)?;
+    let tls = raw.tls.map(|t| convert_tls(t, base_dir)).transpose()?;
 
     let mut nodes = raw
         .node
@@ -199,7 +212,39 @@ fn convert(raw: RawConfig, base_dir: &Path) -> Result<ClusterConfig, ConfigError
         moves,
         scrub,
         nodes,
+        tls,
         path: None,
+    })
+}
+
+/// `[tls]`: `ca` is required; the other files default to the names `cairn
+/// cluster certs` writes beside the CA.
+fn convert_tls(raw: RawTls, base_dir: &Path) -> Result<TlsFiles, ConfigError> {
+    if raw.ca.as_os_str().is_empty() {
+        return Err(invalid("`[tls] ca` must not be empty"));
+    }
+    if raw.cert.is_some() != raw.key.is_some() {
+        return Err(invalid(
+            "`[tls] cert` and `key` must be set together or not at all",
+        ));
+    }
+    if raw.node_cert.is_some() != raw.node_key.is_some() {
+        return Err(invalid(
+            "`[tls] node_cert` and `node_key` must be set together or not at all",
+        ));
+    }
+    let ca = base_dir.join(raw.ca);
+    let dir = ca.parent().unwrap_or(base_dir).to_path_buf();
+    let file = |given: Option<PathBuf>, default: &str| match given {
+        Some(p) => base_dir.join(p),
+        None => dir.join(default),
+    };
+    Ok(TlsFiles {
+        cert: file(raw.cert, "gateway.crt"),
+        key: file(raw.key, "gateway.key"),
+        node_cert: file(raw.node_cert, "node-{id}.crt"),
+        node_key: file(raw.node_key, "node-{id}.key"),
+        ca,
     })
 }
 
