@@ -37,6 +37,7 @@ impl Node {
             }
             Request::CatalogRead(q) => {
                 let raft = self.raft(CATALOG_GROUP)?;
+                check_quorum(&raft)?;
                 raft.ensure_linearizable().await.map_err(read_error)?;
                 let stores = self.stores.clone();
                 let reply = blocking(move || stores.catalog.query(&q)).await?;
@@ -44,6 +45,7 @@ impl Node {
             }
             Request::CatalogReadIndex => {
                 let raft = self.raft(CATALOG_GROUP)?;
+                check_quorum(&raft)?;
                 let (read, _) = raft.get_read_log_id().await.map_err(read_error)?;
                 Ok(Response::ReadIndex(read.map(|l| l.index).unwrap_or(0)))
             }

@@ -7,12 +7,36 @@ use crate::raft::{Command, Raft, Reply};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::BasicNode;
 
-/// Commits `cmd` through `raft` (this node must lead the group).
+/// Commits `cmd` through `raft` (this node must lead the group, in contact with
+/// a majority: `check_quorum`).
 pub(super) async fn write_to(raft: Raft, cmd: Command) -> Result<Reply> {
+    check_quorum(&raft)?;
     match raft.client_write(cmd).await {
         Ok(resp) => Ok(resp.data),
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(forward(f)),
         Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// Refuses at once (`Unavailable`, so the caller tries another node) when this
+/// node leads the group but has heard from no majority for longer than an
+/// election timeout: cut off from its peers, it is about to be replaced (or
+/// already is, unknown to it), and a write or read it took would wait for a
+/// quorum that does not answer until the caller's time runs out. Openraft keeps
+/// such a leader leading until it sees a higher term; this makes it stop
+/// answering as one, so the caller finds the new leader.
+pub(super) fn check_quorum(raft: &Raft) -> Result<()> {
+    let limit = raft.config().election_timeout_max;
+    let m = raft.metrics();
+    let m = m.borrow();
+    match m.millis_since_quorum_ack {
+        Some(ms) if m.state == openraft::ServerState::Leader && ms > limit => {
+            Err(Error::Unavailable(format!(
+                "node {} leads group but has heard from no majority for {ms} ms",
+                m.id
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
