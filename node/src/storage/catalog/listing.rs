@@ -131,7 +131,7 @@ impl Catalog {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::records::{
@@ -139,7 +139,10 @@ mod tests {
     };
     use crate::storage::catalog::CatalogCommand;
 
-    fn catalog_with(keys: &[String]) -> (tempfile::TempDir, Catalog) {
+    /// A catalog whose bucket "b" holds `keys` (unversioned).
+    pub(in crate::storage::catalog) fn catalog_with(
+        keys: &[String],
+    ) -> (tempfile::TempDir, Catalog) {
         let dir = tempfile::tempdir().unwrap();
         let cat = Catalog::open(
             &crate::storage::disk::Disk::Real,

@@ -2,14 +2,15 @@
 //! each key's versions and delete markers newest first, with prefix, delimiter,
 //! key / version-id markers and a page size. Keys that have no version rows yet
 //! (written before versioning) appear as their one `null` version, merged in key
-//! order from OBJECTS. Reads at most one page of rows past the start position
-//! (plus the keys a common prefix rolls up).
+//! order from OBJECTS. Reads at most one page of keys past the start position; a
+//! common prefix costs one seek past its keys (`seek_past`).
 
 use super::db::{decode, Catalog, BUCKETS, OBJECTS, VERSIONS};
-use super::listing::common_prefix;
+use super::listing::{after_prefix, common_prefix};
 use crate::error::{Error, Result};
 use crate::records::ObjectHead;
 use crate::versioning::{parse_version_id, version_id, VersionRow, NULL_VERSION};
+use redb::ReadOnlyTable;
 use serde::{Deserialize, Serialize};
 use std::iter::Peekable;
 
@@ -68,22 +69,7 @@ impl Catalog {
             };
             let versions = txn.open_table(VERSIONS)?;
             let objects = txn.open_table(OBJECTS)?;
-            let mut vs = versions
-                .range((bucket, from, 0u64)..)?
-                .map(|item| -> Result<Item> {
-                    let (k, v) = item?;
-                    let (b, key, s) = k.value();
-                    Ok((marker_key(b, bucket, key), Some(s), v.value().to_vec()))
-                })
-                .peekable();
-            let mut os = objects
-                .range((bucket, from)..)?
-                .map(|item| -> Result<Item> {
-                    let (k, v) = item?;
-                    let (b, key) = k.value();
-                    Ok((marker_key(b, bucket, key), None, v.value().to_vec()))
-                })
-                .peekable();
+            let (mut vs, mut os) = streams(&versions, &objects, bucket, from)?;
             let mut page = VersionPage::default();
             let mut last_prefix: Option<String> = None;
             while let Some(key) = next_key(&mut vs, &mut os)? {
@@ -100,6 +86,7 @@ impl Catalog {
                     if last_prefix.as_deref() == Some(cp)
                         || q.key_marker.as_deref().is_some_and(|m| cp <= m)
                     {
+                        seek_past(cp, &key, &mut vs, &mut os, (&versions, &objects, bucket))?;
                         continue;
                     }
                     if full(&page, q.max) {
@@ -110,6 +97,7 @@ impl Catalog {
                     last_prefix = Some(cp.to_string());
                     page.next_key_marker = Some(cp.to_string());
                     page.next_version_id_marker = None;
+                    seek_past(cp, &key, &mut vs, &mut os, (&versions, &objects, bucket))?;
                     continue;
                 }
                 let mut skipping = at_marker;
@@ -163,6 +151,50 @@ impl Resume {
             (Resume::AfterNull, _) => Place::Before,
         }
     }
+}
+
+type Versions = ReadOnlyTable<(&'static str, &'static str, u64), &'static [u8]>;
+type Objects = ReadOnlyTable<(&'static str, &'static str), &'static [u8]>;
+type Stream<'t> = Peekable<Box<dyn Iterator<Item = Result<Item>> + 't>>;
+
+/// The rows of both tables from key `from` of `bucket` on, in key order.
+fn streams<'t>(
+    versions: &'t Versions,
+    objects: &'t Objects,
+    bucket: &'t str,
+    from: &str,
+) -> Result<(Stream<'t>, Stream<'t>)> {
+    let vs: Box<dyn Iterator<Item = Result<Item>> + 't> =
+        Box::new(versions.range((bucket, from, 0u64)..)?.map(move |item| {
+            let (k, v) = item?;
+            let (b, key, s) = k.value();
+            Ok((marker_key(b, bucket, key), Some(s), v.value().to_vec()))
+        }));
+    let os: Box<dyn Iterator<Item = Result<Item>> + 't> =
+        Box::new(objects.range((bucket, from)..)?.map(move |item| {
+            let (k, v) = item?;
+            let (b, key) = k.value();
+            Ok((marker_key(b, bucket, key), None, v.value().to_vec()))
+        }));
+    Ok((vs.peekable(), os.peekable()))
+}
+
+/// After common prefix `cp` (of `key`, whose rows are taken): both streams start
+/// again past every key under it, so a page of a bucket root reads O(page) rows
+/// however many keys (and versions) share a prefix. Not taken when it would not
+/// move forward (keys continuing `cp` with U+10FFFF, see `after_prefix`).
+fn seek_past<'t>(
+    cp: &str,
+    key: &str,
+    vs: &mut Stream<'t>,
+    os: &mut Stream<'t>,
+    (versions, objects, bucket): (&'t Versions, &'t Objects, &'t str),
+) -> Result<()> {
+    let next = after_prefix(cp);
+    if next.as_str() > key {
+        (*vs, *os) = streams(versions, objects, bucket, &next)?;
+    }
+    Ok(())
 }
 
 /// A row's key, or "" for a row of another bucket (which ends the listing).
@@ -262,4 +294,51 @@ fn entry_of(key: &str, slot: Option<u64>, bytes: &[u8], latest: bool) -> Result<
         etag,
         last_modified_ms: row.last_modified_ms(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::storage::catalog::listing::tests::catalog_with;
+
+    /// Every page of a delimiter version listing, as keys and common prefixes.
+    fn walk(cat: &Catalog, prefix: &str, max: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut version_id_marker) = (None, None);
+        loop {
+            let q = VersionListQuery {
+                prefix: prefix.into(),
+                delimiter: Some("/".into()),
+                key_marker: key_marker.clone(),
+                version_id_marker: version_id_marker.clone(),
+                max,
+            };
+            let page = cat.list_versions("b", &q).unwrap();
+            assert!(page.versions.len() + page.common_prefixes.len() <= max);
+            out.extend(page.versions.iter().map(|v| format!("k:{}", v.key)));
+            out.extend(page.common_prefixes.iter().map(|p| format!("p:{p}")));
+            if !page.truncated {
+                return out;
+            }
+            key_marker = page.next_key_marker;
+            version_id_marker = page.next_version_id_marker;
+        }
+    }
+
+    #[test]
+    fn version_pages_seek_past_common_prefixes_and_agree_at_every_page_size() {
+        let mut keys: Vec<String> = (0..300).map(|n| format!("a/{n:03}")).collect();
+        keys.extend(["b".into(), "c/x/1".into(), "c/y".into(), "d".into()]);
+        keys.extend(["e/\u{10FFFF}".into(), "e/\u{10FFFF}z".into(), "e0".into()]);
+        let (_dir, cat) = catalog_with(&keys);
+        let root = ["k:b", "k:d", "k:e0", "p:a/", "p:c/", "p:e/"];
+        for max in [1, 2, 3, 1000] {
+            let mut got = walk(&cat, "", max);
+            got.sort();
+            assert_eq!(got, root, "max {max}");
+        }
+        assert_eq!(walk(&cat, "c/", 1), ["p:c/x/", "k:c/y"]);
+        assert_eq!(walk(&cat, "a/", 1000).len(), 300);
+    }
 }
