@@ -84,7 +84,9 @@ fn stopped_groups(node: &Node) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_raft_log_recovers_from_a_full_disk_without_a_restart() {
     let sim = SimDisk::new(CAPACITY);
-    let node = Node::start(cfg(), 1, opts(&sim)).await.expect("node starts");
+    let node = Node::start(cfg(), 1, opts(&sim))
+        .await
+        .expect("node starts");
     node.wait_for_catalog_leader(Duration::from_secs(20))
         .await
         .expect("catalog leader");

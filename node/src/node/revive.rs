@@ -153,7 +153,9 @@ impl Node {
                     "raft log reopened from disk after a storage failure; restarting its groups"
                 ),
                 Err(error) => {
-                    self.revivals.reopen_failures.fetch_add(1, Ordering::Relaxed);
+                    self.revivals
+                        .reopen_failures
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::error!(%error, "raft log: reopening it from disk failed; trying again later");
                     for (group, _, _) in &due {
                         self.revivals.postpone(*group, now);

@@ -106,7 +106,11 @@ impl DiskSpace {
         let space = self.space()?;
         let floor = self.floor(space.total);
         if space.free < floor / 2 {
-            return Err(full(space, floor, "a catalog write needs half the floor".into()));
+            return Err(full(
+                space,
+                floor,
+                "a catalog write needs half the floor".into(),
+            ));
         }
         Ok(())
     }
@@ -116,7 +120,11 @@ impl DiskSpace {
         let space = self.space()?;
         let floor = self.floor(space.total);
         if space.free < floor / 4 {
-            return Err(full(space, floor, "a Raft log append needs a quarter of the floor".into()));
+            return Err(full(
+                space,
+                floor,
+                "a Raft log append needs a quarter of the floor".into(),
+            ));
         }
         Ok(())
     }
