@@ -239,7 +239,8 @@ impl Node {
         let mut groups = Vec::new();
         for (group, m) in self.group_metrics() {
             let log = self.stores.log.clone();
-            let bounds = blocking(move || log.bounds(group)).await?;
+            // Unknown while the log is being reopened after a failure.
+            let bounds = blocking(move || log.bounds(group)).await.ok().flatten();
             let last = m.last_log_index.unwrap_or(0);
             let lag = m
                 .replication
@@ -260,7 +261,10 @@ impl Node {
                 group,
                 leader: m.current_leader,
                 term: m.current_term,
-                state: format!("{:?}", m.state),
+                state: match &m.running_state {
+                    Err(e) => format!("Stopped ({e})"),
+                    Ok(()) => format!("{:?}", m.state),
+                },
                 voters: membership.voter_ids().collect(),
                 learners: membership.learner_ids().collect(),
                 joint: membership.get_joint_config().len() > 1,

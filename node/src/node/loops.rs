@@ -1,27 +1,26 @@
 //! The background rounds of a node: following the committed map, starting moves,
-//! leaving groups, restarting groups stopped by a storage failure, refreshing peers'
-//! usage, applying lifecycle rules (`lifecycle`), scrubbing (`scrub`) and
-//! collecting garbage.
+//! leaving groups, restarting groups stopped by a storage failure (`revive`),
+//! refreshing peers' usage, applying lifecycle rules (`lifecycle`), scrubbing
+//! (`scrub`) and collecting garbage.
 
 use super::lifecycle::{lifecycle_failed, Stage};
 use super::support::*;
 use super::RPC_TIMEOUT;
 use super::{Node, NodeOptions};
-use crate::error::{Error, Result, DISK_FULL};
-use crate::ids::{GroupId, CATALOG_GROUP};
-use crate::raft::Raft;
+use crate::error::{Error, Result};
+use crate::ids::CATALOG_GROUP;
 use crate::rpc::messages::{Request, Response};
 use crate::storage::gc;
 use crate::storage::ref_filter::RefFilter;
 use crate::storage::GC_FILTER_MAX_BYTES;
-use openraft::error::Fatal;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
 impl Node {
     /// The background loops: following the committed map (every second), starting
-    /// moves (every 250 ms), leaving groups (every second), refreshing peers' usage
+    /// moves (every 250 ms), leaving groups (every second), restarting groups
+    /// stopped by a storage failure (every second), refreshing peers' usage
     /// (every 5 s), collecting garbage (`gc_interval`).
     pub(super) fn spawn_loops(self: Arc<Self>, opts: NodeOptions) {
         self.clone().spawn_scrub();
@@ -85,54 +84,6 @@ impl Node {
                 }
             },
         );
-    }
-
-    /// Restarts every group whose Raft core stopped on a storage error that says
-    /// the disk was full (`DISK_FULL`), once the disk is above its floor again. A
-    /// chunk write fails before anything reaches the log, so the new instance
-    /// starts from the same durable state. Other storage errors (EIO, a corrupt
-    /// row) keep the group stopped, as before; so does a failed write-ahead file
-    /// (its database may hold changes the file lacks): that needs a restart.
-    async fn revive_failed_groups(&self) {
-        let failed: Vec<(GroupId, Raft, String)> = match self.groups.read() {
-            Ok(groups) => groups
-                .iter()
-                .filter_map(|(g, r)| match &r.metrics().borrow().running_state {
-                    Err(e @ Fatal::StorageError(_)) if e.to_string().contains(DISK_FULL) => {
-                        Some((*g, r.clone(), e.to_string()))
-                    }
-                    _ => None,
-                })
-                .collect(),
-            Err(_) => return,
-        };
-        if failed.is_empty() {
-            return;
-        }
-        if self.disk.below_floor() {
-            tracing::debug!(
-                groups = failed.len(),
-                "groups stopped on a storage error wait for room"
-            );
-            return;
-        }
-        if let Some(failure) = self.stores.log.failure() {
-            tracing::debug!(%failure, "the raft log failed: groups stay stopped until restart");
-            return;
-        }
-        for (group, raft, error) in failed {
-            {
-                let _serial = self.group_changes.lock().await;
-                if let Ok(mut groups) = self.groups.write() {
-                    groups.remove(&group);
-                }
-            }
-            let _ = raft.shutdown().await;
-            match self.ensure_group(group).await {
-                Ok(_) => tracing::warn!(group, %error, "group restarted after a storage failure"),
-                Err(e) => tracing::warn!(group, error = %e, "group restart failed; retrying"),
-            }
-        }
     }
 
     /// One collection pass over this node's chunk files, marked from the local catalog

@@ -1,4 +1,6 @@
-//! A node's Prometheus metrics page: Raft state of every group, chunk store usage, the lifecycle worker's and the scrub's counters.
+//! A node's Prometheus metrics page: Raft state of every group (and whether a
+//! storage failure stopped it), the restarts after such failures, chunk store
+//! usage, the lifecycle worker's and the scrub's counters.
 
 use crate::node::Node;
 use std::fmt::Write;
@@ -24,7 +26,13 @@ pub async fn render_node_metrics(node: &Node) -> String {
             "cairn_raft_applied_index{{group=\"{group}\"}} {}",
             m.last_applied.map(|l| l.index).unwrap_or(0)
         );
+        let _ = writeln!(
+            out,
+            "cairn_raft_group_stopped{{group=\"{group}\"}} {}",
+            u8::from(m.running_state.is_err())
+        );
     }
+    super::revive::render_revival_metrics(node, &mut out);
     if let Ok(status) = node.status().await {
         let _ = writeln!(out, "cairn_chunk_store_bytes {}", status.used);
         let _ = writeln!(out, "cairn_chunk_store_chunks {}", status.chunks);

@@ -3,7 +3,8 @@
 //! internal request. The RPC server (remote callers, `rpc_server`) and the
 //! in-process transport (the embedded server) both end in `Node::handle`
 //! (`handle`). This file holds the node itself: start-up, its groups, and writes
-//! through them; `moves`, `map_watch` and `loops` add the background work.
+//! through them; `moves`, `map_watch`, `revive` and `loops` add the background
+//! work.
 
 mod catalog_writes;
 mod handle;
@@ -13,6 +14,7 @@ pub mod map_watch;
 pub mod metrics;
 mod move_state;
 mod moves;
+mod revive;
 pub mod rpc_server;
 mod scrub;
 pub mod scrub_stats;
@@ -86,10 +88,13 @@ pub struct Node {
     pub(crate) throttle: Throttle,
     /// Concurrent catalog writes, committed in batches.
     catalog_writes: CatalogWrites,
-    /// Free space of the data directory's file system, and its floor.
-    pub(crate) disk: DiskSpace,
+    /// Free space of the data directory's file system, and its floor (the
+    /// stores' own: the Raft log checks it too).
+    pub(crate) disk: Arc<DiskSpace>,
     /// `NodeOptions::drop_reply_keys` not dropped yet.
     pub(crate) drop_reply_keys: Mutex<Vec<String>>,
+    /// Restarts of groups stopped by a storage failure (`revive`).
+    pub(crate) revivals: revive::Revivals,
 }
 
 /// How long an RPC made on behalf of a node may take.
@@ -110,6 +115,7 @@ impl Node {
             &entry.data_dir,
             cfg.placement_groups,
             cfg.replication,
+            opts.min_free,
         )?;
         let stored_groups = stores.log.groups()?;
         let map = match stores.catalog.cluster_map()? {
@@ -127,6 +133,7 @@ impl Node {
             crate::tls::cluster::Role::Node(id),
             addrs,
         )?);
+        let space = stores.space.clone();
         let node = Arc::new(Node {
             id,
             cfg,
@@ -140,8 +147,9 @@ impl Node {
             peer_usage: Mutex::new(HashMap::new()),
             throttle: Throttle::default(),
             catalog_writes: CatalogWrites::default(),
-            disk: DiskSpace::new(&opts.disk, &entry.data_dir, opts.min_free),
+            disk: space,
             drop_reply_keys: Mutex::new(opts.drop_reply_keys.clone()),
+            revivals: revive::Revivals::default(),
         });
         for group in &stored_groups {
             node.ensure_group(*group).await?;

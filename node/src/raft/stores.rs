@@ -1,12 +1,13 @@
 //! A node's local storage, opened once and shared by its Raft groups and RPC
-//! handlers: the chunk store, the catalog (the catalog group's state machine) and
-//! the shared Raft log.
+//! handlers: the chunk store, the catalog (the catalog group's state machine), the
+//! shared Raft log, and the free space of their file system with its floor.
 
 use crate::error::Result;
-use crate::raft::log_store::LogDb;
+use crate::raft::log_db::LogDb;
 use crate::storage::catalog::Catalog;
 use crate::storage::chunk_store::ChunkStore;
 use crate::storage::disk::Disk;
+use crate::storage::disk_space::DiskSpace;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,18 +21,22 @@ pub struct Stores {
     pub chunks: Arc<ChunkStore>,
     pub catalog: Catalog,
     pub log: Arc<LogDb>,
+    /// Free space of the data directory's file system, and its floor.
+    pub space: Arc<DiskSpace>,
     pub pg_count: u32,
 }
 
 impl Stores {
     /// Opens the stores in `data_dir` on `disk`; chunks appended lately are kept
     /// in memory for replicating them when groups have more than one member
-    /// (`replication`).
+    /// (`replication`). `min_free` is the free-space floor (`DiskSpace`; `None`:
+    /// the default).
     pub fn open(
         disk: &Disk,
         data_dir: &Path,
         pg_count: u32,
         replication: usize,
+        min_free: Option<u64>,
     ) -> Result<Arc<Self>> {
         disk.create_dir_all_synced(data_dir)?;
         let chunks = Arc::new(ChunkStore::open(disk, &data_dir.join("chunks"))?);
@@ -40,7 +45,14 @@ impl Stores {
         } else {
             0
         };
-        let log = LogDb::open(disk, &data_dir.join("raft.redb"), chunks.clone(), recent)?;
+        let space = Arc::new(DiskSpace::new(disk, data_dir, min_free));
+        let log = LogDb::open(
+            disk,
+            &data_dir.join("raft.redb"),
+            chunks.clone(),
+            recent,
+            space.clone(),
+        )?;
         let catalog = Catalog::open(disk, &data_dir.join("catalog.redb"))?;
         // The entries of the files just created (the databases, the write-ahead
         // directory): without this a power loss may take a database whole.
@@ -51,6 +63,7 @@ impl Stores {
             catalog,
             chunks,
             log,
+            space,
             pg_count,
         }))
     }

@@ -4,6 +4,12 @@
 //! lock); durability is one `fdatasync` of this file, group-committed, which runs
 //! while new changes keep coming. A checkpoint (a syncing redb commit) empties it;
 //! on open, whatever it holds is replayed into the database.
+//!
+//! Any failure of a write, a sync, the database commit or a checkpoint poisons the
+//! file: every later append is refused (a failed fsync is never retried into
+//! success). The way back is to drop the database without letting it write (see
+//! `redb_backend::open_fenced`) and open both again, which replays what the file
+//! holds: what a restart after a crash would do (`log_db`).
 
 use crate::error::{Error, Result};
 use crate::storage::disk::{Disk, File};
@@ -214,7 +220,13 @@ impl Wal {
         if let Some(failure) = self.sync.failure() {
             return Err(poisoned(&failure));
         }
-        commit()?;
+        if let Err(e) = commit() {
+            // The database may have latched the error (redb refuses every later
+            // write then): the file must not take changes the database lacks.
+            tracing::error!(error = %e, "raft log database commit failed: refusing writes until the log is reopened");
+            self.sync.fail(e.to_string());
+            return Err(e);
+        }
         // Once per sync: a mark of what is durable, ahead of the new records.
         let mark = if cur.synced > cur.marked {
             let mut mark = Vec::new();
@@ -231,7 +243,7 @@ impl Wal {
             // cut the file back and refuse every later write (a restart replays
             // the file into a fresh database).
             let truncated = cur.file.set_len(cur.bytes);
-            tracing::error!(error = %e, truncated = truncated.is_ok(), "write-ahead log write failed: refusing writes until restart");
+            tracing::error!(error = %e, truncated = truncated.is_ok(), "write-ahead log write failed: refusing writes until the log is reopened");
             self.sync.fail(e.to_string());
             return Err(e.into());
         }
@@ -244,6 +256,11 @@ impl Wal {
     /// The write or sync failure that made this file refuse writes, if any.
     pub fn failure(&self) -> Option<String> {
         self.sync.failure()
+    }
+
+    /// Refuses every later append (a write elsewhere in the log failed).
+    pub fn fail(&self, reason: String) {
+        self.sync.fail(reason);
     }
 
     /// Returns once change `seq` is on disk (one fdatasync shared by all waiters).
@@ -270,8 +287,18 @@ impl Wal {
     /// Empties the file: syncs it, starts a new one, runs `durable_commit` with the
     /// new file's generation (a syncing database commit, which covers every change
     /// in the old files and records that generation as the first to replay), then
-    /// deletes the old ones.
+    /// deletes the old ones. A failure poisons the file.
     pub fn checkpoint(&self, durable_commit: impl FnOnce(u64) -> Result<()>) -> Result<()> {
+        if let Some(failure) = self.sync.failure() {
+            return Err(poisoned(&failure));
+        }
+        self.try_checkpoint(durable_commit).inspect_err(|e| {
+            tracing::error!(error = %e, "raft log checkpoint failed: refusing writes until the log is reopened");
+            self.sync.fail(e.to_string());
+        })
+    }
+
+    fn try_checkpoint(&self, durable_commit: impl FnOnce(u64) -> Result<()>) -> Result<()> {
         let (old, first) = {
             let mut cur = self.lock()?;
             cur.file.sync_data()?;

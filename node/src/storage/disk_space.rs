@@ -6,7 +6,11 @@
 //! it (`reserve`). The floor is room kept for what must keep working on a full
 //! disk: the Raft log and its write-ahead file, the catalog, snapshots. Catalog
 //! writes are refused only below half the floor (`check_catalog`), so deletes and
-//! other metadata changes still commit once chunks no longer fit. A refusal is
+//! other metadata changes still commit once chunks no longer fit, and Raft log
+//! appends (a follower's entries and their chunks) only below a quarter of it
+//! (`check_log`), before anything is written: so a disk filled by something else
+//! stops the node's groups cleanly (they restart once there is room again) rather
+//! than meeting `ENOSPC` inside the write-ahead file. A refusal is
 //! `Error::InsufficientCapacity` (HTTP 507 at the gateway), as is an `ENOSPC` or
 //! `EDQUOT` that a write meets anyway (see `Error`'s `From<io::Error>`).
 //!
@@ -88,7 +92,11 @@ impl DiskSpace {
         };
         let needed = before.saturating_add(len).saturating_add(floor);
         if space.free < needed {
-            return Err(full(space, floor, format!("a write of {len} bytes")));
+            return Err(full(
+                space,
+                floor,
+                format!("a write of {len} bytes would go below the floor"),
+            ));
         }
         Ok(reservation)
     }
@@ -98,7 +106,25 @@ impl DiskSpace {
         let space = self.space()?;
         let floor = self.floor(space.total);
         if space.free < floor / 2 {
-            return Err(full(space, floor, "a catalog write".to_string()));
+            return Err(full(
+                space,
+                floor,
+                "a catalog write needs half the floor".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a Raft log append when less than a quarter of the floor is free.
+    pub fn check_log(&self) -> Result<()> {
+        let space = self.space()?;
+        let floor = self.floor(space.total);
+        if space.free < floor / 4 {
+            return Err(full(
+                space,
+                floor,
+                "a Raft log append needs a quarter of the floor".into(),
+            ));
         }
         Ok(())
     }
@@ -112,10 +138,9 @@ impl DiskSpace {
     }
 }
 
-fn full(space: Space, floor: u64, what: String) -> Error {
+fn full(space: Space, floor: u64, why: String) -> Error {
     Error::InsufficientCapacity(format!(
-        "{DISK_FULL}: {} of {} bytes free, {what} would leave less than the \
-         {floor}-byte floor (--min-free)",
+        "{DISK_FULL}: {} of {} bytes free; {why} (the floor: {floor} bytes, --min-free)",
         space.free, space.total
     ))
 }
@@ -155,8 +180,13 @@ mod tests {
         assert!(DiskSpace::new(&Disk::Real, dir.path(), Some(0))
             .check_catalog()
             .is_ok());
+        assert!(DiskSpace::new(&Disk::Real, dir.path(), Some(0))
+            .check_log()
+            .is_ok());
         let huge = DiskSpace::new(&Disk::Real, dir.path(), Some(u64::MAX / 2));
         assert!(huge.check_catalog().is_err());
+        let log = huge.check_log().err().unwrap();
+        assert!(log.to_string().contains(DISK_FULL), "{log}");
         assert!(huge.below_floor());
     }
 

@@ -7,7 +7,7 @@
 //! dirty pages it could not write, and a second call then returns OK although the
 //! data never reached the disk. So no sync is ever retried into success: every
 //! waiter not yet durable, and every later one, gets the error until the database
-//! is reopened (and its log replayed).
+//! is reopened (and its log replayed: `raft::log_db`).
 
 use crate::error::{Error, Result};
 use std::sync::{Condvar, Mutex};
@@ -64,7 +64,7 @@ impl GroupCommit {
                 match &result {
                     Ok(()) => s.durable = s.durable.max(target),
                     Err(e) => {
-                        tracing::error!(error = %e, "sync failed: refusing every later write until restart");
+                        tracing::error!(error = %e, "sync failed: refusing every later write until the log is reopened");
                         s.failed = Some(e.to_string());
                     }
                 }
@@ -103,7 +103,7 @@ impl GroupCommit {
 /// The error every write gets once the group failed.
 pub fn poisoned(failure: &str) -> Error {
     Error::Io(std::io::Error::other(format!(
-        "log storage failed earlier ({failure}); refusing writes until the node restarts"
+        "log storage failed earlier ({failure}); refusing writes until the log is reopened from disk"
     )))
 }
 

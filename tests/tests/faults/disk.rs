@@ -19,9 +19,6 @@ fn avail(dir: &std::path::Path) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "bug: a follower's Raft WAL append is not held to the --min-free floor; on a disk \
-            filled from outside it meets ENOSPC, log storage refuses every write until the \
-            process restarts, and the node never catches up after the space comes back"]
 async fn s6_disk_full_on_one_node() {
     let victim = 2;
     let mut f = Fault::new(ServerOpts::new().min_free("16MiB"));

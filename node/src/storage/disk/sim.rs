@@ -13,6 +13,7 @@
 //! disk keeps running, so one run yields many power-loss points.
 
 mod image;
+mod room;
 
 use super::entry::{DirEntry, Meta, OpenMode, Space};
 use super::faults::{Counters, FaultPlan, Keep};
@@ -81,6 +82,8 @@ struct State {
     count: Counters,
     dead: bool,
     capacity: u64,
+    /// Capacity taken by something else (`room`).
+    ballast: u64,
     /// The faults injected so far, described.
     injected: Vec<String>,
     /// Crash images to take, by operation number or by the operation's
@@ -273,6 +276,7 @@ impl SimDisk {
                 count: Counters::default(),
                 dead: false,
                 capacity,
+                ballast: 0,
                 injected: Vec::new(),
                 capture_at: BTreeMap::new(),
                 capture_on: Vec::new(),
@@ -452,7 +456,7 @@ impl SimDisk {
         let mut st = self.lock();
         st.begin(Op::Meta, "statfs", 0, Path::new("/"))?;
         Ok(Space {
-            free: st.capacity.saturating_sub(st.used()),
+            free: st.free(),
             total: st.capacity,
         })
     }
@@ -531,6 +535,7 @@ impl SimFile {
     pub fn write_at(&self, at: u64, data: &[u8]) -> io::Result<()> {
         let mut st = self.disk.lock();
         let torn = st.begin(Op::Write, "write", data.len(), &self.path)?;
+        st.check_room(self.ino, at + data.len() as u64)?;
         let data = &data[..torn.unwrap_or(data.len())];
         let file = st.file_mut(self.ino)?;
         let change = Change::Write {
@@ -560,6 +565,7 @@ impl SimFile {
     pub fn set_len(&self, len: u64) -> io::Result<()> {
         let mut st = self.disk.lock();
         st.begin(Op::Write, "truncate", 0, &self.path)?;
+        st.check_room(self.ino, len)?;
         let file = st.file_mut(self.ino)?;
         let change = Change::SetLen(len);
         change.apply(&mut file.live);
