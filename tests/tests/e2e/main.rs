@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 mod access;
+mod acl;
 mod admin_api;
 mod buckets;
 mod checksums;

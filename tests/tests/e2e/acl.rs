@@ -1,0 +1,542 @@
+//! S3 ACLs and object ownership end to end, against another key, any key
+//! (AuthenticatedUsers) and anonymous clients (AllUsers): each canned ACL on
+//! buckets and objects, set and read back and what it opens; explicit grant
+//! headers and AccessControlPolicy documents; PutObjectAcl / GetObjectAcl of
+//! one version; ownership controls (BucketOwnerEnforced disables ACLs,
+//! BucketOwnerPreferred, ObjectWriter); IgnorePublicAcls, BlockPublicAcls and
+//! an explicit Deny beating an ACL grant; bad grantees refused with nothing
+//! changed; DeleteObjects authorising each key.
+
+use crate::access::Admin;
+use crate::policy_eval::set_policy;
+use cairn_tests::aws_sdk_s3::types::*;
+use cairn_tests::aws_sdk_s3::Client;
+use cairn_tests::*;
+
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+const AUTH_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+
+/// Grants as (grantee id or group uri, permission).
+fn pairs(grants: &[Grant]) -> Vec<(String, String)> {
+    grants
+        .iter()
+        .map(|g| {
+            let e = g.grantee().unwrap();
+            let who = e.id().or(e.uri()).unwrap_or_default().to_string();
+            (who, g.permission().unwrap().as_str().to_string())
+        })
+        .collect()
+}
+
+fn p(who: &str, perm: &str) -> (String, String) {
+    (who.to_string(), perm.to_string())
+}
+
+async fn bucket_grants(c: &Client, bucket: &str) -> Vec<(String, String)> {
+    let got = c.get_bucket_acl().bucket(bucket).send().await.unwrap();
+    assert_eq!(got.owner().and_then(|o| o.id()), Some(ACCESS_KEY));
+    pairs(got.grants())
+}
+
+async fn object_acl(c: &Client, bucket: &str, key: &str) -> (String, Vec<(String, String)>) {
+    let got = c
+        .get_object_acl()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let owner = got.owner().and_then(|o| o.id()).unwrap().to_string();
+    (owner, pairs(got.grants()))
+}
+
+async fn anon(server: &Server, method: &str, path: &str) -> u16 {
+    let rb = server
+        .http()
+        .request(method.parse().unwrap(), server.url(path));
+    let rb = if method == "PUT" { rb.body("anon") } else { rb };
+    rb.send().await.unwrap().status().as_u16()
+}
+
+async fn lists(c: &Client, bucket: &str) -> bool {
+    c.list_objects_v2().bucket(bucket).send().await.is_ok()
+}
+
+async fn puts(c: &Client, bucket: &str, key: &str) -> bool {
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body(b"x".to_vec()))
+        .send()
+        .await
+        .is_ok()
+}
+
+async fn gets(c: &Client, bucket: &str, key: &str) -> bool {
+    c.get_object().bucket(bucket).key(key).send().await.is_ok()
+}
+
+#[tokio::test]
+async fn canned_acls_round_trip_and_open_what_they_grant() {
+    let server = Server::start_default().await;
+    let admin = Admin::of(&server);
+    let root = server.client();
+    let (ak, sk) = admin.key("other").await;
+    let other = server.client_with(&ak, &sk);
+    create_bucket_with_acls(&root, "can", false).await;
+    put(&root, "can", "k", "v").await;
+    let owner = p(ACCESS_KEY, "FULL_CONTROL");
+    assert_eq!(bucket_grants(&root, "can").await, vec![owner.clone()]);
+    // (ACL, grants, anonymous list, other key lists, anonymous put, other puts)
+    let cases = [
+        (BucketCannedAcl::Private, vec![], 403, false, 403, false),
+        (
+            BucketCannedAcl::PublicRead,
+            vec![p(ALL_USERS, "READ")],
+            200,
+            true,
+            403,
+            false,
+        ),
+        (
+            BucketCannedAcl::PublicReadWrite,
+            vec![p(ALL_USERS, "READ"), p(ALL_USERS, "WRITE")],
+            200,
+            true,
+            200,
+            true,
+        ),
+        (
+            BucketCannedAcl::AuthenticatedRead,
+            vec![p(AUTH_USERS, "READ")],
+            403,
+            true,
+            403,
+            false,
+        ),
+    ];
+    for (acl, extra, anon_list, other_lists, anon_put, other_puts) in cases {
+        let name = acl.as_str().to_string();
+        root.put_bucket_acl()
+            .bucket("can")
+            .acl(acl)
+            .send()
+            .await
+            .unwrap();
+        let mut want = vec![owner.clone()];
+        want.extend(extra);
+        assert_eq!(bucket_grants(&root, "can").await, want, "{name}");
+        assert_eq!(anon(&server, "GET", "can?list-type=2").await, anon_list, "{name}");
+        assert_eq!(lists(&other, "can").await, other_lists, "{name}");
+        assert_eq!(anon(&server, "PUT", "can/anon").await, anon_put, "{name}");
+        assert_eq!(puts(&other, "can", "by-other").await, other_puts, "{name}");
+        // A bucket ACL opens listing and writing, never reading the objects.
+        assert_eq!(anon(&server, "GET", "can/k").await, 403, "{name}");
+    }
+
+    // Object ACLs, on objects the bucket owner writes and on another key's (the
+    // bucket lets anyone write).
+    root.put_bucket_acl()
+        .bucket("can")
+        .acl(BucketCannedAcl::PublicReadWrite)
+        .send()
+        .await
+        .unwrap();
+    let cases = [
+        (ObjectCannedAcl::Private, vec![], 403, false),
+        (ObjectCannedAcl::PublicRead, vec![p(ALL_USERS, "READ")], 200, true),
+        (
+            ObjectCannedAcl::PublicReadWrite,
+            vec![p(ALL_USERS, "READ"), p(ALL_USERS, "WRITE")],
+            200,
+            true,
+        ),
+        (ObjectCannedAcl::AuthenticatedRead, vec![p(AUTH_USERS, "READ")], 403, true),
+        (ObjectCannedAcl::BucketOwnerRead, vec![], 403, false),
+        (ObjectCannedAcl::BucketOwnerFullControl, vec![], 403, false),
+    ];
+    for (acl, extra, anon_get, other_gets) in cases {
+        let name = acl.as_str().to_string();
+        let key = format!("obj-{name}");
+        root.put_object()
+            .bucket("can")
+            .key(&key)
+            .acl(acl.clone())
+            .body(body(b"data".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        let mut want = vec![owner.clone()];
+        want.extend(extra);
+        assert_eq!(object_acl(&root, "can", &key).await, (ACCESS_KEY.to_string(), want), "{name}");
+        assert_eq!(anon(&server, "GET", &format!("can/{key}")).await, anon_get, "{name}");
+        assert_eq!(gets(&other, "can", &key).await, other_gets, "{name}");
+        // The same ACL on an object another key writes (the bucket is
+        // public-read-write): that key owns it; the bucket-owner ACLs grant to
+        // the bucket's owner.
+        other
+            .put_object()
+            .bucket("can")
+            .key(&key)
+            .acl(acl.clone())
+            .body(body(b"theirs".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        let (obj_owner, grants) = object_acl(&other, "can", &key).await;
+        assert_eq!(obj_owner, ak, "{name}");
+        assert_eq!(grants[0], p(&ak, "FULL_CONTROL"), "{name}");
+        let to_owner = match name.as_str() {
+            "bucket-owner-read" => Some(p(ACCESS_KEY, "READ")),
+            "bucket-owner-full-control" => Some(p(ACCESS_KEY, "FULL_CONTROL")),
+            _ => None,
+        };
+        assert_eq!(grants.get(1).cloned().filter(|_| to_owner.is_some()), to_owner, "{name}");
+        assert!(gets(&other, "can", &key).await, "the writer reads its object");
+    }
+    // Canned ACLs Cairn cannot keep.
+    assert_err(
+        root.put_bucket_acl()
+            .bucket("can")
+            .acl(BucketCannedAcl::LogDeliveryWrite)
+            .send()
+            .await,
+        501,
+        &["NotImplemented"],
+    );
+}
+
+#[tokio::test]
+async fn grants_headers_and_documents_round_trip_take_effect_and_are_checked() {
+    let server = Server::start_default().await;
+    let admin = Admin::of(&server);
+    let root = server.client();
+    let (ak, sk) = admin.key("grantee").await;
+    let other = server.client_with(&ak, &sk);
+    create_bucket_with_acls(&root, "gr", false).await;
+    put(&root, "gr", "k", "v").await;
+
+    // Header grants: exactly what was asked, no implicit owner grant.
+    root.put_bucket_acl()
+        .bucket("gr")
+        .grant_read(format!("id=\"{ak}\""))
+        .grant_read_acp(format!("id=\"{ak}\", uri=\"{AUTH_USERS}\""))
+        .grant_full_control(format!("id=\"{ACCESS_KEY}\""))
+        .send()
+        .await
+        .unwrap();
+    let want = vec![
+        p(&ak, "READ"),
+        p(&ak, "READ_ACP"),
+        p(AUTH_USERS, "READ_ACP"),
+        p(ACCESS_KEY, "FULL_CONTROL"),
+    ];
+    assert_eq!(bucket_grants(&root, "gr").await, want);
+    assert!(lists(&other, "gr").await, "READ lists");
+    assert!(!puts(&other, "gr", "x").await, "READ does not write");
+    assert_eq!(bucket_grants(&other, "gr").await, want, "READ_ACP reads the ACL");
+    assert_err(
+        other.put_bucket_acl().bucket("gr").acl(BucketCannedAcl::PublicRead).send().await,
+        403,
+        &["AccessDenied"],
+    );
+
+    // A document: WRITE and WRITE_ACP to the other key.
+    let user = Grantee::builder().r#type(Type::CanonicalUser).id(&ak).build().unwrap();
+    let owner = Grantee::builder().r#type(Type::CanonicalUser).id(ACCESS_KEY).build().unwrap();
+    let grant = |g: &Grantee, perm: Permission| Grant::builder().grantee(g.clone()).permission(perm).build();
+    let doc = |grants: Vec<Grant>| {
+        AccessControlPolicy::builder()
+            .owner(Owner::builder().id(ACCESS_KEY).build())
+            .set_grants(Some(grants))
+            .build()
+    };
+    root.put_bucket_acl()
+        .bucket("gr")
+        .access_control_policy(doc(vec![
+            grant(&owner, Permission::FullControl),
+            grant(&user, Permission::Write),
+            grant(&user, Permission::WriteAcp),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let want = vec![p(ACCESS_KEY, "FULL_CONTROL"), p(&ak, "WRITE"), p(&ak, "WRITE_ACP")];
+    assert_eq!(bucket_grants(&root, "gr").await, want);
+    assert!(puts(&other, "gr", "x").await, "WRITE writes");
+    assert!(!lists(&other, "gr").await, "WRITE does not list");
+    other
+        .put_bucket_acl()
+        .bucket("gr")
+        .access_control_policy(doc(vec![grant(&owner, Permission::FullControl), grant(&user, Permission::Write)]))
+        .send()
+        .await
+        .unwrap();
+
+    // Bad grantees: refused, nothing changed.
+    let before = bucket_grants(&root, "gr").await;
+    let unknown = Grantee::builder().r#type(Type::CanonicalUser).id("NOSUCHKEY").build().unwrap();
+    let email = Grantee::builder()
+        .r#type(Type::AmazonCustomerByEmail)
+        .email_address("a@example.com")
+        .build()
+        .unwrap();
+    assert_err(
+        root.put_bucket_acl().bucket("gr").access_control_policy(doc(vec![grant(&unknown, Permission::Read)])).send().await,
+        400,
+        &["InvalidArgument"],
+    );
+    assert_err(
+        root.put_bucket_acl().bucket("gr").access_control_policy(doc(vec![grant(&email, Permission::Read)])).send().await,
+        400,
+        &["UnresolvableGrantByEmailAddress"],
+    );
+    assert_err(
+        root.put_bucket_acl().bucket("gr").grant_write("id=\"NOSUCHKEY\"").send().await,
+        400,
+        &["InvalidArgument"],
+    );
+    assert_err(
+        root.put_bucket_acl()
+            .bucket("gr")
+            .acl(BucketCannedAcl::PublicRead)
+            .grant_read(format!("id=\"{ak}\""))
+            .send()
+            .await,
+        400,
+        &["InvalidRequest"],
+    );
+    assert_err(
+        root.put_object()
+            .bucket("gr")
+            .key("bad")
+            .grant_read("emailAddress=\"a@example.com\"")
+            .body(body(b"x".to_vec()))
+            .send()
+            .await,
+        400,
+        &["UnresolvableGrantByEmailAddress"],
+    );
+    assert_err(root.head_object().bucket("gr").key("bad").send().await, 404, &[]);
+    assert_eq!(bucket_grants(&root, "gr").await, before);
+
+    // PutObjectAcl / GetObjectAcl of one version.
+    root.put_bucket_versioning()
+        .bucket("gr")
+        .versioning_configuration(
+            VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v1 = root.put_object().bucket("gr").key("doc").body(body(b"one".to_vec())).send().await.unwrap();
+    let v1 = v1.version_id().unwrap().to_string();
+    put(&root, "gr", "doc", "two").await;
+    root.put_object_acl()
+        .bucket("gr")
+        .key("doc")
+        .version_id(&v1)
+        .grant_read(format!("id=\"{ak}\""))
+        .send()
+        .await
+        .unwrap();
+    let got = root.get_object_acl().bucket("gr").key("doc").version_id(&v1).send().await.unwrap();
+    assert_eq!(pairs(got.grants()), vec![p(&ak, "READ")]);
+    assert_eq!(
+        object_acl(&root, "gr", "doc").await,
+        (ACCESS_KEY.to_string(), vec![p(ACCESS_KEY, "FULL_CONTROL")]),
+        "the newest version keeps its own ACL"
+    );
+    let old = other.get_object().bucket("gr").key("doc").version_id(&v1).send().await.unwrap();
+    assert_eq!(old.body.collect().await.unwrap().into_bytes().as_ref(), b"one");
+    assert!(!gets(&other, "gr", "doc").await);
+    // A document on the object, and a bad one leaving it as it was.
+    root.put_object_acl()
+        .bucket("gr")
+        .key("doc")
+        .access_control_policy(doc(vec![grant(&user, Permission::FullControl)]))
+        .send()
+        .await
+        .unwrap();
+    assert!(gets(&other, "gr", "doc").await);
+    assert_err(
+        root.put_object_acl().bucket("gr").key("doc").access_control_policy(doc(vec![grant(&unknown, Permission::Read)])).send().await,
+        400,
+        &["InvalidArgument"],
+    );
+    assert_eq!(object_acl(&root, "gr", "doc").await.1, vec![p(&ak, "FULL_CONTROL")]);
+}
+
+#[tokio::test]
+async fn ownership_controls_round_trip_and_enforced_disables_acls() {
+    let server = Server::start_default().await;
+    let admin = Admin::of(&server);
+    let root = server.client();
+    let (ak, sk) = admin.key("writer").await;
+    let other = server.client_with(&ak, &sk);
+    let ownership = |c: Client, b: &'static str| async move {
+        let got = c.get_bucket_ownership_controls().bucket(b).send().await.unwrap();
+        got.ownership_controls().unwrap().rules()[0].object_ownership().as_str().to_string()
+    };
+    let set = |b: &'static str, o: ObjectOwnership| {
+        root.put_bucket_ownership_controls().bucket(b).ownership_controls(
+            OwnershipControls::builder()
+                .rules(OwnershipControlsRule::builder().object_ownership(o).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+    };
+    // New buckets: BucketOwnerEnforced, and no ACL but the owner's.
+    create_bucket(&root, "own").await;
+    assert_eq!(ownership(root.clone(), "own").await, "BucketOwnerEnforced");
+    assert_err(
+        root.create_bucket().bucket("own2").acl(BucketCannedAcl::PublicRead).send().await,
+        400,
+        &["InvalidBucketAclWithObjectOwnership"],
+    );
+    assert_err(root.head_bucket().bucket("own2").send().await, 404, &[]);
+    assert_err(
+        root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::PublicRead).send().await,
+        400,
+        &["AccessControlListNotSupported"],
+    );
+    assert_err(
+        root.put_object().bucket("own").key("k").acl(ObjectCannedAcl::PublicRead).body(body(b"x".to_vec())).send().await,
+        400,
+        &["AccessControlListNotSupported"],
+    );
+    assert_err(root.head_object().bucket("own").key("k").send().await, 404, &[]);
+    root.put_object()
+        .bucket("own")
+        .key("k")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(body(b"x".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::Private).send().await.unwrap();
+    let owner_only = vec![p(ACCESS_KEY, "FULL_CONTROL")];
+    assert_eq!(bucket_grants(&root, "own").await, owner_only);
+    assert_eq!(object_acl(&root, "own", "k").await, (ACCESS_KEY.to_string(), owner_only.clone()));
+
+    // ObjectWriter: ACLs on; back to enforced only once the ACL is private.
+    set("own", ObjectOwnership::ObjectWriter).send().await.unwrap();
+    assert_eq!(ownership(root.clone(), "own").await, "ObjectWriter");
+    root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::PublicReadWrite).send().await.unwrap();
+    assert_err(
+        set("own", ObjectOwnership::BucketOwnerEnforced).send().await,
+        400,
+        &["InvalidBucketAclWithObjectOwnership"],
+    );
+    assert_eq!(ownership(root.clone(), "own").await, "ObjectWriter");
+    // BucketOwnerPreferred: bucket-owner-full-control hands the object over.
+    set("own", ObjectOwnership::BucketOwnerPreferred).send().await.unwrap();
+    for (key, acl, owner) in [
+        ("mine", Some(ObjectCannedAcl::BucketOwnerFullControl), ACCESS_KEY),
+        ("theirs", None, ak.as_str()),
+    ] {
+        other.put_object().bucket("own").key(key).set_acl(acl).body(body(b"x".to_vec())).send().await.unwrap();
+        assert_eq!(object_acl(&root, "own", key).await.0, owner, "{key}");
+    }
+    // Enforced again: every object is the bucket owner's, ACLs read as the owner's.
+    root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::Private).send().await.unwrap();
+    set("own", ObjectOwnership::BucketOwnerEnforced).send().await.unwrap();
+    assert_eq!(object_acl(&root, "own", "theirs").await, (ACCESS_KEY.to_string(), owner_only));
+    assert_eq!(anon(&server, "PUT", "own/anon").await, 403, "the ACL was made private");
+    // No controls: ObjectWriter, and none reported.
+    root.delete_bucket_ownership_controls().bucket("own").send().await.unwrap();
+    assert_err(
+        root.get_bucket_ownership_controls().bucket("own").send().await,
+        404,
+        &["OwnershipControlsNotFoundError"],
+    );
+    root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::PublicRead).send().await.unwrap();
+    assert_eq!(anon(&server, "GET", "own?list-type=2").await, 200);
+}
+
+#[tokio::test]
+async fn public_access_block_and_explicit_deny_beat_acls() {
+    let server = Server::start_default().await;
+    let admin = Admin::of(&server);
+    let root = server.client();
+    let (ak, sk) = admin.key("someone").await;
+    let other = server.client_with(&ak, &sk);
+    create_bucket_with_acls(&root, "pb", false).await;
+    root.put_bucket_acl().bucket("pb").acl(BucketCannedAcl::PublicRead).send().await.unwrap();
+    for (key, acl) in [("open/a", ObjectCannedAcl::PublicRead), ("auth/b", ObjectCannedAcl::AuthenticatedRead), ("secret/c", ObjectCannedAcl::PublicRead)] {
+        root.put_object().bucket("pb").key(key).acl(acl).body(body(b"x".to_vec())).send().await.unwrap();
+    }
+    assert_eq!(anon(&server, "GET", "pb/open/a").await, 200);
+    assert!(gets(&other, "pb", "auth/b").await);
+
+    // An explicit Deny beats the ACL grants.
+    set_policy(&root, "pb", r#"{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pb/secret/*"}"#).await;
+    assert_eq!(anon(&server, "GET", "pb/secret/c").await, 403);
+    assert!(!gets(&other, "pb", "secret/c").await);
+    assert_eq!(anon(&server, "GET", "pb/open/a").await, 200);
+
+    // IgnorePublicAcls: AllUsers and AuthenticatedUsers grants grant nothing.
+    let block = |acls: bool, ignore: bool| {
+        root.put_public_access_block().bucket("pb").public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(acls)
+                .ignore_public_acls(ignore)
+                .build(),
+        )
+    };
+    block(false, true).send().await.unwrap();
+    assert_eq!(anon(&server, "GET", "pb/open/a").await, 403);
+    assert_eq!(anon(&server, "GET", "pb?list-type=2").await, 403);
+    assert!(!gets(&other, "pb", "auth/b").await);
+    // A grant to the key itself is not public and still holds.
+    root.put_object_acl().bucket("pb").key("auth/b").grant_read(format!("id=\"{ak}\"")).send().await.unwrap();
+    assert!(gets(&other, "pb", "auth/b").await);
+
+    // BlockPublicAcls: public ACLs refused wherever they are set; private goes.
+    block(true, false).send().await.unwrap();
+    assert_eq!(anon(&server, "GET", "pb/open/a").await, 200, "existing ACLs apply again");
+    let all = Grantee::builder().r#type(Type::Group).uri(ALL_USERS).build().unwrap();
+    let doc = AccessControlPolicy::builder()
+        .owner(Owner::builder().id(ACCESS_KEY).build())
+        .grants(Grant::builder().grantee(all).permission(Permission::Read).build())
+        .build();
+    assert_err(root.put_bucket_acl().bucket("pb").access_control_policy(doc.clone()).send().await, 403, &["AccessDenied"]);
+    assert_err(root.put_object_acl().bucket("pb").key("auth/b").access_control_policy(doc).send().await, 403, &["AccessDenied"]);
+    assert_err(root.put_object_acl().bucket("pb").key("auth/b").acl(ObjectCannedAcl::PublicRead).send().await, 403, &["AccessDenied"]);
+    assert_err(
+        root.put_object().bucket("pb").key("new").acl(ObjectCannedAcl::AuthenticatedRead).body(body(b"x".to_vec())).send().await,
+        403,
+        &["AccessDenied"],
+    );
+    assert_err(root.head_object().bucket("pb").key("new").send().await, 404, &[]);
+    assert_eq!(object_acl(&root, "pb", "auth/b").await.1, vec![p(&ak, "READ")]);
+    root.put_object_acl().bucket("pb").key("auth/b").acl(ObjectCannedAcl::Private).send().await.unwrap();
+    assert!(!gets(&other, "pb", "auth/b").await);
+}
+
+#[tokio::test]
+async fn delete_objects_authorises_each_key() {
+    let server = Server::start_default().await;
+    let root = server.client();
+    create_bucket(&root, "dob").await;
+    for key in ["tmp/1", "keep/2", "tmp/3"] {
+        put(&root, "dob", key, "x").await;
+    }
+    set_policy(&root, "dob", r#"{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::dob/keep/*"}"#).await;
+    let ids = ["tmp/1", "keep/2", "tmp/3"]
+        .map(|k| ObjectIdentifier::builder().key(k).build().unwrap());
+    let out = root
+        .delete_objects()
+        .bucket("dob")
+        .delete(Delete::builder().set_objects(Some(ids.to_vec())).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.errors().len(), 1, "{out:?}");
+    assert_eq!(out.errors()[0].key(), Some("keep/2"));
+    assert_eq!(out.errors()[0].code(), Some("AccessDenied"));
+    let mut deleted: Vec<&str> = out.deleted().iter().filter_map(|d| d.key()).collect();
+    deleted.sort();
+    assert_eq!(deleted, vec!["tmp/1", "tmp/3"]);
+    assert_eq!(list_keys(&root, "dob").await, vec!["keep/2"]);
+}
