@@ -371,7 +371,7 @@ async fn acls_cairn_cannot_keep_or_the_bucket_does_not_take_are_refused() {
         c.create_bucket()
             .bucket("acl")
             .object_ownership(ObjectOwnership::ObjectWriter)
-            .acl(BucketCannedAcl::LogDeliveryWrite)
+            .acl(BucketCannedAcl::from("log-delivery-write"))
             .send()
             .await,
         501,
