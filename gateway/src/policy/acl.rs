@@ -338,7 +338,8 @@ impl Ownership {
         requested: Option<&Requested>,
         bucket_owner: &'a str,
     ) -> &'a str {
-        let to_bucket_owner = matches!(requested, Some(Requested::Canned(n)) if n == "bucket-owner-full-control");
+        let to_bucket_owner =
+            matches!(requested, Some(Requested::Canned(n)) if n == "bucket-owner-full-control");
         match (self, writer) {
             (Ownership::BucketOwnerEnforced, _) | (_, None) => bucket_owner,
             (Ownership::BucketOwnerPreferred, _) if to_bucket_owner => bucket_owner,
@@ -398,10 +399,20 @@ pub enum On {
 /// operations); `None`: no ACL grants it.
 pub fn need_of(op: &str) -> Option<(On, Perm)> {
     Some(match op {
-        "ListObjects" | "ListObjectsV2" | "ListObjectVersions" | "ListMultipartUploads"
+        "ListObjects"
+        | "ListObjectsV2"
+        | "ListObjectVersions"
+        | "ListMultipartUploads"
         | "HeadBucket" => (On::Bucket, Perm::Read),
-        "PutObject" | "CopyObject" | "DeleteObject" | "DeleteObjects" | "CreateMultipartUpload"
-        | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" | "AbortMultipartUpload"
+        "PutObject"
+        | "CopyObject"
+        | "DeleteObject"
+        | "DeleteObjects"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload"
+        | "AbortMultipartUpload"
         | "ListParts" => (On::Bucket, Perm::Write),
         "GetBucketAcl" => (On::Bucket, Perm::ReadAcp),
         "PutBucketAcl" => (On::Bucket, Perm::WriteAcp),
@@ -438,7 +449,10 @@ mod tests {
         let bor = Acl::canned("bucket-owner-read", "w", "o").unwrap();
         assert!(bor.allows(Some("o"), Perm::Read, true));
         assert!(!bor.allows(Some("o"), Perm::ReadAcp, true));
-        assert_eq!(Acl::canned("bucket-owner-full-control", "o", "o").unwrap(), Acl::private("o"));
+        assert_eq!(
+            Acl::canned("bucket-owner-full-control", "o", "o").unwrap(),
+            Acl::private("o")
+        );
         assert!(Acl::canned("log-delivery-write", "o", "o").is_err());
         assert!(Acl::canned("nope", "o", "o").is_err());
     }
@@ -446,12 +460,17 @@ mod tests {
     #[test]
     fn grant_headers() {
         let r = Requested::from_headers(&headers(&[
-            ("x-amz-grant-read", "id=\"AK1\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""),
+            (
+                "x-amz-grant-read",
+                "id=\"AK1\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
+            ),
             ("x-amz-grant-write-acp", "id=AK2"),
         ]))
         .unwrap()
         .unwrap();
-        let Requested::Grants(g) = &r else { panic!("{r:?}") };
+        let Requested::Grants(g) = &r else {
+            panic!("{r:?}")
+        };
         assert_eq!(g.len(), 3);
         assert_eq!(g[1].grantee, Grantee::AllUsers);
         assert_eq!(g[2], grant(Grantee::Key("AK2".into()), Perm::WriteAcp));
@@ -465,7 +484,10 @@ mod tests {
             code(&[("x-amz-grant-read", "emailAddress=\"a@b.c\"")]).as_deref(),
             Some("UnresolvableGrantByEmailAddress")
         );
-        assert_eq!(code(&[("x-amz-grant-read", "uri=\"http://x\"")]).as_deref(), Some("InvalidArgument"));
+        assert_eq!(
+            code(&[("x-amz-grant-read", "uri=\"http://x\"")]).as_deref(),
+            Some("InvalidArgument")
+        );
         assert_eq!(
             code(&[("x-amz-acl", "private"), ("x-amz-grant-read", "id=\"a\"")]).as_deref(),
             Some("InvalidRequest")
@@ -504,10 +526,25 @@ mod tests {
     #[test]
     fn owners_of_written_objects() {
         let bofc = Requested::Canned("bucket-owner-full-control".into());
-        assert_eq!(Ownership::ObjectWriter.object_owner(Some("w"), Some(&bofc), "o"), "w");
-        assert_eq!(Ownership::BucketOwnerPreferred.object_owner(Some("w"), Some(&bofc), "o"), "o");
-        assert_eq!(Ownership::BucketOwnerPreferred.object_owner(Some("w"), None, "o"), "w");
-        assert_eq!(Ownership::BucketOwnerEnforced.object_owner(Some("w"), None, "o"), "o");
-        assert_eq!(Ownership::decode(b"BucketOwnerPreferred"), Some(Ownership::BucketOwnerPreferred));
+        assert_eq!(
+            Ownership::ObjectWriter.object_owner(Some("w"), Some(&bofc), "o"),
+            "w"
+        );
+        assert_eq!(
+            Ownership::BucketOwnerPreferred.object_owner(Some("w"), Some(&bofc), "o"),
+            "o"
+        );
+        assert_eq!(
+            Ownership::BucketOwnerPreferred.object_owner(Some("w"), None, "o"),
+            "w"
+        );
+        assert_eq!(
+            Ownership::BucketOwnerEnforced.object_owner(Some("w"), None, "o"),
+            "o"
+        );
+        assert_eq!(
+            Ownership::decode(b"BucketOwnerPreferred"),
+            Some(Ownership::BucketOwnerPreferred)
+        );
     }
 }

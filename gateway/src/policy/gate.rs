@@ -195,7 +195,11 @@ fn expected_owner(asked: &Asked<'_>, owner: &str) -> S3Result<()> {
     } else {
         "x-amz-expected-bucket-owner"
     };
-    match asked.headers.get(header).map(|v| v.to_str().unwrap_or("").trim()) {
+    match asked
+        .headers
+        .get(header)
+        .map(|v| v.to_str().unwrap_or("").trim())
+    {
         Some(expected) if expected != owner => Err(s3_error!(
             AccessDenied,
             "Access Denied: the bucket is owned by {owner}, not by the expected owner."
@@ -208,10 +212,6 @@ fn expected_owner(asked: &Asked<'_>, owner: &str) -> S3Result<()> {
 fn acl_setting(op: &str) -> bool {
     matches!(
         op,
-        "PutBucketAcl"
-            | "PutObjectAcl"
-            | "PutObject"
-            | "CopyObject"
-            | "CreateMultipartUpload"
+        "PutBucketAcl" | "PutObjectAcl" | "PutObject" | "CopyObject" | "CreateMultipartUpload"
     )
 }

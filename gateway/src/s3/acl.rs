@@ -101,7 +101,10 @@ fn from_document(doc: &AccessControlPolicy, owner: &str) -> S3Result<Acl> {
     }
     let mut grants = Vec::new();
     for g in doc.grants.as_deref().unwrap_or(&[]) {
-        let grantee = g.grantee.as_ref().ok_or_else(|| malformed("a Grant without Grantee"))?;
+        let grantee = g
+            .grantee
+            .as_ref()
+            .ok_or_else(|| malformed("a Grant without Grantee"))?;
         let perm = g
             .permission
             .as_ref()

@@ -4,9 +4,9 @@
 
 use super::error::OrS3;
 use super::meta::timestamp;
+use crate::policy::acl::{allowed_when_disabled, Acl, Ownership, Requested};
 use crate::state::Gateway;
 use base64::Engine;
-use crate::policy::acl::{allowed_when_disabled, Acl, Ownership, Requested};
 use cairn_node::records::BucketRecord;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};

@@ -48,7 +48,11 @@ pub(super) fn delimiter(d: Option<String>) -> Option<String> {
 
 /// The listed keys; with their owner (the bucket's) when given (V1 always, V2
 /// with `fetch-owner=true`).
-fn contents(page: &ListPage, enc: &impl Fn(String) -> String, owner: Option<&Owner>) -> Vec<Object> {
+fn contents(
+    page: &ListPage,
+    enc: &impl Fn(String) -> String,
+    owner: Option<&Owner>,
+) -> Vec<Object> {
     page.objects
         .iter()
         .map(|o| Object {

@@ -126,7 +126,11 @@ async fn canned_acls_round_trip_and_open_what_they_grant() {
         let mut want = vec![owner.clone()];
         want.extend(extra);
         assert_eq!(bucket_grants(&root, "can").await, want, "{name}");
-        assert_eq!(anon(&server, "GET", "can?list-type=2").await, anon_list, "{name}");
+        assert_eq!(
+            anon(&server, "GET", "can?list-type=2").await,
+            anon_list,
+            "{name}"
+        );
         assert_eq!(lists(&other, "can").await, other_lists, "{name}");
         assert_eq!(anon(&server, "PUT", "can/anon").await, anon_put, "{name}");
         assert_eq!(puts(&other, "can", "by-other").await, other_puts, "{name}");
@@ -144,14 +148,24 @@ async fn canned_acls_round_trip_and_open_what_they_grant() {
         .unwrap();
     let cases = [
         (ObjectCannedAcl::Private, vec![], 403, false),
-        (ObjectCannedAcl::PublicRead, vec![p(ALL_USERS, "READ")], 200, true),
+        (
+            ObjectCannedAcl::PublicRead,
+            vec![p(ALL_USERS, "READ")],
+            200,
+            true,
+        ),
         (
             ObjectCannedAcl::PublicReadWrite,
             vec![p(ALL_USERS, "READ"), p(ALL_USERS, "WRITE")],
             200,
             true,
         ),
-        (ObjectCannedAcl::AuthenticatedRead, vec![p(AUTH_USERS, "READ")], 403, true),
+        (
+            ObjectCannedAcl::AuthenticatedRead,
+            vec![p(AUTH_USERS, "READ")],
+            403,
+            true,
+        ),
         (ObjectCannedAcl::BucketOwnerRead, vec![], 403, false),
         (ObjectCannedAcl::BucketOwnerFullControl, vec![], 403, false),
     ];
@@ -168,8 +182,16 @@ async fn canned_acls_round_trip_and_open_what_they_grant() {
             .unwrap();
         let mut want = vec![owner.clone()];
         want.extend(extra);
-        assert_eq!(object_acl(&root, "can", &key).await, (ACCESS_KEY.to_string(), want), "{name}");
-        assert_eq!(anon(&server, "GET", &format!("can/{key}")).await, anon_get, "{name}");
+        assert_eq!(
+            object_acl(&root, "can", &key).await,
+            (ACCESS_KEY.to_string(), want),
+            "{name}"
+        );
+        assert_eq!(
+            anon(&server, "GET", &format!("can/{key}")).await,
+            anon_get,
+            "{name}"
+        );
         assert_eq!(gets(&other, "can", &key).await, other_gets, "{name}");
         // The same ACL on an object another key writes (the bucket is
         // public-read-write): that key owns it; the bucket-owner ACLs grant to
@@ -191,8 +213,15 @@ async fn canned_acls_round_trip_and_open_what_they_grant() {
             "bucket-owner-full-control" => Some(p(ACCESS_KEY, "FULL_CONTROL")),
             _ => None,
         };
-        assert_eq!(grants.get(1).cloned().filter(|_| to_owner.is_some()), to_owner, "{name}");
-        assert!(gets(&other, "can", &key).await, "the writer reads its object");
+        assert_eq!(
+            grants.get(1).cloned().filter(|_| to_owner.is_some()),
+            to_owner,
+            "{name}"
+        );
+        assert!(
+            gets(&other, "can", &key).await,
+            "the writer reads its object"
+        );
     }
     // Canned ACLs Cairn cannot keep.
     assert_err(
@@ -234,17 +263,36 @@ async fn grants_headers_and_documents_round_trip_take_effect_and_are_checked() {
     assert_eq!(bucket_grants(&root, "grants").await, want);
     assert!(lists(&other, "grants").await, "READ lists");
     assert!(!puts(&other, "grants", "x").await, "READ does not write");
-    assert_eq!(bucket_grants(&other, "grants").await, want, "READ_ACP reads the ACL");
+    assert_eq!(
+        bucket_grants(&other, "grants").await,
+        want,
+        "READ_ACP reads the ACL"
+    );
     assert_err(
-        other.put_bucket_acl().bucket("grants").acl(BucketCannedAcl::PublicRead).send().await,
+        other
+            .put_bucket_acl()
+            .bucket("grants")
+            .acl(BucketCannedAcl::PublicRead)
+            .send()
+            .await,
         403,
         &["AccessDenied"],
     );
 
     // A document: WRITE and WRITE_ACP to the other key.
-    let user = Grantee::builder().r#type(Type::CanonicalUser).id(&ak).build().unwrap();
-    let owner = Grantee::builder().r#type(Type::CanonicalUser).id(ACCESS_KEY).build().unwrap();
-    let grant = |g: &Grantee, perm: Permission| Grant::builder().grantee(g.clone()).permission(perm).build();
+    let user = Grantee::builder()
+        .r#type(Type::CanonicalUser)
+        .id(&ak)
+        .build()
+        .unwrap();
+    let owner = Grantee::builder()
+        .r#type(Type::CanonicalUser)
+        .id(ACCESS_KEY)
+        .build()
+        .unwrap();
+    let grant = |g: &Grantee, perm: Permission| {
+        Grant::builder().grantee(g.clone()).permission(perm).build()
+    };
     let doc = |grants: Vec<Grant>| {
         AccessControlPolicy::builder()
             .owner(Owner::builder().id(ACCESS_KEY).build())
@@ -261,38 +309,61 @@ async fn grants_headers_and_documents_round_trip_take_effect_and_are_checked() {
         .send()
         .await
         .unwrap();
-    let want = vec![p(ACCESS_KEY, "FULL_CONTROL"), p(&ak, "WRITE"), p(&ak, "WRITE_ACP")];
+    let want = vec![
+        p(ACCESS_KEY, "FULL_CONTROL"),
+        p(&ak, "WRITE"),
+        p(&ak, "WRITE_ACP"),
+    ];
     assert_eq!(bucket_grants(&root, "grants").await, want);
     assert!(puts(&other, "grants", "x").await, "WRITE writes");
     assert!(!lists(&other, "grants").await, "WRITE does not list");
     other
         .put_bucket_acl()
         .bucket("grants")
-        .access_control_policy(doc(vec![grant(&owner, Permission::FullControl), grant(&user, Permission::Write)]))
+        .access_control_policy(doc(vec![
+            grant(&owner, Permission::FullControl),
+            grant(&user, Permission::Write),
+        ]))
         .send()
         .await
         .unwrap();
 
     // Bad grantees: refused, nothing changed.
     let before = bucket_grants(&root, "grants").await;
-    let unknown = Grantee::builder().r#type(Type::CanonicalUser).id("NOSUCHKEY").build().unwrap();
+    let unknown = Grantee::builder()
+        .r#type(Type::CanonicalUser)
+        .id("NOSUCHKEY")
+        .build()
+        .unwrap();
     let email = Grantee::builder()
         .r#type(Type::AmazonCustomerByEmail)
         .email_address("a@example.com")
         .build()
         .unwrap();
     assert_err(
-        root.put_bucket_acl().bucket("grants").access_control_policy(doc(vec![grant(&unknown, Permission::Read)])).send().await,
+        root.put_bucket_acl()
+            .bucket("grants")
+            .access_control_policy(doc(vec![grant(&unknown, Permission::Read)]))
+            .send()
+            .await,
         400,
         &["InvalidArgument"],
     );
     assert_err(
-        root.put_bucket_acl().bucket("grants").access_control_policy(doc(vec![grant(&email, Permission::Read)])).send().await,
+        root.put_bucket_acl()
+            .bucket("grants")
+            .access_control_policy(doc(vec![grant(&email, Permission::Read)]))
+            .send()
+            .await,
         400,
         &["UnresolvableGrantByEmailAddress"],
     );
     assert_err(
-        root.put_bucket_acl().bucket("grants").grant_write("id=\"NOSUCHKEY\"").send().await,
+        root.put_bucket_acl()
+            .bucket("grants")
+            .grant_write("id=\"NOSUCHKEY\"")
+            .send()
+            .await,
         400,
         &["InvalidArgument"],
     );
@@ -317,19 +388,32 @@ async fn grants_headers_and_documents_round_trip_take_effect_and_are_checked() {
         400,
         &["UnresolvableGrantByEmailAddress"],
     );
-    assert_err(root.head_object().bucket("grants").key("bad").send().await, 404, &[]);
+    assert_err(
+        root.head_object().bucket("grants").key("bad").send().await,
+        404,
+        &[],
+    );
     assert_eq!(bucket_grants(&root, "grants").await, before);
 
     // PutObjectAcl / GetObjectAcl of one version.
     root.put_bucket_versioning()
         .bucket("grants")
         .versioning_configuration(
-            VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
         )
         .send()
         .await
         .unwrap();
-    let v1 = root.put_object().bucket("grants").key("doc").body(body(b"one".to_vec())).send().await.unwrap();
+    let v1 = root
+        .put_object()
+        .bucket("grants")
+        .key("doc")
+        .body(body(b"one".to_vec()))
+        .send()
+        .await
+        .unwrap();
     let v1 = v1.version_id().unwrap().to_string();
     put(&root, "grants", "doc", "two").await;
     root.put_object_acl()
@@ -340,15 +424,32 @@ async fn grants_headers_and_documents_round_trip_take_effect_and_are_checked() {
         .send()
         .await
         .unwrap();
-    let got = root.get_object_acl().bucket("grants").key("doc").version_id(&v1).send().await.unwrap();
+    let got = root
+        .get_object_acl()
+        .bucket("grants")
+        .key("doc")
+        .version_id(&v1)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(pairs(got.grants()), vec![p(&ak, "READ")]);
     assert_eq!(
         object_acl(&root, "grants", "doc").await,
         (ACCESS_KEY.to_string(), vec![p(ACCESS_KEY, "FULL_CONTROL")]),
         "the newest version keeps its own ACL"
     );
-    let old = other.get_object().bucket("grants").key("doc").version_id(&v1).send().await.unwrap();
-    assert_eq!(old.body.collect().await.unwrap().into_bytes().as_ref(), b"one");
+    let old = other
+        .get_object()
+        .bucket("grants")
+        .key("doc")
+        .version_id(&v1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"one"
+    );
     assert!(!gets(&other, "grants", "doc").await);
     // A document on the object, and a bad one leaving it as it was.
     root.put_object_acl()
@@ -360,11 +461,19 @@ async fn grants_headers_and_documents_round_trip_take_effect_and_are_checked() {
         .unwrap();
     assert!(gets(&other, "grants", "doc").await);
     assert_err(
-        root.put_object_acl().bucket("grants").key("doc").access_control_policy(doc(vec![grant(&unknown, Permission::Read)])).send().await,
+        root.put_object_acl()
+            .bucket("grants")
+            .key("doc")
+            .access_control_policy(doc(vec![grant(&unknown, Permission::Read)]))
+            .send()
+            .await,
         400,
         &["InvalidArgument"],
     );
-    assert_eq!(object_acl(&root, "grants", "doc").await.1, vec![p(&ak, "FULL_CONTROL")]);
+    assert_eq!(
+        object_acl(&root, "grants", "doc").await.1,
+        vec![p(&ak, "FULL_CONTROL")]
+    );
 }
 
 #[tokio::test]
@@ -375,37 +484,70 @@ async fn ownership_controls_round_trip_and_enforced_disables_acls() {
     let (ak, sk) = admin.key("writer").await;
     let other = server.client_with(&ak, &sk);
     let ownership = |c: Client, b: &'static str| async move {
-        let got = c.get_bucket_ownership_controls().bucket(b).send().await.unwrap();
-        got.ownership_controls().unwrap().rules()[0].object_ownership().as_str().to_string()
+        let got = c
+            .get_bucket_ownership_controls()
+            .bucket(b)
+            .send()
+            .await
+            .unwrap();
+        got.ownership_controls().unwrap().rules()[0]
+            .object_ownership()
+            .as_str()
+            .to_string()
     };
     let set = |b: &'static str, o: ObjectOwnership| {
-        root.put_bucket_ownership_controls().bucket(b).ownership_controls(
-            OwnershipControls::builder()
-                .rules(OwnershipControlsRule::builder().object_ownership(o).build().unwrap())
-                .build()
-                .unwrap(),
-        )
+        root.put_bucket_ownership_controls()
+            .bucket(b)
+            .ownership_controls(
+                OwnershipControls::builder()
+                    .rules(
+                        OwnershipControlsRule::builder()
+                            .object_ownership(o)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
     };
     // New buckets: BucketOwnerEnforced, and no ACL but the owner's.
     create_bucket(&root, "own").await;
     assert_eq!(ownership(root.clone(), "own").await, "BucketOwnerEnforced");
     assert_err(
-        root.create_bucket().bucket("own2").acl(BucketCannedAcl::PublicRead).send().await,
+        root.create_bucket()
+            .bucket("own2")
+            .acl(BucketCannedAcl::PublicRead)
+            .send()
+            .await,
         400,
         &["InvalidBucketAclWithObjectOwnership"],
     );
     assert_err(root.head_bucket().bucket("own2").send().await, 404, &[]);
     assert_err(
-        root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::PublicRead).send().await,
+        root.put_bucket_acl()
+            .bucket("own")
+            .acl(BucketCannedAcl::PublicRead)
+            .send()
+            .await,
         400,
         &["AccessControlListNotSupported"],
     );
     assert_err(
-        root.put_object().bucket("own").key("k").acl(ObjectCannedAcl::PublicRead).body(body(b"x".to_vec())).send().await,
+        root.put_object()
+            .bucket("own")
+            .key("k")
+            .acl(ObjectCannedAcl::PublicRead)
+            .body(body(b"x".to_vec()))
+            .send()
+            .await,
         400,
         &["AccessControlListNotSupported"],
     );
-    assert_err(root.head_object().bucket("own").key("k").send().await, 404, &[]);
+    assert_err(
+        root.head_object().bucket("own").key("k").send().await,
+        404,
+        &[],
+    );
     root.put_object()
         .bucket("own")
         .key("k")
@@ -414,43 +556,103 @@ async fn ownership_controls_round_trip_and_enforced_disables_acls() {
         .send()
         .await
         .unwrap();
-    root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::Private).send().await.unwrap();
+    root.put_bucket_acl()
+        .bucket("own")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
     let owner_only = vec![p(ACCESS_KEY, "FULL_CONTROL")];
     assert_eq!(bucket_grants(&root, "own").await, owner_only);
-    assert_eq!(object_acl(&root, "own", "k").await, (ACCESS_KEY.to_string(), owner_only.clone()));
+    assert_eq!(
+        object_acl(&root, "own", "k").await,
+        (ACCESS_KEY.to_string(), owner_only.clone())
+    );
 
     // ObjectWriter: ACLs on; back to enforced only once the ACL is private.
-    set("own", ObjectOwnership::ObjectWriter).send().await.unwrap();
+    set("own", ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ownership(root.clone(), "own").await, "ObjectWriter");
-    root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::PublicReadWrite).send().await.unwrap();
+    root.put_bucket_acl()
+        .bucket("own")
+        .acl(BucketCannedAcl::PublicReadWrite)
+        .send()
+        .await
+        .unwrap();
     assert_err(
-        set("own", ObjectOwnership::BucketOwnerEnforced).send().await,
+        set("own", ObjectOwnership::BucketOwnerEnforced)
+            .send()
+            .await,
         400,
         &["InvalidBucketAclWithObjectOwnership"],
     );
     assert_eq!(ownership(root.clone(), "own").await, "ObjectWriter");
     // BucketOwnerPreferred: bucket-owner-full-control hands the object over.
-    set("own", ObjectOwnership::BucketOwnerPreferred).send().await.unwrap();
+    set("own", ObjectOwnership::BucketOwnerPreferred)
+        .send()
+        .await
+        .unwrap();
     for (key, acl, owner) in [
-        ("mine", Some(ObjectCannedAcl::BucketOwnerFullControl), ACCESS_KEY),
+        (
+            "mine",
+            Some(ObjectCannedAcl::BucketOwnerFullControl),
+            ACCESS_KEY,
+        ),
         ("theirs", None, ak.as_str()),
     ] {
-        other.put_object().bucket("own").key(key).set_acl(acl).body(body(b"x".to_vec())).send().await.unwrap();
+        other
+            .put_object()
+            .bucket("own")
+            .key(key)
+            .set_acl(acl)
+            .body(body(b"x".to_vec()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(object_acl(&root, "own", key).await.0, owner, "{key}");
     }
     // Enforced again: every object is the bucket owner's, ACLs read as the owner's.
-    root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::Private).send().await.unwrap();
-    set("own", ObjectOwnership::BucketOwnerEnforced).send().await.unwrap();
-    assert_eq!(object_acl(&root, "own", "theirs").await, (ACCESS_KEY.to_string(), owner_only));
-    assert_eq!(anon(&server, "PUT", "own/anon").await, 403, "the ACL was made private");
+    root.put_bucket_acl()
+        .bucket("own")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    set("own", ObjectOwnership::BucketOwnerEnforced)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        object_acl(&root, "own", "theirs").await,
+        (ACCESS_KEY.to_string(), owner_only)
+    );
+    assert_eq!(
+        anon(&server, "PUT", "own/anon").await,
+        403,
+        "the ACL was made private"
+    );
     // No controls: ObjectWriter, and none reported.
-    root.delete_bucket_ownership_controls().bucket("own").send().await.unwrap();
+    root.delete_bucket_ownership_controls()
+        .bucket("own")
+        .send()
+        .await
+        .unwrap();
     assert_err(
-        root.get_bucket_ownership_controls().bucket("own").send().await,
+        root.get_bucket_ownership_controls()
+            .bucket("own")
+            .send()
+            .await,
         404,
         &["OwnershipControlsNotFoundError"],
     );
-    root.put_bucket_acl().bucket("own").acl(BucketCannedAcl::PublicRead).send().await.unwrap();
+    root.put_bucket_acl()
+        .bucket("own")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anon(&server, "GET", "own?list-type=2").await, 200);
 }
 
@@ -462,9 +664,25 @@ async fn public_access_block_and_explicit_deny_beat_acls() {
     let (ak, sk) = admin.key("someone").await;
     let other = server.client_with(&ak, &sk);
     create_bucket_with_acls(&root, "pab", false).await;
-    root.put_bucket_acl().bucket("pab").acl(BucketCannedAcl::PublicRead).send().await.unwrap();
-    for (key, acl) in [("open/a", ObjectCannedAcl::PublicRead), ("auth/b", ObjectCannedAcl::AuthenticatedRead), ("secret/c", ObjectCannedAcl::PublicRead)] {
-        root.put_object().bucket("pab").key(key).acl(acl).body(body(b"x".to_vec())).send().await.unwrap();
+    root.put_bucket_acl()
+        .bucket("pab")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    for (key, acl) in [
+        ("open/a", ObjectCannedAcl::PublicRead),
+        ("auth/b", ObjectCannedAcl::AuthenticatedRead),
+        ("secret/c", ObjectCannedAcl::PublicRead),
+    ] {
+        root.put_object()
+            .bucket("pab")
+            .key(key)
+            .acl(acl)
+            .body(body(b"x".to_vec()))
+            .send()
+            .await
+            .unwrap();
     }
     assert_eq!(anon(&server, "GET", "pab/open/a").await, 200);
     assert!(gets(&other, "pab", "auth/b").await);
@@ -477,40 +695,106 @@ async fn public_access_block_and_explicit_deny_beat_acls() {
 
     // IgnorePublicAcls: AllUsers and AuthenticatedUsers grants grant nothing.
     let block = |acls: bool, ignore: bool| {
-        root.put_public_access_block().bucket("pab").public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(acls)
-                .ignore_public_acls(ignore)
-                .build(),
-        )
+        root.put_public_access_block()
+            .bucket("pab")
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(acls)
+                    .ignore_public_acls(ignore)
+                    .build(),
+            )
     };
     block(false, true).send().await.unwrap();
     assert_eq!(anon(&server, "GET", "pab/open/a").await, 403);
     assert_eq!(anon(&server, "GET", "pab?list-type=2").await, 403);
     assert!(!gets(&other, "pab", "auth/b").await);
     // A grant to the key itself is not public and still holds.
-    root.put_object_acl().bucket("pab").key("auth/b").grant_read(format!("id=\"{ak}\"")).send().await.unwrap();
+    root.put_object_acl()
+        .bucket("pab")
+        .key("auth/b")
+        .grant_read(format!("id=\"{ak}\""))
+        .send()
+        .await
+        .unwrap();
     assert!(gets(&other, "pab", "auth/b").await);
 
     // BlockPublicAcls: public ACLs refused wherever they are set; private goes.
     block(true, false).send().await.unwrap();
-    assert_eq!(anon(&server, "GET", "pab/open/a").await, 200, "existing ACLs apply again");
-    let all = Grantee::builder().r#type(Type::Group).uri(ALL_USERS).build().unwrap();
+    assert_eq!(
+        anon(&server, "GET", "pab/open/a").await,
+        200,
+        "existing ACLs apply again"
+    );
+    let all = Grantee::builder()
+        .r#type(Type::Group)
+        .uri(ALL_USERS)
+        .build()
+        .unwrap();
     let doc = AccessControlPolicy::builder()
         .owner(Owner::builder().id(ACCESS_KEY).build())
-        .grants(Grant::builder().grantee(all).permission(Permission::Read).build())
+        .grants(
+            Grant::builder()
+                .grantee(all)
+                .permission(Permission::Read)
+                .build(),
+        )
         .build();
-    assert_err(root.put_bucket_acl().bucket("pab").access_control_policy(doc.clone()).send().await, 403, &["AccessDenied"]);
-    assert_err(root.put_object_acl().bucket("pab").key("auth/b").access_control_policy(doc).send().await, 403, &["AccessDenied"]);
-    assert_err(root.put_object_acl().bucket("pab").key("auth/b").acl(ObjectCannedAcl::PublicRead).send().await, 403, &["AccessDenied"]);
     assert_err(
-        root.put_object().bucket("pab").key("new").acl(ObjectCannedAcl::AuthenticatedRead).body(body(b"x".to_vec())).send().await,
+        root.put_bucket_acl()
+            .bucket("pab")
+            .access_control_policy(doc.clone())
+            .send()
+            .await,
         403,
         &["AccessDenied"],
     );
-    assert_err(root.head_object().bucket("pab").key("new").send().await, 404, &[]);
-    assert_eq!(object_acl(&root, "pab", "auth/b").await.1, vec![p(&ak, "READ")]);
-    root.put_object_acl().bucket("pab").key("auth/b").acl(ObjectCannedAcl::Private).send().await.unwrap();
+    assert_err(
+        root.put_object_acl()
+            .bucket("pab")
+            .key("auth/b")
+            .access_control_policy(doc)
+            .send()
+            .await,
+        403,
+        &["AccessDenied"],
+    );
+    assert_err(
+        root.put_object_acl()
+            .bucket("pab")
+            .key("auth/b")
+            .acl(ObjectCannedAcl::PublicRead)
+            .send()
+            .await,
+        403,
+        &["AccessDenied"],
+    );
+    assert_err(
+        root.put_object()
+            .bucket("pab")
+            .key("new")
+            .acl(ObjectCannedAcl::AuthenticatedRead)
+            .body(body(b"x".to_vec()))
+            .send()
+            .await,
+        403,
+        &["AccessDenied"],
+    );
+    assert_err(
+        root.head_object().bucket("pab").key("new").send().await,
+        404,
+        &[],
+    );
+    assert_eq!(
+        object_acl(&root, "pab", "auth/b").await.1,
+        vec![p(&ak, "READ")]
+    );
+    root.put_object_acl()
+        .bucket("pab")
+        .key("auth/b")
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
     assert!(!gets(&other, "pab", "auth/b").await);
 }
 
@@ -523,12 +807,17 @@ async fn delete_objects_authorises_each_key() {
         put(&root, "dob", key, "x").await;
     }
     set_policy(&root, "dob", r#"{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::dob/keep/*"}"#).await;
-    let ids = ["tmp/1", "keep/2", "tmp/3"]
-        .map(|k| ObjectIdentifier::builder().key(k).build().unwrap());
+    let ids =
+        ["tmp/1", "keep/2", "tmp/3"].map(|k| ObjectIdentifier::builder().key(k).build().unwrap());
     let out = root
         .delete_objects()
         .bucket("dob")
-        .delete(Delete::builder().set_objects(Some(ids.to_vec())).build().unwrap())
+        .delete(
+            Delete::builder()
+                .set_objects(Some(ids.to_vec()))
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();

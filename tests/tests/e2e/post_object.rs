@@ -461,9 +461,20 @@ async fn post_object_refusals_store_nothing() {
         ok(vec![key_prefix("up/"), json!({"acl": "public-read"})], 600),
         &[("acl", "public-read")],
     );
-    refused(&server, &acl, b"x", 400, "AccessControlListNotSupported", None).await;
+    refused(
+        &server,
+        &acl,
+        b"x",
+        400,
+        "AccessControlListNotSupported",
+        None,
+    )
+    .await;
     let acl = with(
-        ok(vec![key_prefix("up/"), json!({"acl": "log-delivery-write"})], 600),
+        ok(
+            vec![key_prefix("up/"), json!({"acl": "log-delivery-write"})],
+            600,
+        ),
         &[("acl", "log-delivery-write")],
     );
     refused(&server, &acl, b"x", 501, "NotImplemented", None).await;

@@ -480,7 +480,12 @@ async fn acls_cairn_cannot_keep_or_the_bucket_does_not_take_are_refused() {
     // Anonymous reads still refused: nothing was opened.
     let anon = server.http().get(server.url("bkt/k")).send().await.unwrap();
     assert_eq!(anon.status().as_u16(), 403);
-    let anon = server.http().get(server.url("acls-on?list-type=2")).send().await.unwrap();
+    let anon = server
+        .http()
+        .get(server.url("acls-on?list-type=2"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anon.status().as_u16(), 403);
 }
 

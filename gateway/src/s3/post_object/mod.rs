@@ -132,8 +132,7 @@ async fn post(
 
     let gw = &cx.gateway;
     let settings = crate::s3::acl::settings(gw, bucket).await?;
-    if settings.block.block_public_acls
-        && crate::policy::public_block::public_acl_headers(&as_put)
+    if settings.block.block_public_acls && crate::policy::public_block::public_acl_headers(&as_put)
     {
         return Err(s3_error!(
             AccessDenied,
