@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 mod access;
 mod acl;
+mod acl_ownership;
 mod admin_api;
 mod buckets;
 mod checksums;
