@@ -4,8 +4,8 @@
 //! operation asks for (`permissions::required`) on its bucket (and on a copy's
 //! source bucket): admin keys have every permission everywhere, other keys what
 //! they own or were granted. The bucket policy then has its say (`policy::gate`):
-//! an explicit Deny refuses, an Allow may open what grants do not, and anonymous
-//! requests pass only where the policy or a public-read bucket ACL opens them.
+//! an explicit Deny refuses, an Allow or an ACL may open what grants do not, and
+//! anonymous requests pass only where the policy or an ACL opens them.
 //! Every request then passes the refusals of `s3::refuse`. The requester goes to
 //! the handlers in the request's extensions.
 
@@ -125,6 +125,7 @@ impl S3Access for Authorizer {
             uri: cx.uri(),
             headers: cx.headers(),
             conn,
+            copy_source: false,
         });
         let requester = match cx.credentials().map(|c| c.access_key.clone()) {
             None => match &asked {
@@ -172,6 +173,7 @@ impl Authorizer {
                 uri: &http::Uri::from_static("/"),
                 headers: asked.headers,
                 conn: asked.conn,
+                copy_source: true,
             };
             self.gate
                 .check(&source_asked, Some(signer(&requester, granted)))
@@ -270,7 +272,9 @@ impl Authorizer {
     }
 }
 
-fn signer(requester: &Requester, granted: bool) -> Signer<'_> {
+/// The gate's view of a signed requester whose grants do (`granted`) or do not
+/// allow its request.
+pub(crate) fn signer(requester: &Requester, granted: bool) -> Signer<'_> {
     Signer {
         who: Who {
             access_key: &requester.access_key,

@@ -54,8 +54,50 @@ pub struct Checksums {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectMeta {
     pub headers: ContentHeaders,
+    /// `x-amz-meta-*`, and Cairn's own entries under names no header can have
+    /// (`RESERVED_PREFIX`): see `ObjectMeta::acl`.
     pub user: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
+}
+
+/// User metadata names starting with this are Cairn's (a header name cannot hold
+/// a ':'): never returned as `x-amz-meta-*`.
+pub const RESERVED_PREFIX: &str = ":";
+/// The object's ACL and owner (the gateway's JSON document).
+const ACL_ENTRY: &str = ":acl";
+
+impl ObjectMeta {
+    /// The object's ACL document; `None` for the default (private, owned by the
+    /// bucket's owner). Kept among the user metadata so that the record's
+    /// encoding, and with it every stored record, snapshot and log entry, stays as
+    /// it was: records from before ACLs decode unchanged, without one.
+    pub fn acl(&self) -> Option<&str> {
+        self.user
+            .iter()
+            .find(|(k, _)| k == ACL_ENTRY)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn set_acl(&mut self, acl: Option<String>) {
+        self.user.retain(|(k, _)| k != ACL_ENTRY);
+        if let Some(acl) = acl {
+            self.user.push((ACL_ENTRY.to_string(), acl));
+        }
+    }
+
+    /// The client's own user metadata (`x-amz-meta-*`).
+    pub fn client_user(&self) -> impl Iterator<Item = &(String, String)> {
+        self.user
+            .iter()
+            .filter(|(k, _)| !k.starts_with(RESERVED_PREFIX))
+    }
+
+    /// Cairn's own entries (kept when a copy replaces the client's metadata).
+    pub fn reserved_user(&self) -> impl Iterator<Item = &(String, String)> {
+        self.user
+            .iter()
+            .filter(|(k, _)| k.starts_with(RESERVED_PREFIX))
+    }
 }
 
 /// The current version of an object. Its first three fields are also decoded on
@@ -93,7 +135,9 @@ pub struct BucketRecord {
     pub created_ms: i64,
     pub location: String,
     pub tags: Vec<(String, String)>,
-    /// Anonymous clients may GET/HEAD objects (canned ACL public-read).
+    /// Made public-read before ACLs were kept (bucket ACLs are now a bucket
+    /// document): anyone may list the bucket and GET/HEAD its objects without an
+    /// ACL of their own, as then. No longer set; cleared by the next PutBucketAcl.
     pub public_read_acl: bool,
     /// The bucket policy document, stored as sent.
     pub policy: Option<String>,
@@ -214,6 +258,24 @@ mod tests {
             UploadRecord::checksum_spec("CRC32", "FULL_OBJECT"),
             "CRC32/FULL_OBJECT"
         );
+    }
+
+    #[test]
+    fn acl_rides_in_user_metadata_hidden_from_clients() {
+        let mut meta = ObjectMeta {
+            user: vec![("a".into(), "1".into())],
+            ..Default::default()
+        };
+        assert_eq!(meta.acl(), None);
+        meta.set_acl(Some("{}".into()));
+        meta.set_acl(Some("{\"grants\":[]}".into()));
+        assert_eq!(meta.acl(), Some("{\"grants\":[]}"));
+        assert_eq!(meta.client_user().count(), 1);
+        let bytes = postcard::to_allocvec(&meta).unwrap();
+        let back: ObjectMeta = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, meta);
+        meta.set_acl(None);
+        assert_eq!(meta.user, vec![("a".to_string(), "1".to_string())]);
     }
 
     #[test]

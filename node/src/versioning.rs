@@ -217,6 +217,8 @@ pub enum VersionChange {
         bypass_governance: bool,
     },
     SetLegalHold(bool),
+    /// The version's ACL document (`ObjectMeta::acl`), `None` for the default.
+    SetAcl(Option<String>),
 }
 
 #[cfg(test)]

@@ -707,6 +707,33 @@ pub async fn create_bucket(client: &Client, bucket: &str) {
         .unwrap_or_else(|e| panic!("CreateBucket {bucket} failed: {}", describe(&e)));
 }
 
+/// Creates a bucket with ACLs enabled (object ownership ObjectWriter; new
+/// buckets have them disabled) and, when `public`, a public-read bucket ACL.
+pub async fn create_bucket_with_acls(client: &Client, bucket: &str, public: bool) {
+    let acl = public.then_some(aws_sdk_s3::types::BucketCannedAcl::PublicRead);
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+        .set_acl(acl)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateBucket {bucket} failed: {}", describe(&e)));
+}
+
+/// Puts an object anyone may read (canned ACL public-read).
+pub async fn put_public(client: &Client, bucket: &str, key: &str, data: impl Into<Bytes>) {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .body(body(data))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PUT {bucket}/{key} failed: {}", describe(&e)));
+}
+
 /// All keys of a bucket (ListObjectsV2, following continuation tokens).
 pub async fn list_keys(client: &Client, bucket: &str) -> Vec<String> {
     let mut keys = Vec::new();

@@ -1,7 +1,8 @@
 """What Cairn does not keep is refused with boto3, as a backup tool would ask for it:
 object lock on a bucket created without it, server-side encryption, other storage
-classes, public object ACLs, unevaluated bucket policies. Each refusal leaves
-nothing behind."""
+classes, public object ACLs on a bucket whose ACLs are disabled (new buckets:
+BucketOwnerEnforced), unevaluated bucket policies. Each refusal leaves nothing
+behind."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def test_locked_encrypted_or_cold_puts_are_refused(s3, bucket):
         (dict(ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/backup"), (501, "NotImplemented")),
         (dict(StorageClass="GLACIER"), (400, "InvalidStorageClass")),
         (dict(StorageClass="STANDARD_IA"), (400, "InvalidStorageClass")),
-        (dict(ACL="public-read"), (501, "NotImplemented")),
+        (dict(ACL="public-read"), (400, "AccessControlListNotSupported")),
+        (dict(ACL="log-delivery-write"), (501, "NotImplemented")),
+        (dict(GrantRead='emailAddress="ops@example.com"'), (400, "UnresolvableGrantByEmailAddress")),
         (dict(WebsiteRedirectLocation="/other"), (501, "NotImplemented")),
     ]
     for extra, want in cases:

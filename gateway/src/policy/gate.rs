@@ -6,20 +6,22 @@
 //!   the key's admin flag say — except that admin keys may always read, put and
 //!   delete the bucket policy (as AWS's account root may), so a policy can never
 //!   lock the store's operators out for good;
-//! - otherwise the grants (or, anonymously, the bucket ACL) or an Allow that
-//!   applies let the request through;
+//! - otherwise the grants, the bucket's or the object's ACL (unless the bucket's
+//!   object ownership disables ACLs; `acl::need_of` says which permission an
+//!   operation needs of which) or an Allow that applies let the request through;
 //! - otherwise it is refused.
 //!
 //! The bucket's public access block applies first: `BlockPublicAcls` refuses
-//! public ACL headers, `IgnorePublicAcls` drops the public-read ACL, and
+//! public ACL headers, `IgnorePublicAcls` makes public ACL grants grant nothing, and
 //! `RestrictPublicBuckets` keeps a public policy from opening anything to
 //! anonymous clients.
 //!
 //! A bucket without a policy costs one cache lookup; with one, statements whose
 //! action sets lack the request's action cost one bit test each.
 
+use super::acl::{need_of, object_acl, On, Perm};
 use super::actions::Action;
-use super::cache::BucketAuthCache;
+use super::cache::{BucketAuth, BucketAuthCache};
 use super::context::{ConnInfo, Context, Who};
 use super::evaluate::Request;
 use cairn_node::NodeClient;
@@ -34,6 +36,9 @@ pub struct Asked<'a> {
     pub uri: &'a http::Uri,
     pub headers: &'a http::HeaderMap,
     pub conn: Option<ConnInfo>,
+    /// The source bucket of a copy (its expected owner is
+    /// `x-amz-source-expected-bucket-owner`).
+    pub copy_source: bool,
 }
 
 /// The signer of a request, for the gate.
@@ -67,6 +72,9 @@ impl Gate {
             .await
             .map_err(crate::s3::error::from_node)?;
         let block = auth.block;
+        if auth.exists {
+            expected_owner(asked, &auth.owner)?;
+        }
         if block.block_public_acls
             && acl_setting(asked.op)
             && super::public_block::public_acl_headers(asked.headers)
@@ -76,15 +84,11 @@ impl Gate {
                 "Access Denied: the bucket's public access block refuses public ACLs"
             ));
         }
-        let granted = match &signer {
-            Some(s) => s.granted,
-            None => {
-                auth.exists
-                    && auth.public_read_acl
-                    && !block.ignore_public_acls
-                    && anonymous_read(asked.op)
-            }
-        };
+        let who = signer.as_ref().map(|s| s.who.access_key);
+        let mut granted = signer.as_ref().is_some_and(|s| s.granted);
+        if !granted && auth.exists && auth.ownership.acls_enabled() {
+            granted = self.acl_grants(asked, &auth, who).await;
+        }
         let Some(policy) = auth.policy.as_deref() else {
             return if granted { Ok(()) } else { Err(denied()) };
         };
@@ -140,6 +144,15 @@ impl Gate {
     /// The tags of the object (or version) a request names, `None` when it has
     /// none or does not exist.
     async fn object_tags(&self, asked: &Asked<'_>, key: &str) -> Option<Vec<(String, String)>> {
+        self.object(asked, key).await.map(|r| r.meta.tags)
+    }
+
+    /// The object (or version) a request names, `None` when it does not exist.
+    async fn object(
+        &self,
+        asked: &Asked<'_>,
+        key: &str,
+    ) -> Option<cairn_node::records::ObjectRecord> {
         let version = asked.uri.query().and_then(|q| {
             q.split('&')
                 .find_map(|p| p.strip_prefix("versionId="))
@@ -150,7 +163,48 @@ impl Gate {
             .get_version(asked.bucket.to_string(), key.to_string(), version)
             .await
             .ok()?;
-        view.row.record.map(|r| r.meta.tags)
+        view.row.record
+    }
+
+    /// Whether the bucket's ACL, or the object's, gives `who` (`None`: anonymous)
+    /// what the request needs. An object's owner may always read and change its
+    /// ACL; a missing object passes where the bucket's ACL allows listing (its
+    /// handler answers NoSuchKey), as on AWS.
+    async fn acl_grants(&self, asked: &Asked<'_>, auth: &BucketAuth, who: Option<&str>) -> bool {
+        let Some((on, need)) = need_of(asked.op) else {
+            return false;
+        };
+        let public = !auth.block.ignore_public_acls;
+        let (On::Object, Some(key)) = (on, asked.key) else {
+            return on == On::Bucket && auth.acl.allows(who, need, public);
+        };
+        let Some(record) = self.object(asked, key).await else {
+            return auth.acl.allows(who, Perm::Read, public);
+        };
+        let acl = object_acl(&record.meta, auth);
+        let owns = who.is_some() && acl.owner.as_deref() == who;
+        (owns && need != Perm::Read) || acl.allows(who, need, public)
+    }
+}
+
+/// `x-amz-expected-bucket-owner` (`x-amz-source-expected-bucket-owner` for a
+/// copy's source): the bucket's owner must be the one the client expects.
+fn expected_owner(asked: &Asked<'_>, owner: &str) -> S3Result<()> {
+    let header = if asked.copy_source {
+        "x-amz-source-expected-bucket-owner"
+    } else {
+        "x-amz-expected-bucket-owner"
+    };
+    match asked
+        .headers
+        .get(header)
+        .map(|v| v.to_str().unwrap_or("").trim())
+    {
+        Some(expected) if expected != owner => Err(s3_error!(
+            AccessDenied,
+            "Access Denied: the bucket is owned by {owner}, not by the expected owner."
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -159,14 +213,5 @@ fn acl_setting(op: &str) -> bool {
     matches!(
         op,
         "PutBucketAcl" | "PutObjectAcl" | "PutObject" | "CopyObject" | "CreateMultipartUpload"
-    )
-}
-
-/// What a canned public-read bucket ACL opens to anonymous clients: reading and
-/// listing objects.
-fn anonymous_read(op: &str) -> bool {
-    matches!(
-        op,
-        "GetObject" | "HeadObject" | "ListObjects" | "ListObjectsV2" | "HeadBucket"
     )
 }

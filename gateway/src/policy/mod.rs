@@ -3,6 +3,7 @@
 //! (`evaluate`) against the request's lazily read condition values (`context`);
 //! `gate` combines the policy's decision with grants and ACLs for the authorizer.
 
+pub mod acl;
 pub mod actions;
 pub mod cache;
 pub mod condition;

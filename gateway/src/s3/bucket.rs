@@ -1,24 +1,15 @@
-//! Bucket operations: CreateBucket (optionally with object lock), HeadBucket, DeleteBucket (with the multipart
-//! uploads still in progress), ListBuckets (paged), GetBucketLocation.
+//! Bucket operations: CreateBucket (optionally with object lock, with its ACL and
+//! object ownership), HeadBucket, DeleteBucket (with the multipart uploads still
+//! in progress), ListBuckets (paged), GetBucketLocation.
 
 use super::error::OrS3;
 use super::meta::timestamp;
+use crate::policy::acl::{allowed_when_disabled, Acl, Ownership, Requested};
 use crate::state::Gateway;
 use base64::Engine;
 use cairn_node::records::BucketRecord;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
-
-/// The canonical id of the single owner of every bucket in this store.
-pub const OWNER_ID: &str = "cairn";
-
-/// The single owner of every bucket in this store.
-pub fn owner() -> Owner {
-    Owner {
-        display_name: Some(OWNER_ID.into()),
-        id: Some(OWNER_ID.into()),
-    }
-}
 
 /// Prefixes and suffixes AWS reserves (access point, Object Lambda, Multi-Region
 /// Access Point, directory and table bucket names; IDNA; AWS internal).
@@ -57,13 +48,28 @@ pub async fn create_bucket(
             ));
         }
     }
-    // Canned ACLs and grants were checked with the request
-    // (`refuse::check_request`): what is left is private or public-read.
-    let public_read = matches!(input.acl.as_ref().map(|a| a.as_str()), Some("public-read"))
-        || input
-            .grant_read
-            .as_deref()
-            .is_some_and(|g| g.contains(super::acl::ALL_USERS));
+    let Some(requester) = crate::auth::requester(&req.extensions) else {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    };
+    // New buckets have ACLs disabled unless they ask for them, as on AWS.
+    let ownership = match &input.object_ownership {
+        Some(o) => Ownership::parse(o.as_str())?,
+        None => Ownership::BucketOwnerEnforced,
+    };
+    let owner = requester.access_key.as_str();
+    let acl = match Requested::from_headers(&req.headers)? {
+        Some(r) if !ownership.acls_enabled() => {
+            if !allowed_when_disabled(&r, owner) {
+                return Err(super::ownership::invalid_acl_with_ownership());
+            }
+            None
+        }
+        Some(r) => Some(r.resolve(owner, owner)?).filter(|a| *a != Acl::private(owner)),
+        None => None,
+    };
+    if let Some(acl) = &acl {
+        super::acl::check_grantees(gw, Some(requester), acl).await?;
+    }
     let location = input
         .create_bucket_configuration
         .as_ref()
@@ -74,7 +80,6 @@ pub async fn create_bucket(
     let record = BucketRecord {
         created_ms: cairn_node::now_ms(),
         location,
-        public_read_acl: public_read,
         ..Default::default()
     };
     // Object lock turns versioning on, for good.
@@ -86,9 +91,6 @@ pub async fn create_bucket(
             lifecycle: None,
         },
     );
-    let Some(requester) = crate::auth::requester(&req.extensions) else {
-        return Err(s3_error!(AccessDenied, "Access Denied"));
-    };
     let created = gw
         .node
         .create_bucket_owned(
@@ -114,6 +116,19 @@ pub async fn create_bucket(
             });
         }
         other => other.or_s3()?,
+    }
+    super::ownership::set(gw, &input.bucket, Some(ownership)).await?;
+    if let Some(acl) = acl {
+        let result = gw
+            .node
+            .set_bucket_doc(
+                input.bucket.clone(),
+                crate::policy::acl::DOC_KIND,
+                Some(acl.encode().into_bytes()),
+            )
+            .await;
+        gw.bucket_auth.forget(&input.bucket);
+        result.or_s3()?;
     }
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", input.bucket)),
@@ -214,7 +229,7 @@ pub async fn list_buckets(
         .collect();
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
-        owner: Some(owner()),
+        owner: Some(super::acl::owner(&requester.access_key)),
         continuation_token,
         prefix: input.prefix,
     }))

@@ -42,6 +42,9 @@ pub async fn copy_object(
     gw: &Gateway,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
+    // A copy's ACL is the request's (private by default), never the source's.
+    let writer = crate::auth::requester(&req.extensions);
+    let acl = super::acl::for_write(gw, &req.input.bucket, &req.headers, writer).await?;
     let input = req.input;
     check_key(&input.key)?;
     let (src, src_version) =
@@ -82,6 +85,7 @@ pub async fn copy_object(
     if replace_tags {
         meta.tags = new_meta.tags;
     }
+    meta.set_acl(acl);
     // Keep the shared chunks from being collected (pinned) while the new record
     // commits.
     gw.node

@@ -1,9 +1,15 @@
 //! DeleteObject and DeleteObjects (batch, quiet mode): the current version removed
 //! (unversioned), a delete marker added (versioned, no version id), or one version
-//! removed for good — never one that object lock protects. The chunks left behind
-//! are freed later by the collector once no version refers to them.
+//! removed for good — never one that object lock protects. Each key of a
+//! DeleteObjects goes through the authorisation a DeleteObject of it would (a
+//! policy Deny on its prefix refuses it alone, as an `AccessDenied` entry). The
+//! chunks left behind are freed later by the collector once no version refers
+//! to them.
 
 use super::error::OrS3;
+use crate::permissions::Need;
+use crate::policy::context::ConnInfo;
+use crate::policy::gate::{Asked, Gate};
 use crate::state::Gateway;
 use cairn_node::versioning::{DeleteOutcome, DeleteTarget};
 use s3s::dto::*;
@@ -67,14 +73,30 @@ pub async fn delete_objects(
         &input.bucket,
         input.bypass_governance_retention.unwrap_or(false),
     );
-    let asked: Vec<bool> = targets.iter().map(|t| t.version_id.is_some()).collect();
-    let outcomes = gw
-        .node
-        .delete_versions(input.bucket, targets, bypass)
-        .await
-        .or_s3()?;
-    let mut deleted = Vec::new();
     let mut errors = Vec::new();
+    let mut allowed = Vec::with_capacity(targets.len());
+    for t in targets {
+        match authorize_key(gw, &req.headers, &req.extensions, &input.bucket, &t).await {
+            Ok(()) => allowed.push(t),
+            Err(e) => errors.push(Error {
+                code: Some(e.code().as_str().to_string()),
+                key: Some(t.key),
+                message: e.message().map(str::to_string),
+                version_id: t.version_id,
+            }),
+        }
+    }
+    let targets = allowed;
+    let asked: Vec<bool> = targets.iter().map(|t| t.version_id.is_some()).collect();
+    let outcomes = match targets.is_empty() {
+        true => Vec::new(),
+        false => gw
+            .node
+            .delete_versions(input.bucket, targets, bypass)
+            .await
+            .or_s3()?,
+    };
+    let mut deleted = Vec::new();
     for (out, named) in outcomes.into_iter().zip(asked) {
         match out.error {
             Some((code, message)) => errors.push(Error {
@@ -92,6 +114,38 @@ pub async fn delete_objects(
         errors: Some(errors),
         ..Default::default()
     }))
+}
+
+/// Whether the requester may delete `target` as a DeleteObject of it (its
+/// grants, the bucket's ACL, the bucket policy on that key).
+async fn authorize_key(
+    gw: &Gateway,
+    headers: &http::HeaderMap,
+    ext: &http::Extensions,
+    bucket: &str,
+    target: &DeleteTarget,
+) -> S3Result<()> {
+    let gate = Gate::new(gw.node.clone(), gw.bucket_auth.clone());
+    let uri: http::Uri = match &target.version_id {
+        Some(v) => format!("/?versionId={}", urlencoding::encode(v))
+            .parse()
+            .unwrap_or_else(|_| http::Uri::from_static("/")),
+        None => http::Uri::from_static("/"),
+    };
+    let asked = Asked {
+        op: "DeleteObject",
+        bucket,
+        key: Some(&target.key),
+        uri: &uri,
+        headers,
+        conn: ext.get::<ConnInfo>().copied(),
+        copy_source: false,
+    };
+    let signer = crate::auth::requester(ext).map(|r| {
+        let granted = Need::Write.met_by(r.permission(bucket));
+        crate::auth::signer(r, granted)
+    });
+    gate.check(&asked, signer).await
 }
 
 /// A `<Deleted>` entry: a version removed (`named`: the request gave its id), or a

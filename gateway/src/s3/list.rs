@@ -2,7 +2,6 @@
 //! max-keys paging by continuation token / start-after / marker, encoding-type=url,
 //! the keys' owner (V1, and V2 with fetch-owner).
 
-use super::bucket::owner;
 use super::error::OrS3;
 use super::meta::{etag, timestamp};
 use crate::state::Gateway;
@@ -47,13 +46,17 @@ pub(super) fn delimiter(d: Option<String>) -> Option<String> {
     d.filter(|d| !d.is_empty())
 }
 
-/// The listed keys; with their owner when `with_owner` (V1 always, V2 with
-/// `fetch-owner=true`).
-fn contents(page: &ListPage, enc: &impl Fn(String) -> String, with_owner: bool) -> Vec<Object> {
+/// The listed keys; with their owner (the bucket's) when given (V1 always, V2
+/// with `fetch-owner=true`).
+fn contents(
+    page: &ListPage,
+    enc: &impl Fn(String) -> String,
+    owner: Option<&Owner>,
+) -> Vec<Object> {
     page.objects
         .iter()
         .map(|o| Object {
-            owner: with_owner.then(owner),
+            owner: owner.cloned(),
             key: Some(enc(o.key.clone())),
             size: i64::try_from(o.size).ok(),
             e_tag: Some(etag(&o.etag)),
@@ -122,12 +125,16 @@ pub async fn list_objects_v2(
         .as_ref()
         .filter(|_| page.truncated)
         .map(|k| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k));
+    let owner = match input.fetch_owner {
+        Some(true) => Some(super::acl::bucket_owner(gw, &input.bucket).await?),
+        _ => None,
+    };
     let out = ListObjectsV2Output {
         name: Some(input.bucket),
         key_count: i32::try_from(page.objects.len() + page.common_prefixes.len()).ok(),
         max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
         is_truncated: Some(page.truncated),
-        contents: Some(contents(&page, &enc, input.fetch_owner == Some(true))),
+        contents: Some(contents(&page, &enc, owner.as_ref())),
         common_prefixes: Some(common_prefixes(&page, &enc)),
         prefix: Some(enc(input.prefix.unwrap_or_default())),
         delimiter: delim.map(&enc),
@@ -155,11 +162,12 @@ pub async fn list_objects(
     let page = list_page(gw, &input.bucket, query).await?;
     let enc = encoder(input.encoding_type.as_ref());
     let next_marker = page.last.clone().filter(|_| page.truncated).map(&enc);
+    let owner = super::acl::bucket_owner(gw, &input.bucket).await?;
     let out = ListObjectsOutput {
         name: Some(input.bucket),
         max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
         is_truncated: Some(page.truncated),
-        contents: Some(contents(&page, &enc, true)),
+        contents: Some(contents(&page, &enc, Some(&owner))),
         common_prefixes: Some(common_prefixes(&page, &enc)),
         prefix: Some(enc(input.prefix.unwrap_or_default())),
         delimiter: delim.map(&enc),

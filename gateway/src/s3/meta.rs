@@ -48,8 +48,9 @@ macro_rules! fill_object_output {
         $out.e_tag = Some($crate::s3::meta::etag(&rec.etag));
         $out.last_modified = Some($crate::s3::meta::timestamp(rec.last_modified_ms));
         $out.accept_ranges = Some("bytes".into());
-        if !rec.meta.user.is_empty() {
-            $out.metadata = Some(rec.meta.user.iter().cloned().collect());
+        let mut user = rec.meta.client_user().peekable();
+        if user.peek().is_some() {
+            $out.metadata = Some(user.cloned().collect());
         }
         if !rec.part_sizes.is_empty() {
             $out.parts_count = i32::try_from(rec.part_sizes.len()).ok();

@@ -15,6 +15,7 @@ pub(crate) mod meta;
 mod multipart;
 mod multipart_checksum;
 mod object_lock;
+mod ownership;
 mod policy;
 pub mod post_object;
 mod public_access;
@@ -50,6 +51,15 @@ macro_rules! dispatch {
 
 // Input and output type names of each operation, as s3s names them.
 macro_rules! paste_input {
+    (put_bucket_ownership_controls) => {
+        PutBucketOwnershipControlsInput
+    };
+    (get_bucket_ownership_controls) => {
+        GetBucketOwnershipControlsInput
+    };
+    (delete_bucket_ownership_controls) => {
+        DeleteBucketOwnershipControlsInput
+    };
     (put_bucket_cors) => {
         PutBucketCorsInput
     };
@@ -170,6 +180,9 @@ macro_rules! paste_input {
     (get_object_acl) => {
         GetObjectAclInput
     };
+    (put_object_acl) => {
+        PutObjectAclInput
+    };
     (put_object_tagging) => {
         PutObjectTaggingInput
     };
@@ -209,6 +222,15 @@ macro_rules! paste_input {
 }
 
 macro_rules! paste_output {
+    (put_bucket_ownership_controls) => {
+        PutBucketOwnershipControlsOutput
+    };
+    (get_bucket_ownership_controls) => {
+        GetBucketOwnershipControlsOutput
+    };
+    (delete_bucket_ownership_controls) => {
+        DeleteBucketOwnershipControlsOutput
+    };
     (put_bucket_cors) => {
         PutBucketCorsOutput
     };
@@ -329,6 +351,9 @@ macro_rules! paste_output {
     (get_object_acl) => {
         GetObjectAclOutput
     };
+    (put_object_acl) => {
+        PutObjectAclOutput
+    };
     (put_object_tagging) => {
         PutObjectTaggingOutput
     };
@@ -392,6 +417,9 @@ dispatch! {
     get_bucket_tagging => tagging,
     delete_bucket_tagging => tagging,
     put_bucket_acl => acl,
+    put_bucket_ownership_controls => ownership,
+    get_bucket_ownership_controls => ownership,
+    delete_bucket_ownership_controls => ownership,
     get_bucket_acl => acl,
     put_bucket_policy => policy,
     get_bucket_policy => policy,
@@ -408,6 +436,7 @@ dispatch! {
     delete_objects => delete,
     copy_object => copy,
     get_object_acl => acl,
+    put_object_acl => acl,
     put_object_tagging => tagging,
     get_object_tagging => tagging,
     delete_object_tagging => tagging,

@@ -5,7 +5,6 @@
 //! The object's additional checksum (composite or full-object) is made in
 //! `multipart_checksum`.
 
-use super::bucket::owner;
 use super::copy::copy_source;
 use super::error::OrS3;
 use super::get::copy_source_conditions;
@@ -72,9 +71,12 @@ pub async fn create_multipart_upload(
     gw: &Gateway,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let writer = crate::auth::requester(&req.extensions);
+    let acl = super::acl::for_write(gw, &req.input.bucket, &req.headers, writer).await?;
     let input = req.input;
     check_key(&input.key)?;
-    let meta = object_meta_from!(input);
+    let mut meta = object_meta_from!(input);
+    meta.set_acl(acl);
     let checksum = upload_checksum(
         input.checksum_algorithm.as_ref(),
         input.checksum_type.as_ref(),
@@ -335,6 +337,7 @@ pub async fn list_parts(
         .last()
         .and_then(|p| p.part_number)
         .filter(|_| truncated);
+    let owner = super::acl::bucket_owner(gw, &input.bucket).await?;
     Ok(S3Response::new(ListPartsOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -344,7 +347,7 @@ pub async fn list_parts(
         next_part_number_marker: next,
         is_truncated: Some(truncated),
         parts: Some(parts),
-        owner: Some(owner()),
+        owner: Some(owner),
         checksum_algorithm,
         checksum_type,
         ..Default::default()
@@ -370,6 +373,7 @@ pub async fn list_multipart_uploads(
         .await
         .or_s3()?;
     let last = list.uploads.last().cloned();
+    let bucket_owner = super::acl::bucket_owner(gw, &input.bucket).await?;
     let uploads = list
         .uploads
         .into_iter()
@@ -377,7 +381,7 @@ pub async fn list_multipart_uploads(
             key: Some(u.key),
             upload_id: Some(u.upload_id),
             initiated: Some(timestamp(u.initiated_ms)),
-            owner: Some(owner()),
+            owner: Some(bucket_owner.clone()),
             ..Default::default()
         })
         .collect();

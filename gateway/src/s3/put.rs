@@ -30,7 +30,9 @@ pub async fn put_object(
         return Err(s3_error!(EntityTooLarge));
     }
     let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let meta = object_meta_from!(input);
+    let mut meta = object_meta_from!(input);
+    let writer = crate::auth::requester(&extensions);
+    meta.set_acl(super::acl::for_write(gw, &input.bucket, &headers, writer).await?);
     let lock = requested_lock(
         input.object_lock_mode.as_ref(),
         input.object_lock_retain_until_date.as_ref(),

@@ -1,15 +1,14 @@
 //! Refusals of request elements that ask for something Cairn does not do. A client
-//! that asks for a guarantee (object lock, encryption, an ACL grant, a storage
-//! class, a website redirect...) gets a clear error before anything is
+//! that asks for a guarantee (encryption, a storage class, a website
+//! redirect...) gets a clear error before anything is
 //! read or stored, never a success that silently drops the request element.
 //!
 //! `check_request` runs on every request once its identity is known (from the
-//! access check, before s3s reads any body); the body-borne parts (ACL documents,
-//! bucket policies, create-bucket configurations) are checked by their handlers
-//! with the helpers below.
+//! access check, before s3s reads any body); ACL headers are checked for form
+//! here (`policy::acl::Requested`), their grantees and the bucket's object
+//! ownership by the handlers; the body-borne parts (ACL documents, bucket
+//! policies, create-bucket configurations) are checked by their handlers.
 
-use super::acl::ALL_USERS;
-use super::bucket::OWNER_ID;
 use super::error::custom;
 use http::{HeaderMap, Uri};
 use s3s::{s3_error, S3Result};
@@ -31,15 +30,16 @@ pub const MAX_DOCUMENT_BODY: u64 = 20 * 1024 * 1024;
 pub fn check_request(op: &str, uri: &Uri, headers: &HeaderMap) -> S3Result<()> {
     check_document_length(op, headers)?;
     check_query(uri)?;
+    crate::policy::acl::Requested::from_headers(headers)?;
     for (name, value) in headers {
         let name = name.as_str();
         let value = value.to_str().unwrap_or("").trim();
-        check_header(op, name, value)?;
+        check_header(name, value)?;
     }
     Ok(())
 }
 
-fn check_header(op: &str, name: &str, value: &str) -> S3Result<()> {
+fn check_header(name: &str, value: &str) -> S3Result<()> {
     if name.starts_with("x-amz-server-side-encryption")
         || name.starts_with("x-amz-copy-source-server-side-encryption")
     {
@@ -57,15 +57,6 @@ fn check_header(op: &str, name: &str, value: &str) -> S3Result<()> {
             NotImplemented,
             "Website redirects (x-amz-website-redirect-location) are not supported yet."
         )),
-        "x-amz-acl" => check_canned_acl(op, value),
-        "x-amz-expected-bucket-owner" | "x-amz-source-expected-bucket-owner"
-            if value != OWNER_ID =>
-        {
-            Err(s3_error!(
-                AccessDenied,
-                "The bucket is owned by {OWNER_ID}, not by the expected owner."
-            ))
-        }
         "x-amz-checksum-algorithm" | "x-amz-sdk-checksum-algorithm" => {
             check_checksum_name(name, value)
         }
@@ -79,7 +70,6 @@ fn check_header(op: &str, name: &str, value: &str) -> S3Result<()> {
                 )),
             }
         }),
-        _ if name.starts_with("x-amz-grant-") => check_grant_header(op, name, value),
         _ => match name.strip_prefix("x-amz-checksum-") {
             Some("type" | "mode") | None => Ok(()),
             Some(algo) => check_checksum_name(name, algo),
@@ -96,52 +86,6 @@ fn check_checksum_name(header: &str, algo: &str) -> S3Result<()> {
             "Checksum algorithm {algo} ({header}) is not supported: use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256."
         ))
     }
-}
-
-/// Bucket ACLs can be `private` or `public-read` (anonymous GET/HEAD of objects);
-/// object ACLs only say what already holds with one owner.
-fn check_canned_acl(op: &str, value: &str) -> S3Result<()> {
-    let ok = match op {
-        "CreateBucket" | "PutBucketAcl" => matches!(value, "private" | "public-read"),
-        _ => matches!(
-            value,
-            "private" | "bucket-owner-full-control" | "bucket-owner-read"
-        ),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(s3_error!(
-            NotImplemented,
-            "The canned ACL {value} is not supported for {op}: buckets can be private or public-read, objects follow their bucket."
-        ))
-    }
-}
-
-/// `x-amz-grant-*: id="...", uri="..."`: only grants that hold anyway (the owner's)
-/// or that a bucket ACL can express (anyone may read) are accepted.
-fn check_grant_header(op: &str, name: &str, value: &str) -> S3Result<()> {
-    let bucket_acl = matches!(op, "CreateBucket" | "PutBucketAcl");
-    for grantee in value.split(',') {
-        let (kind, who) = grantee
-            .trim()
-            .split_once('=')
-            .unwrap_or((grantee.trim(), ""));
-        let who = who.trim().trim_matches('"');
-        let owner = kind.trim().eq_ignore_ascii_case("id") && who == OWNER_ID;
-        let public_read = bucket_acl
-            && name == "x-amz-grant-read"
-            && kind.trim().eq_ignore_ascii_case("uri")
-            && who == ALL_USERS;
-        if !(owner || public_read) {
-            return Err(s3_error!(
-                NotImplemented,
-                "The grant {name}: {} is not supported: Cairn has one owner and can only open a bucket's objects to anonymous reads.",
-                grantee.trim()
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Refuses, unread, a document body larger than the limit, and one without a
@@ -196,33 +140,6 @@ fn check_query(uri: &Uri) -> S3Result<()> {
     Ok(())
 }
 
-/// Whether an ACL document's grants are ones a bucket ACL can keep: the owner's
-/// full control and anyone's READ. Returns whether anyone may read.
-pub fn bucket_acl_grants(grants: &[s3s::dto::Grant]) -> S3Result<bool> {
-    let mut public = false;
-    for g in grants {
-        let grantee = g.grantee.as_ref();
-        let permission = g.permission.as_ref().map(|p| p.as_str()).unwrap_or("");
-        let id = grantee.and_then(|e| e.id.as_deref());
-        let uri = grantee.and_then(|e| e.uri.as_deref());
-        if id == Some(OWNER_ID) && uri.is_none() {
-            continue; // the owner holds every permission already
-        }
-        if uri == Some(ALL_USERS) && id.is_none() && permission == "READ" {
-            public = true;
-            continue;
-        }
-        return Err(s3_error!(
-            NotImplemented,
-            "The grant of {permission} to {} is not supported: Cairn has one owner and can only open a bucket's objects to anonymous reads.",
-            id.or(uri)
-                .or(grantee.and_then(|e| e.email_address.as_deref()))
-                .unwrap_or("an unnamed grantee")
-        ));
-    }
-    Ok(public)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -257,32 +174,18 @@ mod tests {
             Some("InvalidStorageClass")
         );
         assert_eq!(code(put, u, &[("x-amz-storage-class", "STANDARD")]), None);
+        assert_eq!(code(put, u, &[("x-amz-acl", "public-read-write")]), None);
         assert_eq!(
-            code(put, u, &[("x-amz-acl", "public-read")]).as_deref(),
+            code(put, u, &[("x-amz-acl", "log-delivery-write")]).as_deref(),
             Some("NotImplemented")
         );
         assert_eq!(
-            code("CreateBucket", "/b", &[("x-amz-acl", "public-read")]),
+            code(put, u, &[("x-amz-grant-read", "id=\"someone\"")]),
             None
         );
         assert_eq!(
-            code(put, u, &[("x-amz-grant-full-control", "id=\"cairn\"")]),
-            None
-        );
-        assert_eq!(
-            code(put, u, &[("x-amz-grant-read", "id=\"someone\"")]).as_deref(),
-            Some("NotImplemented")
-        );
-        assert_eq!(
-            code(
-                "PutBucketAcl",
-                "/b?acl",
-                &[(
-                    "x-amz-grant-read",
-                    "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""
-                )]
-            ),
-            None
+            code(put, u, &[("x-amz-grant-read", "emailAddress=\"a@b.c\"")]).as_deref(),
+            Some("UnresolvableGrantByEmailAddress")
         );
         assert_eq!(
             code(put, u, &[("x-amz-checksum-sha512", "abc")]).as_deref(),

@@ -2,7 +2,6 @@
 //! an object shares: finding the version a request names (delete markers answer
 //! as S3 answers them) and the version and lock headers of the answer.
 
-use super::bucket::owner;
 use super::error::OrS3;
 use super::list::{delimiter, encoder, max_keys};
 use super::meta::{etag, timestamp};
@@ -158,13 +157,14 @@ pub async fn list_object_versions(
     let enc = encoder(input.encoding_type.as_ref());
     let mut versions = Vec::new();
     let mut markers = Vec::new();
+    let owner = super::acl::bucket_owner(gw, &input.bucket).await?;
     for v in page.versions {
         if v.delete_marker {
             markers.push(DeleteMarkerEntry {
                 is_latest: Some(v.latest),
                 key: Some(enc(v.key)),
                 last_modified: Some(timestamp(v.last_modified_ms)),
-                owner: Some(owner()),
+                owner: Some(owner.clone()),
                 version_id: Some(v.version_id),
             });
         } else {
@@ -173,7 +173,7 @@ pub async fn list_object_versions(
                 is_latest: Some(v.latest),
                 key: Some(enc(v.key)),
                 last_modified: Some(timestamp(v.last_modified_ms)),
-                owner: Some(owner()),
+                owner: Some(owner.clone()),
                 size: i64::try_from(v.size).ok(),
                 storage_class: Some(ObjectVersionStorageClass::from_static(
                     ObjectVersionStorageClass::STANDARD,

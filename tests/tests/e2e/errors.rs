@@ -540,10 +540,10 @@ async fn check_public_read(server: &Server, bucket: &str, data: &[u8]) {
 async fn public_read_acl() {
     let server = Server::start_default().await;
     let c = server.client();
-    create_bucket(&c, "public").await;
+    create_bucket_with_acls(&c, "public", false).await;
     create_bucket(&c, "private").await;
     let data = b"hello, world of anonymous readers".to_vec();
-    put(&c, "public", "pub/obj.txt", data.clone()).await;
+    put_public(&c, "public", "pub/obj.txt", data.clone()).await;
     put(&c, "private", "pub/obj.txt", data.clone()).await;
 
     c.put_bucket_acl()
@@ -567,6 +567,13 @@ async fn public_read_acl() {
     c.put_bucket_acl()
         .bucket("public")
         .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    c.put_object_acl()
+        .bucket("public")
+        .key("pub/obj.txt")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::Private)
         .send()
         .await
         .unwrap();
@@ -671,20 +678,14 @@ async fn malformed_bucket_policy_rejected() {
 async fn virtual_hosted_style_raw() {
     let server = Server::start(ServerOpts::new().domain("localtest.cairn")).await;
     let c = server.client();
-    create_bucket(&c, "vhost").await;
-    put(
+    create_bucket_with_acls(&c, "vhost", true).await;
+    put_public(
         &c,
         "vhost",
         "dir/page.html",
         b"<html>virtual</html>".to_vec(),
     )
     .await;
-    c.put_bucket_acl()
-        .bucket("vhost")
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
 
     // Explicit Host header without port.
     let resp = server

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 mod access;
+mod acl;
+mod acl_ownership;
 mod admin_api;
 mod buckets;
 mod checksums;

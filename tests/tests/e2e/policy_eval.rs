@@ -6,7 +6,6 @@
 //! MalformedPolicy for unknown condition keys and operators.
 
 use crate::access::Admin;
-use cairn_tests::aws_sdk_s3::types::BucketCannedAcl;
 use cairn_tests::aws_sdk_s3::Client;
 use cairn_tests::*;
 
@@ -115,14 +114,9 @@ async fn explicit_deny_beats_grants_acls_and_admin() {
     let root = server.client();
     let (reader_ak, reader_sk) = admin.key("reader").await;
     let reader = server.client_with(&reader_ak, &reader_sk);
-    root.create_bucket()
-        .bucket("shop")
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
-    put(&root, "shop", "img/a.png", "png").await;
-    put(&root, "shop", "secret/x", "x").await;
+    create_bucket_with_acls(&root, "shop", true).await;
+    put_public(&root, "shop", "img/a.png", "png").await;
+    put_public(&root, "shop", "secret/x", "x").await;
     admin
         .grant(
             "shop",

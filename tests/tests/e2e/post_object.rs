@@ -455,10 +455,27 @@ async fn post_object_refusals_store_nothing() {
         None,
     )
     .await;
-    // A canned ACL Cairn cannot keep.
+    // A public ACL on a bucket whose ACLs are disabled (new buckets' default),
+    // and one Cairn cannot keep.
     let acl = with(
         ok(vec![key_prefix("up/"), json!({"acl": "public-read"})], 600),
         &[("acl", "public-read")],
+    );
+    refused(
+        &server,
+        &acl,
+        b"x",
+        400,
+        "AccessControlListNotSupported",
+        None,
+    )
+    .await;
+    let acl = with(
+        ok(
+            vec![key_prefix("up/"), json!({"acl": "log-delivery-write"})],
+            600,
+        ),
+        &[("acl", "log-delivery-write")],
     );
     refused(&server, &acl, b"x", 501, "NotImplemented", None).await;
     // A key with no grant on the bucket.

@@ -1,10 +1,12 @@
 //! PublicAccessBlock end to end: Put/Get/Delete round trips, and each setting as
 //! AWS evaluates it — BlockPublicAcls refuses public ACLs, IgnorePublicAcls makes
-//! a public-read bucket private again, BlockPublicPolicy refuses a public policy,
+//! public-read buckets and objects private again, BlockPublicPolicy refuses a public policy,
 //! RestrictPublicBuckets closes what a public policy opened to anonymous clients.
 
 use crate::policy_eval::set_policy;
-use cairn_tests::aws_sdk_s3::types::{BucketCannedAcl, PublicAccessBlockConfiguration};
+use cairn_tests::aws_sdk_s3::types::{
+    BucketCannedAcl, ObjectCannedAcl, PublicAccessBlockConfiguration,
+};
 use cairn_tests::aws_sdk_s3::Client;
 use cairn_tests::*;
 
@@ -31,13 +33,8 @@ const PUBLIC: &str =
 async fn public_access_block_closes_what_acls_and_policies_open() {
     let server = Server::start_default().await;
     let c = server.client();
-    c.create_bucket()
-        .bucket("pab")
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
-    put(&c, "pab", "k", "v").await;
+    create_bucket_with_acls(&c, "pab", true).await;
+    put_public(&c, "pab", "k", "v").await;
     assert_err(
         c.get_public_access_block().bucket("pab").send().await,
         404,
@@ -75,9 +72,31 @@ async fn public_access_block_closes_what_acls_and_policies_open() {
         403,
         &["AccessDenied"],
     );
+    assert_err(
+        c.put_object_acl()
+            .bucket("pab")
+            .key("k")
+            .acl(ObjectCannedAcl::PublicReadWrite)
+            .send()
+            .await,
+        403,
+        &["AccessDenied"],
+    );
     c.put_bucket_acl()
         .bucket("pab")
         .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        server.anonymous_get_status("pab/k").await,
+        200,
+        "the object's own ACL still opens it"
+    );
+    c.put_object_acl()
+        .bucket("pab")
+        .key("k")
+        .acl(ObjectCannedAcl::Private)
         .send()
         .await
         .unwrap();

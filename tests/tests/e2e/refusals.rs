@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 //! What Cairn does not do is refused, never silently accepted: object lock on a
-//! bucket created without it, server-side encryption, ACL grants it cannot keep,
+//! bucket created without it, server-side encryption, ACLs it cannot keep or a
+//! bucket whose ACLs are disabled does not take,
 //! storage classes other than STANDARD, website redirects, version ids that name
 //! nothing, bucket policies it does not evaluate.
 //! Every refusal is checked to have changed nothing stored.
@@ -340,23 +341,37 @@ async fn encryption_storage_class_and_redirects_are_refused() {
 }
 
 #[tokio::test]
-async fn acl_grants_cairn_cannot_keep_are_refused() {
+async fn acls_cairn_cannot_keep_or_the_bucket_does_not_take_are_refused() {
     let server = Server::start_default().await;
     let c = server.client();
+    // New buckets have ACLs disabled: a public ACL at creation is refused.
     for acl in [
+        BucketCannedAcl::PublicRead,
         BucketCannedAcl::PublicReadWrite,
         BucketCannedAcl::AuthenticatedRead,
     ] {
         assert_err(
             c.create_bucket().bucket("acl").acl(acl).send().await,
-            501,
-            &["NotImplemented"],
+            400,
+            &["InvalidBucketAclWithObjectOwnership"],
         );
     }
+    // Grants to keys that do not exist, and log delivery Cairn does not have.
     assert_err(
         c.create_bucket()
             .bucket("acl")
+            .object_ownership(ObjectOwnership::ObjectWriter)
             .grant_write("id=\"someone-else\"")
+            .send()
+            .await,
+        400,
+        &["InvalidArgument"],
+    );
+    assert_err(
+        c.create_bucket()
+            .bucket("acl")
+            .object_ownership(ObjectOwnership::ObjectWriter)
+            .acl(BucketCannedAcl::from("log-delivery-write"))
             .send()
             .await,
         501,
@@ -377,8 +392,8 @@ async fn acl_grants_cairn_cannot_keep_are_refused() {
                 .body(body(b"data".to_vec()))
                 .send()
                 .await,
-            501,
-            &["NotImplemented"],
+            400,
+            &["AccessControlListNotSupported"],
         );
     }
     assert_err(
@@ -389,11 +404,11 @@ async fn acl_grants_cairn_cannot_keep_are_refused() {
             .body(body(b"data".to_vec()))
             .send()
             .await,
-        501,
-        &["NotImplemented"],
+        400,
+        &["UnresolvableGrantByEmailAddress"],
     );
     absent(&c, "bkt", "k").await;
-    // Owner-only ACLs hold already and are accepted.
+    // The bucket owner's full control is what a bucket without ACLs takes.
     c.put_object()
         .bucket("bkt")
         .key("k")
@@ -403,9 +418,11 @@ async fn acl_grants_cairn_cannot_keep_are_refused() {
         .await
         .unwrap();
 
-    // An ACL document granting a user WRITE is refused; the ACL stays as it was.
+    // ACL documents a bucket without ACLs does not take, or naming no key
+    // Cairn has, are refused; the ACL stays as it was.
     let before = c.get_bucket_acl().bucket("bkt").send().await.unwrap();
     let owner = before.owner().unwrap().clone();
+    assert_eq!(owner.id(), Some(ACCESS_KEY));
     let user = Grantee::builder()
         .r#type(Type::CanonicalUser)
         .id("someone-else")
@@ -425,12 +442,8 @@ async fn acl_grants_cairn_cannot_keep_are_refused() {
     let grant =
         |g: &Grantee, p: Permission| Grant::builder().grantee(g.clone()).permission(p).build();
     for grants in [
-        vec![grant(&user, Permission::Write)],
         vec![grant(&all_users, Permission::Write)],
-        vec![
-            grant(&all_users, Permission::Read),
-            grant(&user, Permission::FullControl),
-        ],
+        vec![grant(&all_users, Permission::Read)],
     ] {
         assert_err(
             c.put_bucket_acl()
@@ -438,24 +451,42 @@ async fn acl_grants_cairn_cannot_keep_are_refused() {
                 .access_control_policy(policy(grants))
                 .send()
                 .await,
-            501,
-            &["NotImplemented"],
+            400,
+            &["AccessControlListNotSupported"],
         );
     }
+    c.create_bucket()
+        .bucket("acls-on")
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
+    assert_err(
+        c.put_bucket_acl()
+            .bucket("acls-on")
+            .access_control_policy(policy(vec![
+                grant(&all_users, Permission::Read),
+                grant(&user, Permission::FullControl),
+            ]))
+            .send()
+            .await,
+        400,
+        &["InvalidArgument"],
+    );
     let after = c.get_bucket_acl().bucket("bkt").send().await.unwrap();
+    assert_eq!(after.grants(), before.grants());
+    let after = c.get_bucket_acl().bucket("acls-on").send().await.unwrap();
     assert_eq!(after.grants(), before.grants());
     // Anonymous reads still refused: nothing was opened.
     let anon = server.http().get(server.url("bkt/k")).send().await.unwrap();
     assert_eq!(anon.status().as_u16(), 403);
-    // AllUsers READ is what a bucket ACL can keep.
-    c.put_bucket_acl()
-        .bucket("bkt")
-        .access_control_policy(policy(vec![grant(&all_users, Permission::Read)]))
+    let anon = server
+        .http()
+        .get(server.url("acls-on?list-type=2"))
         .send()
         .await
         .unwrap();
-    let anon = server.http().get(server.url("bkt/k")).send().await.unwrap();
-    assert_eq!(anon.status().as_u16(), 200);
+    assert_eq!(anon.status().as_u16(), 403);
 }
 
 #[tokio::test]
@@ -530,7 +561,7 @@ async fn versions_and_expected_owners_are_checked() {
     c.put_object()
         .bucket("bkt")
         .key("other")
-        .expected_bucket_owner("cairn")
+        .expected_bucket_owner(ACCESS_KEY)
         .body(body(b"x".to_vec()))
         .send()
         .await
@@ -644,7 +675,7 @@ async fn unimplemented_operations_answer_not_implemented() {
     put(&c, "bkt", "k", b"data".to_vec()).await;
     // Bucket sub-resources, with a well-formed document for the PUTs (s3s
     // parses it before finding the operation unimplemented).
-    let bucket_ops: [(&str, &str, &str); 28] = [
+    let bucket_ops: [(&str, &str, &str); 25] = [
         ("GET", "encryption", ""),
         ("PUT", "encryption", "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"),
         ("DELETE", "encryption", ""),
@@ -658,9 +689,6 @@ async fn unimplemented_operations_answer_not_implemented() {
         ("PUT", "logging", "<BucketLoggingStatus></BucketLoggingStatus>"),
         ("GET", "notification", ""),
         ("PUT", "notification", "<NotificationConfiguration></NotificationConfiguration>"),
-        ("GET", "ownershipControls", ""),
-        ("PUT", "ownershipControls", "<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>"),
-        ("DELETE", "ownershipControls", ""),
         ("GET", "requestPayment", ""),
         ("PUT", "requestPayment", "<RequestPaymentConfiguration><Payer>Requester</Payer></RequestPaymentConfiguration>"),
         ("GET", "accelerate", ""),
@@ -674,8 +702,7 @@ async fn unimplemented_operations_answer_not_implemented() {
         ("GET", "abac", ""),
         ("PUT", "abac", ""),
     ];
-    let object_ops: [(&str, &str, &str); 4] = [
-        ("PUT", "acl", ""),
+    let object_ops: [(&str, &str, &str); 3] = [
         ("POST", "restore", ""),
         ("GET", "torrent", ""),
         ("PUT", "renameObject", ""),

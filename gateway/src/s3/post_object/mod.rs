@@ -100,7 +100,8 @@ async fn post(
     let Some(access_key) = sign::signer(&cx.auth, &form.fields, &cx.region).await? else {
         return Err(s3_error!(AccessDenied, "Access Denied"));
     };
-    cx.auth
+    let requester = cx
+        .auth
         .authorize_key(access_key, Some(bucket), Need::Write)
         .await?;
     let policy = form.fields.field("policy").unwrap_or_default();
@@ -125,10 +126,20 @@ async fn post(
         .check(&form.fields.0, bucket, time::OffsetDateTime::now_utc())
         .map_err(policy_error)?;
     crate::s3::meta::check_key(&key)?;
-    crate::s3::refuse::check_request("PutObject", &parts.uri, &as_headers(&form.fields.0))?;
-    let meta = object_meta(&form)?;
+    let as_put = as_headers(&form.fields.0);
+    crate::s3::refuse::check_request("PutObject", &parts.uri, &as_put)?;
+    let mut meta = object_meta(&form)?;
 
     let gw = &cx.gateway;
+    let settings = crate::s3::acl::settings(gw, bucket).await?;
+    if settings.block.block_public_acls && crate::policy::public_block::public_acl_headers(&as_put)
+    {
+        return Err(s3_error!(
+            AccessDenied,
+            "Access Denied: the bucket's public access block refuses public ACLs"
+        ));
+    }
+    meta.set_acl(crate::s3::acl::for_write(gw, bucket, &as_put, Some(&requester)).await?);
     let cfg = gw.node.bucket_config(bucket.to_string()).await.or_s3()?;
     if cfg.object_lock && cfg.default_retention.is_some() {
         return Err(crate::s3::object_lock::integrity_required());

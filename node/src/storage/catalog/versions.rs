@@ -473,7 +473,7 @@ pub(super) fn update_in(
     now_ms: i64,
 ) -> Result<()> {
     let cfg = config_in(txn, bucket)?;
-    if !matches!(change, VersionChange::SetTags(_)) && !cfg.object_lock {
+    if !matches!(change, VersionChange::SetTags(_) | VersionChange::SetAcl(_)) && !cfg.object_lock {
         return Err(lock_not_configured());
     }
     if cfg.versioning != Versioning::Unversioned {
@@ -510,6 +510,7 @@ pub(super) fn update_in(
             row.lock.retention = *retention;
         }
         VersionChange::SetLegalHold(on) => row.lock.legal_hold = *on,
+        VersionChange::SetAcl(acl) => record.meta.set_acl(acl.clone()),
     }
     versions.insert((bucket, key, s), encode(&row)?.as_slice())?;
     drop(versions);
@@ -531,8 +532,10 @@ fn update_unversioned(
         Some(v) => decode(v.value())?,
         None => return Err(Error::NoSuchKey),
     };
-    if let VersionChange::SetTags(tags) = change {
-        record.meta.tags = tags.clone();
+    match change {
+        VersionChange::SetTags(tags) => record.meta.tags = tags.clone(),
+        VersionChange::SetAcl(acl) => record.meta.set_acl(acl.clone()),
+        _ => {}
     }
     objects.insert((bucket, key), encode(&record)?.as_slice())?;
     Ok(())
