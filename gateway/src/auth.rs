@@ -182,19 +182,27 @@ impl Authorizer {
         Ok(requester)
     }
 
-    /// The requester signing with `access_key`, if the key may sign now and has
-    /// `need` on `bucket` by its grants (a POST object upload checks its
-    /// signature itself and comes here for the rest).
-    pub async fn authorize_key(
+    /// The requester of a POST object (browser form) upload of `key` to
+    /// `bucket`, signed by `access_key` (the form's signature was checked by the
+    /// caller): authorised as a PutObject of the key, as `authorize` does for
+    /// every other request.
+    pub async fn authorize_post(
         &self,
         access_key: String,
-        bucket: Option<&str>,
-        need: Need,
+        bucket: &str,
+        key: &str,
+        parts: &http::request::Parts,
     ) -> S3Result<Requester> {
-        match self.key_and_grant(access_key, bucket, need).await? {
-            (requester, true) => Ok(requester),
-            _ => Err(s3_error!(AccessDenied, "Access Denied")),
-        }
+        let asked = Asked {
+            op: "PutObject",
+            bucket,
+            key: Some(key),
+            uri: &parts.uri,
+            headers: &parts.headers,
+            conn: parts.extensions.get::<ConnInfo>().copied(),
+            copy_source: false,
+        };
+        self.authorize(Some(&asked), access_key).await
     }
 
     /// The requester signing with `access_key`, if the key may sign now, and

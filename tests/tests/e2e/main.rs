@@ -32,6 +32,7 @@ mod persistence;
 mod policy_conditions;
 mod policy_eval;
 mod post_object;
+mod post_object_policy;
 mod post_object_stream;
 mod public_access;
 mod refusals;

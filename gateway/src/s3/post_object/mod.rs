@@ -17,7 +17,6 @@ mod sign;
 use crate::auth::Authorizer;
 use crate::checksum::{BodyHasher, Expected};
 use crate::chunker::{store_body, Pins};
-use crate::permissions::Need;
 use crate::s3::error::{custom, OrS3};
 use crate::state::{Gateway, MAX_PUT_SIZE};
 use cairn_node::records::{ContentHeaders, ObjectMeta, WriteCondition};
@@ -100,10 +99,6 @@ async fn post(
     let Some(access_key) = sign::signer(&cx.auth, &form.fields, &cx.region).await? else {
         return Err(s3_error!(AccessDenied, "Access Denied"));
     };
-    let requester = cx
-        .auth
-        .authorize_key(access_key, Some(bucket), Need::Write)
-        .await?;
     let policy = form.fields.field("policy").unwrap_or_default();
     let policy = Policy::parse(policy).map_err(policy_error)?;
 
@@ -122,6 +117,12 @@ async fn post(
             value.clone_from(&key);
         }
     }
+    // Authorised as the PutObject of `key` it is: grants, ACLs and the bucket
+    // policy (an explicit Deny wins), before any byte is stored.
+    let requester = cx
+        .auth
+        .authorize_post(access_key, bucket, &key, &parts)
+        .await?;
     let (min, max) = policy
         .check(&form.fields.0, bucket, time::OffsetDateTime::now_utc())
         .map_err(policy_error)?;
