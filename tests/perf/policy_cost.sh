@@ -5,7 +5,8 @@
 # NotAction, NotResource, conditions on aws:SourceIp, aws:Referer, aws:UserAgent,
 # aws:CurrentTime, s3:prefix, s3:ExistingObjectTag...; one Deny applies to GETs but
 # its condition does not hold, so every GET evaluates conditions). Prints each
-# round's ops/s and the median of each side, and the difference.
+# round's ops/s and the median of each side, and the difference. The order of the
+# two sides alternates from round to round.
 #
 # Usage: bash tests/perf/policy_cost.sh [ROUNDS] [SECONDS-PER-ROUND]   (default 5 3)
 set -u
@@ -73,8 +74,15 @@ bench() { # POLICY -> ops/s
 bench none >/dev/null # populate and warm up
 without=() with=()
 for r in $(seq 1 "$ROUNDS"); do
-  a=$(bench none) || exit 1
-  b=$(bench "$D/policy.json") || exit 1
+  # Odd rounds run without the policy first, even rounds with it first, so a
+  # drift of the machine (or a warm-up) does not favour one side.
+  if [ $((r % 2)) = 1 ]; then
+    a=$(bench none) || exit 1
+    b=$(bench "$D/policy.json") || exit 1
+  else
+    b=$(bench "$D/policy.json") || exit 1
+    a=$(bench none) || exit 1
+  fi
   without+=("$a"); with+=("$b")
   printf 'round %d: without policy %7s ops/s   with 20-statement policy %7s ops/s\n' "$r" "$a" "$b"
 done
