@@ -147,6 +147,20 @@ pub fn cairn_bin() -> PathBuf {
     );
 }
 
+/// `cairn server` listening on `addr` with its data in `data_dir`, in the test
+/// region (the start of every test server's command line).
+pub fn server_command(addr: std::net::SocketAddr, data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(cairn_bin());
+    cmd.arg("server")
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--data")
+        .arg(data_dir)
+        .arg("--region")
+        .arg(REGION);
+    cmd
+}
+
 /// Ports handed out by [`free_port`]: below Linux's ephemeral range (32768-60999),
 /// so the kernel never gives them to another socket bound to port 0 or to an
 /// outgoing connection.
@@ -266,14 +280,7 @@ impl Server {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(cairn_bin());
-        cmd.arg("server")
-            .arg("--listen")
-            .arg(self.addr.to_string())
-            .arg("--data")
-            .arg(&self.data_dir)
-            .arg("--region")
-            .arg(REGION);
+        let mut cmd = server_command(self.addr, &self.data_dir);
         if let Some(c) = self.opts.chunk_size {
             cmd.arg("--chunk-size").arg(c.to_string());
         }

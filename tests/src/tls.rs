@@ -18,7 +18,9 @@ use rcgen::{
 use sha2::Digest;
 
 use crate::process::{wait_health_with, Proc};
-use crate::{cairn_bin, free_port, s3_config_builder, ACCESS_KEY, ADMIN_TOKEN, REGION, SECRET_KEY};
+use crate::{
+    cairn_bin, free_port, s3_config_builder, server_command, ACCESS_KEY, ADMIN_TOKEN, SECRET_KEY,
+};
 
 /// A certificate authority of a test.
 pub struct TestCa {
@@ -184,15 +186,8 @@ impl TlsServer {
 
     /// Starts `cairn server ARGS` and waits for `https://ADDR/health`.
     pub async fn start(&mut self, args: &[&str]) {
-        let mut cmd = Command::new(cairn_bin());
-        cmd.arg("server")
-            .arg("--listen")
-            .arg(self.addr.to_string())
-            .arg("--data")
-            .arg(&self.data_dir)
-            .arg("--region")
-            .arg(REGION)
-            .arg("--admin-listen")
+        let mut cmd = server_command(self.addr, &self.data_dir);
+        cmd.arg("--admin-listen")
             .arg(self.admin_addr.to_string())
             .args(args)
             .env("CAIRN_ACCESS_KEY", ACCESS_KEY)

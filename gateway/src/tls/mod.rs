@@ -152,10 +152,7 @@ pub fn client_trusting(ca: Option<&Path>) -> Result<reqwest::ClientBuilder, TlsE
     let Some(path) = ca else {
         return Ok(builder);
     };
-    let pem = std::fs::read(path).map_err(|source| TlsError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let pem = cairn_node::tls::read(path)?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| TlsError::Pem {
         path: path.to_path_buf(),
         msg: e.to_string(),
