@@ -19,7 +19,7 @@
 #        SKIP_CLUSTER=1  skip the second e2e run against a 3-node cluster
 #        SKIP_FAULTS=1   skip the fault suite (otherwise it fails, never skips, without root)
 #        SKIP_TOOLS=1    skip the pytest suite
-#        SKIP_PERF_SMOKE=1  skip the small run of tests/perf/scale_load.sh
+#        SKIP_PERF_SMOKE=1  skip the small runs of tests/perf/scale_load.sh and scale_cluster.sh
 #        SKIP_DOCKER=1   skip the docker compose test (tests/deploy/compose.sh); without
 #                        it, a machine with no reachable Docker daemon fails that stage
 #        PYTEST_ARGS=".."  extra pytest arguments (e.g. "-k boto3 -x")
@@ -254,19 +254,20 @@ PY
   finish_stage "tool tests (pytest tests/tools)" "$st" $((SECONDS - t0)) "$p passed, $f failed, $s skipped (exit $rc); log $LOGDIR/pytest.log" "$p" "$f" "$s"
 }
 
-# A small run of the scale load script (tests/perf/scale_load.sh): it must work;
-# its figures go to the log, nothing is asserted on them.
+# Small runs of the scale load scripts (tests/perf/scale_load.sh, scale_cluster.sh):
+# they must work; their figures go to the log, nothing is asserted on them.
 perf_smoke_stage() {
-  local t0=$SECONDS
+  local t0=$SECONDS name="perf smoke (scale_load.sh, scale_cluster.sh 20000)"
   if [ "${SKIP_PERF_SMOKE:-0}" = 1 ] || [ "$BUILD_OK" = 0 ]; then
-    finish_stage "perf smoke (scale_load.sh 20000)" skipped 0 "SKIP_PERF_SMOKE=1 or build failed" 0 0 0; return
+    finish_stage "$name" skipped 0 "SKIP_PERF_SMOKE=1 or build failed" 0 0 0; return
   fi
-  say "bash tests/perf/scale_load.sh 20000 10000 (lane B, log scale-load.log)"
-  if PAGES=50 timeout 10m bash tests/perf/scale_load.sh 20000 10000 >"$LOGDIR/scale-load.log" 2>&1; then
-    finish_stage "perf smoke (scale_load.sh 20000)" ok $((SECONDS - t0)) "figures in $LOGDIR/scale-load.log" 0 0 0
+  say "bash tests/perf/scale_load.sh 20000 10000; scale_cluster.sh 20000 10000 (lane B, log scale-load.log)"
+  if PAGES=50 timeout 10m bash tests/perf/scale_load.sh 20000 10000 >"$LOGDIR/scale-load.log" 2>&1 &&
+    timeout 10m bash tests/perf/scale_cluster.sh 20000 10000 >>"$LOGDIR/scale-load.log" 2>&1; then
+    finish_stage "$name" ok $((SECONDS - t0)) "figures in $LOGDIR/scale-load.log" 0 0 0
   else
     tail -20 "$LOGDIR/scale-load.log"
-    finish_stage "perf smoke (scale_load.sh 20000)" FAILED $((SECONDS - t0)) "see $LOGDIR/scale-load.log" 0 1 0
+    finish_stage "$name" FAILED $((SECONDS - t0)) "see $LOGDIR/scale-load.log" 0 1 0
   fi
 }
 

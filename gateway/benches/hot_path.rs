@@ -174,6 +174,7 @@ fn bench_sigv4() {
                 lifecycle_interval: Duration::from_secs(3600),
                 lifecycle_clock_offset_ms: 0,
                 disk: cairn_node::storage::disk::Disk::Real,
+                db_caches: Default::default(),
             },
         )
         .await

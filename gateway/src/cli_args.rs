@@ -1,8 +1,9 @@
 //! Argument groups of the `cairn` binary's commands that more than one command
-//! shares (clap `Args`): the lifecycle schedule, the scrub's pace, the S3
-//! endpoint's connection limits, and the size and duration parsers.
+//! shares (clap `Args`): the lifecycle schedule, the scrub's pace, the databases'
+//! caches, the S3 endpoint's connection limits, and the size and duration parsers.
 
 use cairn_node::cluster::config::{ClusterConfig, ScrubSettings};
+use cairn_node::storage::DbCaches;
 use std::time::Duration;
 
 /// The lifecycle worker's schedule and (for tests) its clock.
@@ -52,6 +53,34 @@ impl ScrubArgs {
             settings.bandwidth = b;
         }
         settings
+    }
+}
+
+/// Page caches of the node's two databases: what a node's memory holds of them,
+/// whatever the store's size (rows past a cache are read from the kernel's page
+/// cache).
+#[derive(clap::Args)]
+pub struct CacheArgs {
+    /// Page cache of the catalog database (buckets, objects, versions, uploads),
+    /// e.g. "64MiB". Default: 32MiB.
+    #[arg(long, value_parser = parse_min_free, value_name = "SIZE")]
+    pub catalog_cache: Option<u64>,
+    /// Page cache of the Raft log database. Default: 32MiB.
+    #[arg(long, value_parser = parse_min_free, value_name = "SIZE")]
+    pub log_cache: Option<u64>,
+}
+
+impl CacheArgs {
+    pub fn caches(&self) -> DbCaches {
+        let mut caches = DbCaches::default();
+        let bytes = |b: u64| usize::try_from(b).unwrap_or(usize::MAX);
+        if let Some(b) = self.catalog_cache {
+            caches.catalog = bytes(b);
+        }
+        if let Some(b) = self.log_cache {
+            caches.log = bytes(b);
+        }
+        caches
     }
 }
 

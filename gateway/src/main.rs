@@ -3,7 +3,7 @@
 //! file; `cairn cluster status` shows a running cluster; `cairn key` and `cairn
 //! bucket` manage keys and grants through the admin API; `cairn bench` load-tests.
 
-use cairn::cli_args::{parse_min_free, LifecycleArgs, LimitArgs, ScrubArgs};
+use cairn::cli_args::{parse_min_free, CacheArgs, LifecycleArgs, LimitArgs, ScrubArgs};
 use cairn::server;
 use cairn_node::cluster::config::{ClusterConfig, ScrubSettings};
 use cairn_node::NodeOptions;
@@ -88,6 +88,8 @@ enum Command {
         #[command(flatten)]
         scrub: ScrubArgs,
         #[command(flatten)]
+        caches: CacheArgs,
+        #[command(flatten)]
         limits: LimitArgs,
         /// Address of the admin API (keys, grants, buckets), or "off". When the
         /// default address is taken the server starts without it (and says so).
@@ -146,6 +148,8 @@ enum Command {
         lifecycle: LifecycleArgs,
         #[command(flatten)]
         scrub: ScrubArgs,
+        #[command(flatten)]
+        caches: CacheArgs,
     },
     /// Run an S3 gateway of the cluster described by the cluster file.
     #[command(after_help = ENV_S3)]
@@ -358,6 +362,7 @@ fn main() -> std::process::ExitCode {
                 min_free,
                 lifecycle,
                 scrub,
+                caches,
                 limits,
                 admin_listen,
                 console_listen,
@@ -389,6 +394,7 @@ fn main() -> std::process::ExitCode {
                     lifecycle_interval: Duration::from_secs(lifecycle.lifecycle_interval),
                     lifecycle_clock_offset_ms: lifecycle.offset_ms(),
                     scrub: scrub.apply(ScrubSettings::default()),
+                    db_caches: caches.caches(),
                     limits,
                 })
                 .await
@@ -404,6 +410,7 @@ fn main() -> std::process::ExitCode {
                 test_drop_reply_key,
                 lifecycle,
                 scrub,
+                caches,
             } => {
                 let mut cfg = load(&config)?;
                 cfg.scrub = scrub.apply(cfg.scrub);
@@ -415,6 +422,7 @@ fn main() -> std::process::ExitCode {
                     lifecycle_interval: Duration::from_secs(lifecycle.lifecycle_interval),
                     lifecycle_clock_offset_ms: lifecycle.offset_ms(),
                     disk: cairn_node::storage::disk::Disk::Real,
+                    db_caches: caches.caches(),
                 };
                 cairn::node_process::run_node(cfg, id, opts, listen).await
             }

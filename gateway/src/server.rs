@@ -44,6 +44,8 @@ pub struct ServerOptions {
     pub lifecycle_clock_offset_ms: i64,
     /// `--scrub-interval`, `--scrub-bandwidth`.
     pub scrub: cairn_node::cluster::config::ScrubSettings,
+    /// `--catalog-cache`, `--log-cache`.
+    pub db_caches: cairn_node::storage::DbCaches,
     pub limits: Limits,
     /// `--admin-listen`, with `--admin-token-file` / `CAIRN_ADMIN_TOKEN`.
     pub admin_listen: Option<SocketAddr>,
@@ -131,12 +133,13 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
             lifecycle_interval: opts.lifecycle_interval,
             lifecycle_clock_offset_ms: opts.lifecycle_clock_offset_ms,
             disk: cairn_node::storage::disk::Disk::Real,
+            db_caches: opts.db_caches,
         },
     )
     .await?;
     node.wait_for_catalog_leader(Duration::from_secs(60))
         .await?;
-    let client = NodeClient::local(node);
+    let client = NodeClient::local(node.clone());
     let tls = match opts.tls {
         Some(source) => Some(source.files(&opts.data_dir, &opts.listen).await?),
         None => None,
@@ -161,7 +164,9 @@ pub async fn run_embedded(opts: ServerOptions) -> Result<(), ServerError> {
     };
     let sealing = SealingKey::load_or_create(&opts.data_dir)?;
     let where_ = format!("data in {}", opts.data_dir.display());
-    run_gateway_with(client, listener, &gateway_opts, sealing, None, &where_).await
+    run_gateway_with(client, listener, &gateway_opts, sealing, None, &where_).await?;
+    node.shutdown().await;
+    Ok(())
 }
 
 /// Binds the S3 listener on HOST:PORT (a name resolves to its addresses; the

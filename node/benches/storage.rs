@@ -167,8 +167,12 @@ fn chunked_record(chunks: usize) -> ObjectRecord {
 
 fn bench_catalog() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog =
-        Catalog::open(&Disk::Real, &dir.path().join("catalog.redb")).expect("open catalog");
+    let catalog = Catalog::open(
+        &Disk::Real,
+        &dir.path().join("catalog.redb"),
+        cairn_node::storage::DbCaches::default().catalog,
+    )
+    .expect("open catalog");
     catalog
         .create_bucket("bench", &BucketRecord::default(), None)
         .expect("create bucket");
@@ -238,8 +242,12 @@ fn bench_versions() {
     use cairn_node::storage::catalog::VersionListQuery;
     use cairn_node::versioning::{ConfigChange, Versioning};
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog =
-        Catalog::open(&Disk::Real, &dir.path().join("catalog.redb")).expect("open catalog");
+    let catalog = Catalog::open(
+        &Disk::Real,
+        &dir.path().join("catalog.redb"),
+        cairn_node::storage::DbCaches::default().catalog,
+    )
+    .expect("open catalog");
     catalog
         .create_bucket("vers", &BucketRecord::default(), None)
         .expect("create bucket");

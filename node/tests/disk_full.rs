@@ -33,6 +33,7 @@ fn opts(disk: &Arc<SimDisk>) -> NodeOptions {
         lifecycle_interval: Duration::from_secs(3600),
         lifecycle_clock_offset_ms: 0,
         disk: Disk::Sim(disk.clone()),
+        db_caches: Default::default(),
     }
 }
 

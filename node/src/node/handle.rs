@@ -11,7 +11,7 @@ use crate::error::{Error, Result, DISK_FULL};
 use crate::ids::ChunkId;
 use crate::ids::PgId;
 use crate::ids::{group_pg, pg_group, GroupId, NodeId, CATALOG_GROUP};
-use crate::raft::state_machine::read_chunk_list;
+use crate::raft::state_machine::{ChunkList, LIST_BATCH};
 use crate::raft::{Command, Reply};
 use crate::records::ChunkRef;
 use crate::rpc::messages::{GroupStatus, NodeStatus, Request, Response, SnapshotHeader};
@@ -187,9 +187,8 @@ impl Node {
         list: &std::path::Path,
         from: Option<NodeId>,
     ) -> Result<()> {
-        let list = list.to_path_buf();
-        let disk = self.stores.disk.clone();
-        let ids = blocking(move || read_chunk_list(&disk, &list)).await?;
+        let (path, disk) = (list.to_path_buf(), self.stores.disk.clone());
+        let mut list = blocking(move || ChunkList::open(&disk, &path)).await?;
         // The leader first, then the PG's replicas, then any node of the map.
         let map = self.map();
         let mut sources: Vec<NodeId> = from.into_iter().collect();
@@ -199,17 +198,32 @@ impl Node {
             }
         }
         let mut fetched = 0u64;
-        for id in ids {
-            if self.stores.chunks.contains(&id) {
-                continue;
-            }
-            let data = self.fetch_chunk(id, &sources).await?;
-            self.throttle
-                .take(data.len() as u64, map.moves.bandwidth)
-                .await;
+        loop {
+            // A batch of ids at a time, those held here left out (off the runtime).
             let stores = self.stores.clone();
-            blocking(move || stores.chunks.put(&id, &data).map(drop)).await?;
-            fetched += 1;
+            let (back, end, missing) = blocking(move || {
+                let batch = list.next_batch(LIST_BATCH)?;
+                let end = batch.is_empty();
+                let missing: Vec<ChunkId> = batch
+                    .into_iter()
+                    .filter(|id| !stores.chunks.contains(id))
+                    .collect();
+                Ok((list, end, missing))
+            })
+            .await?;
+            list = back;
+            if end {
+                break;
+            }
+            for id in missing {
+                let data = self.fetch_chunk(id, &sources).await?;
+                self.throttle
+                    .take(data.len() as u64, map.moves.bandwidth)
+                    .await;
+                let stores = self.stores.clone();
+                blocking(move || stores.chunks.put(&id, &data).map(drop)).await?;
+                fetched += 1;
+            }
         }
         tracing::info!(pg, fetched, "placement group snapshot chunks fetched");
         Ok(())

@@ -65,6 +65,8 @@ pub struct NodeOptions {
     pub lifecycle_clock_offset_ms: i64,
     /// The disk the node stores to: the real one, or a simulated one (crash tests).
     pub disk: Disk,
+    /// Page caches of the catalog and the Raft log databases.
+    pub db_caches: crate::storage::DbCaches,
 }
 
 pub struct Node {
@@ -116,6 +118,7 @@ impl Node {
             cfg.placement_groups,
             cfg.replication,
             opts.min_free,
+            opts.db_caches,
         )?;
         let stored_groups = stores.log.groups()?;
         let map = match stores.catalog.cluster_map()? {
@@ -322,6 +325,11 @@ impl Node {
         };
         for raft in groups {
             let _ = raft.shutdown().await;
+        }
+        // The chunk counters, so the next start need not count the chunk files.
+        let chunks = self.stores.chunks.clone();
+        if let Err(error) = blocking(move || chunks.save_usage()).await {
+            tracing::warn!(%error, "chunk counters not saved: the next start counts the chunk files");
         }
     }
 }

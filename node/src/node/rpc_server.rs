@@ -303,8 +303,9 @@ fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Re
     }
 }
 
-/// A snapshot file being received: deleted when dropped unless kept (every
-/// error path, and a transfer whose connection went away mid-way).
+/// A snapshot file being received: deleted when dropped (every error path, a
+/// transfer whose connection went away mid-way, and an installed snapshot, whose
+/// rows or chunks are in the stores by then).
 struct PartialFile {
     disk: Disk,
     path: Option<std::path::PathBuf>,
@@ -340,7 +341,7 @@ async fn receive_snapshot(
     let disk = node.stores.disk.clone();
     let dir = node.stores.snapshot_root().join("incoming");
     let path = dir.join(format!("{:016x}", rand::random::<u64>()));
-    let mut partial = PartialFile {
+    let partial = PartialFile {
         disk: disk.clone(),
         path: Some(path.clone()),
     };
@@ -379,9 +380,8 @@ async fn receive_snapshot(
     }
     blocking(move || Ok(file.sync_all()?)).await?;
     let header = header.ok_or_else(|| Error::Remote("snapshot without header".into()))?;
+    // Also when openraft ignores the snapshot (older than what is applied).
     let result = node.install_snapshot(header, path).await;
-    if result.is_ok() {
-        partial.path = None;
-    }
+    drop(partial);
     result
 }

@@ -75,6 +75,8 @@ enum Slot {
 pub struct LogDb {
     disk: Disk,
     path: PathBuf,
+    /// The database's page cache, in bytes.
+    cache: usize,
     space: Arc<DiskSpace>,
     slot: RwLock<Slot>,
     /// Times the log was opened (1 at start).
@@ -88,8 +90,8 @@ pub struct LogDb {
 impl Opened {
     /// Opens the database at `path` and its write-ahead files in `path` + ".wal",
     /// replays what they hold and checkpoints; returns the changes replayed.
-    fn load(disk: &Disk, path: &Path, opening: u64) -> Result<(Opened, usize)> {
-        let (db, fence) = redb_backend::open_fenced(disk, path)?;
+    fn load(disk: &Disk, path: &Path, cache: usize, opening: u64) -> Result<(Opened, usize)> {
+        let (db, fence) = redb_backend::open_fenced(disk, path, cache)?;
         let txn = db.begin_write()?;
         txn.open_table(LOG)?;
         txn.open_table(STATE)?;
@@ -182,20 +184,23 @@ impl Opened {
 
 impl LogDb {
     /// Opens the database at `path` (and its write-ahead files in `path` + ".wal"),
-    /// replaying what the write-ahead files hold. `recent_bytes` is the memory for
+    /// replaying what the write-ahead files hold, with a page cache of `cache`
+    /// bytes. `recent_bytes` is the memory for
     /// chunks appended lately, kept for replicating them (see `recent_chunks`);
     /// appends are refused when `space` is below the log's floor.
     pub fn open(
         disk: &Disk,
         path: &Path,
+        cache: usize,
         chunks: Arc<ChunkStore>,
         recent_bytes: usize,
         space: Arc<DiskSpace>,
     ) -> Result<Arc<Self>> {
-        let (opened, _) = Opened::load(disk, path, 1)?;
+        let (opened, _) = Opened::load(disk, path, cache, 1)?;
         Ok(Arc::new(LogDb {
             disk: disk.clone(),
             path: path.to_path_buf(),
+            cache,
             space,
             slot: RwLock::new(Slot::Open(Arc::new(opened))),
             openings: AtomicU64::new(1),
@@ -255,7 +260,7 @@ impl LogDb {
         // Closes the database (it writes nothing: fenced) and the file.
         drop(old);
         let opening = self.openings.fetch_add(1, Ordering::Relaxed) + 1;
-        let loaded = Opened::load(&self.disk, &self.path, opening);
+        let loaded = Opened::load(&self.disk, &self.path, self.cache, opening);
         let mut slot = self.slot.write().map_err(|_| lock_poisoned())?;
         match loaded {
             Ok((opened, replayed)) => {
@@ -404,7 +409,7 @@ mod tests {
         disk.create_dir_all_synced(dir).unwrap();
         let chunks = Arc::new(ChunkStore::open(&disk, &dir.join("chunks")).unwrap());
         let space = Arc::new(DiskSpace::new(&disk, dir, Some(floor)));
-        LogDb::open(&disk, &dir.join("raft.redb"), chunks, 0, space).unwrap()
+        LogDb::open(&disk, &dir.join("raft.redb"), 1 << 20, chunks, 0, space).unwrap()
     }
 
     fn insert(index: u64) -> Mutation {

@@ -1,35 +1,56 @@
 //! Snapshot data as openraft passes it around (`SnapshotData`, never the bytes):
-//! a file — a placement group's chunk list, or any snapshot being received — or a
-//! pinned view of the local catalog, dumped only while it is streamed to a
-//! follower (`SnapshotData::stream`). `SnapshotDir` keeps a placement group's
-//! current snapshot — its file and its metadata — under `<data>/snapshots/<group>/`.
+//! a file (a snapshot being received), a pinned view of the local catalog, or a
+//! placement group's chunk files. The last two are dumped only while they stream
+//! to a follower (`SnapshotData::stream`), so taking a snapshot costs nothing that
+//! grows with the store. `SnapshotDir` keeps a placement group's current snapshot's
+//! metadata (`current.meta`) under `<data>/snapshots/<group>/`.
 //!
-//! A snapshot's data file is named after its snapshot id (`snap-<hash of id>.data`),
-//! and `current.meta` names the current one; the metadata is written last. So a
-//! path handed out for one snapshot never shows another's rows, and a crash
-//! between the two steps leaves the previous snapshot current.
+//! A placement group's state is its chunk files, which are immutable and named by
+//! their content, so the list streamed later than the snapshot's index is as good
+//! as one taken at it: chunks written since are what the follower would fetch
+//! while replaying the entries after the index anyway, and chunks deleted since
+//! were referenced by nothing.
 
 use crate::error::Result;
-use crate::ids::{GroupId, NodeId};
+use crate::ids::{GroupId, NodeId, PgId};
 use crate::storage::catalog::CatalogView;
-use crate::storage::disk::{Disk, File};
+use crate::storage::chunk_store::ChunkStore;
+use crate::storage::disk::Disk;
+use crate::storage::frames::write_frame;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
 
-/// The data file of a snapshot made before files were named by id.
-const LEGACY_DATA: &str = "current.snap";
+/// The metadata file of a group's current snapshot.
+const META: &str = "current.meta";
 
 /// A snapshot's content.
 #[derive(Clone, Debug)]
 pub enum SnapshotData {
-    /// In a file (a placement group's chunk ids, or a snapshot received).
+    /// In a file (a snapshot being received).
     File(PathBuf),
     /// The local catalog as of the snapshot's last log id.
     Catalog(CatalogView),
+    /// A placement group's chunk files held here, listed as it streams.
+    Chunks(PgChunks),
+}
+
+/// A placement group's chunks in the local chunk store.
+#[derive(Clone)]
+pub struct PgChunks {
+    pub store: Arc<ChunkStore>,
+    pub pg: PgId,
+    pub pg_count: u32,
+}
+
+impl std::fmt::Debug for PgChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PgChunks(pg {} of {})", self.pg, self.pg_count)
+    }
 }
 
 /// How many bytes of a catalog dump travel in one piece of the stream.
@@ -39,30 +60,45 @@ impl SnapshotData {
     /// The content as a stream of bytes, read (or dumped, off the runtime) as it
     /// is sent; at most a few pieces are in memory at once.
     pub async fn stream(&self) -> std::io::Result<BoxStream<'static, std::io::Result<Bytes>>> {
-        let view = match self {
+        match self {
             SnapshotData::File(path) => {
                 let file = tokio::fs::File::open(path).await?;
-                return Ok(tokio_util::io::ReaderStream::with_capacity(file, STREAM_PIECE).boxed());
+                Ok(tokio_util::io::ReaderStream::with_capacity(file, STREAM_PIECE).boxed())
             }
-            SnapshotData::Catalog(view) => view.clone(),
-        };
-        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
-        tokio::task::spawn_blocking(move || {
-            let mut out =
-                std::io::BufWriter::with_capacity(STREAM_PIECE, PieceSender { tx: tx.clone() });
-            let done = view
-                .dump(&mut out)
-                .map_err(std::io::Error::other)
-                .and_then(|()| out.flush());
-            if let Err(e) = done {
-                let _ = tx.blocking_send(Err(e));
+            SnapshotData::Catalog(view) => {
+                let view = view.clone();
+                Ok(dumped(move |out| view.dump(out)))
             }
-        });
-        Ok(futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|piece| (piece, rx))
-        })
-        .boxed())
+            SnapshotData::Chunks(c) => {
+                let c = c.clone();
+                Ok(dumped(move |out| {
+                    c.store
+                        .for_each_file_of_pg(c.pg, c.pg_count, |f| write_frame(out, &f.id.0))
+                }))
+            }
+        }
     }
+}
+
+/// The bytes `dump` writes, as a stream: `dump` runs off the runtime and blocks
+/// while the stream is full; an error it meets ends the stream with it.
+fn dumped(
+    dump: impl FnOnce(&mut BufWriter<PieceSender>) -> Result<()> + Send + 'static,
+) -> BoxStream<'static, std::io::Result<Bytes>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = BufWriter::with_capacity(STREAM_PIECE, PieceSender { tx: tx.clone() });
+        let done = dump(&mut out)
+            .map_err(std::io::Error::other)
+            .and_then(|()| out.flush());
+        if let Err(e) = done {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|piece| (piece, rx))
+    })
+    .boxed()
 }
 
 /// A `Write` that hands each buffer to the stream being sent (blocking while the
@@ -106,26 +142,15 @@ impl SnapshotDir {
             .join(format!("incoming-{:016x}", rand::random::<u64>()))
     }
 
-    /// The data file of snapshot `id` (any string: ids come from other nodes too).
-    fn data_path(&self, id: &str) -> PathBuf {
-        let hash = blake3::hash(id.as_bytes()).to_hex();
-        self.dir.join(format!("snap-{}.data", &hash[..32]))
-    }
-
     fn meta_path(&self) -> PathBuf {
-        self.dir.join("current.meta")
+        self.dir.join(META)
     }
 
-    /// Makes the file at `from` (already synced) the current snapshot: renames it
-    /// to its id's name, then replaces the metadata (last), then removes every
-    /// other snapshot file.
-    pub fn set_current(&self, meta: &SnapshotMeta, from: &Path) -> Result<PathBuf> {
-        let data = self.data_path(&meta.snapshot_id);
+    /// Makes `meta` the current snapshot's metadata (written synced, renamed into
+    /// place), then removes every other file: data files of earlier versions,
+    /// which kept a chunk list per snapshot, and snapshots half received.
+    pub fn set_current(&self, meta: &SnapshotMeta) -> Result<()> {
         let disk = &self.disk;
-        if from != data {
-            disk.rename(from, &data)?;
-        }
-        disk.sync_dir(&self.dir)?;
         let tmp = self.dir.join("current.meta.tmp");
         let file = disk.create(&tmp)?;
         (&file).write_all(&postcard::to_allocvec(meta)?)?;
@@ -133,16 +158,11 @@ impl SnapshotDir {
         disk.rename(&tmp, &self.meta_path())?;
         disk.sync_dir(&self.dir)?;
         for entry in disk.read_dir(&self.dir)? {
-            let name = entry.name;
-            let path = self.dir.join(&name);
-            let stale = name.starts_with("incoming-")
-                || name == LEGACY_DATA
-                || (name.starts_with("snap-") && path != data);
-            if stale {
-                let _ = disk.remove_file(&path);
+            if entry.name != META {
+                let _ = disk.remove_file(&self.dir.join(&entry.name));
             }
         }
-        Ok(data)
+        Ok(())
     }
 
     /// Removes every snapshot file and the metadata (the catalog keeps none: its
@@ -155,37 +175,22 @@ impl SnapshotDir {
         Ok(())
     }
 
-    pub fn current(&self) -> Result<Option<(SnapshotMeta, PathBuf)>> {
-        let meta: SnapshotMeta = match self.disk.read(&self.meta_path()) {
-            Ok(bytes) => postcard::from_bytes(&bytes)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let mut path = self.data_path(&meta.snapshot_id);
-        if !self.disk.exists(&path) && self.disk.exists(&self.dir.join(LEGACY_DATA)) {
-            path = self.dir.join(LEGACY_DATA);
+    /// The current snapshot's metadata, if one was taken or installed.
+    pub fn current(&self) -> Result<Option<SnapshotMeta>> {
+        match self.disk.read(&self.meta_path()) {
+            Ok(bytes) => Ok(Some(postcard::from_bytes(&bytes)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
         }
-        Ok(Some((meta, path)))
     }
-}
-
-/// Writes a file on `disk` through `fill` and fsyncs it.
-pub fn write_synced(
-    disk: &Disk,
-    path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<()>,
-) -> Result<()> {
-    let mut out = std::io::BufWriter::new(disk.create(path)?);
-    fill(&mut out)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::ids::ChunkId;
+    use crate::storage::frames::read_frame;
 
     fn meta(id: &str) -> SnapshotMeta {
         SnapshotMeta {
@@ -194,42 +199,57 @@ mod tests {
         }
     }
 
-    fn build(dir: &SnapshotDir, id: &str, rows: &[u8]) -> PathBuf {
-        let path = dir.temp_path();
-        std::fs::write(&path, rows).unwrap();
-        dir.set_current(&meta(id), &path).unwrap()
-    }
-
     #[test]
-    fn a_handed_out_snapshot_never_shows_a_newer_ones_rows() {
+    fn the_current_metadata_replaces_the_last_and_clears_older_files() {
         let root = tempfile::tempdir().unwrap();
         let dir = SnapshotDir::open(&Disk::Real, root.path(), 3).unwrap();
-        let older = build(&dir, "3-100-aa", b"rows up to 100");
-        let newer = build(&dir, "3-200-bb", b"rows up to 200");
-        assert_ne!(older, newer);
-        // The older file is gone (or, if still open elsewhere, its own bytes):
-        // never the newer rows under the older snapshot's index.
-        match std::fs::read(&older) {
-            Ok(bytes) => assert_eq!(bytes, b"rows up to 100"),
-            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
-        }
-        let (m, file) = dir.current().unwrap().unwrap();
-        assert_eq!(m.snapshot_id, "3-200-bb");
-        assert_eq!(std::fs::read(file).unwrap(), b"rows up to 200");
+        assert!(dir.current().unwrap().is_none());
+        // What an earlier version kept, and a snapshot half received.
+        std::fs::write(root.path().join("3/snap-0123.data"), b"old list").unwrap();
+        std::fs::write(root.path().join("3/current.snap"), b"older list").unwrap();
+        std::fs::write(dir.temp_path(), b"half").unwrap();
+        dir.set_current(&meta("3-100-aa")).unwrap();
+        dir.set_current(&meta("3-200-bb")).unwrap();
+        assert_eq!(dir.current().unwrap().unwrap().snapshot_id, "3-200-bb");
+        let names: Vec<String> = std::fs::read_dir(root.path().join("3"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec![META.to_string()]);
     }
 
-    #[test]
-    fn metadata_is_written_after_the_data() {
+    #[tokio::test]
+    async fn a_placement_groups_snapshot_streams_exactly_its_chunks_held_now() {
         let root = tempfile::tempdir().unwrap();
-        let dir = SnapshotDir::open(&Disk::Real, root.path(), 1).unwrap();
-        build(&dir, "1-10-aa", b"ten");
-        // A new snapshot whose data landed but whose metadata did not (a crash
-        // between the two): the previous snapshot stays current and whole.
-        let path = dir.temp_path();
-        std::fs::write(&path, b"twenty").unwrap();
-        std::fs::rename(&path, dir.data_path("1-20-bb")).unwrap();
-        let (m, file) = dir.current().unwrap().unwrap();
-        assert_eq!(m.snapshot_id, "1-10-aa");
-        assert_eq!(std::fs::read(file).unwrap(), b"ten");
+        let store = Arc::new(ChunkStore::open(&Disk::Real, root.path()).unwrap());
+        let pg_count = 8;
+        let mut want = Vec::new();
+        for n in 0..200u32 {
+            let data = format!("chunk {n}").into_bytes();
+            let id = ChunkId::of(&data);
+            store.put(&id, &data).unwrap();
+            if crate::cluster::placement::pg_of(&id, pg_count) == 5 {
+                want.push(id);
+            }
+        }
+        let data = SnapshotData::Chunks(PgChunks {
+            store: store.clone(),
+            pg: 5,
+            pg_count,
+        });
+        let mut bytes = Vec::new();
+        let mut stream = data.stream().await.unwrap();
+        while let Some(piece) = stream.next().await {
+            bytes.extend_from_slice(&piece.unwrap());
+        }
+        let mut got = Vec::new();
+        let mut input = bytes.as_slice();
+        while let Some(frame) = read_frame(&mut input).unwrap() {
+            got.push(ChunkId(frame.as_slice().try_into().unwrap()));
+        }
+        got.sort();
+        want.sort();
+        assert!(!want.is_empty());
+        assert_eq!(got, want);
     }
 }

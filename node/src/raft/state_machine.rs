@@ -2,15 +2,15 @@
 //! a placement group's state is its chunk set — the chunk files whose id falls in
 //! the PG, written when their log entry was appended — so applying only records
 //! progress. Snapshots: the catalog's is a pinned view of its tables, taken in no
-//! time and dumped only when a follower needs it; a PG lists its chunk ids in a
-//! file (the receiver fetches the chunks it lacks before installing, see `node`).
+//! time and dumped only when a follower needs it; a PG's is its metadata alone,
+//! its chunk files listed only when it streams (the receiver fetches the chunks it
+//! lacks before installing, see `node`).
 
-use super::snapshot::{write_synced, SnapshotData, SnapshotDir};
+use super::snapshot::{PgChunks, SnapshotData, SnapshotDir};
 use super::types::{
     storage_error, Command, Entry, LogId, Reply, SnapshotMeta, StorageError, StoredMembership,
     TypeConfig,
 };
-use crate::cluster::placement::pg_of;
 use crate::error::{Error, Result};
 use crate::ids::ChunkId;
 use crate::ids::GroupId;
@@ -18,7 +18,7 @@ use crate::ids::PgId;
 use crate::raft::stores::Stores;
 use crate::storage::catalog::{CatalogView, EntryWrite, Outcome};
 use crate::storage::disk::Disk;
-use crate::storage::frames::{read_frame, write_frame};
+use crate::storage::frames::read_frame;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
 use std::sync::{Arc, Mutex};
@@ -167,24 +167,19 @@ impl StateMachine {
         Ok(replies)
     }
 
-    /// Takes a snapshot: the catalog pins a view, a placement group writes its
-    /// chunk list to a file.
+    /// Takes a snapshot: the catalog pins a view, a placement group records its
+    /// metadata (its chunk files are its state).
     fn build_blocking(&self) -> Result<(SnapshotMeta, SnapshotData)> {
         let pg = match self.kind {
             Kind::Catalog => return self.catalog_view(),
             Kind::Pg(pg) => pg,
         };
-        let path = self.snaps.temp_path();
         let (applied, membership) = self.progress()?;
         // Chunk files are durable when written; make the progress durable too.
         self.stores.log.sync_now()?;
-        let ids = self.pg_chunks(pg)?;
-        write_synced(&self.stores.disk, &path, |out| {
-            ids.iter().try_for_each(|id| write_frame(out, &id.0))
-        })?;
         let meta = self.meta(applied, membership);
-        let path = self.snaps.set_current(&meta, &path)?;
-        Ok((meta, SnapshotData::File(path)))
+        self.snaps.set_current(&meta)?;
+        Ok((meta, self.pg_chunks(pg)))
     }
 
     /// Pins the catalog as it is now (durable) as its current snapshot.
@@ -222,24 +217,17 @@ impl StateMachine {
                     None => self.catalog_view().map(Some),
                 }
             }
-            Kind::Pg(_) => Ok(self
-                .snaps
-                .current()?
-                .map(|(meta, path)| (meta, SnapshotData::File(path)))),
+            Kind::Pg(pg) => Ok(self.snaps.current()?.map(|meta| (meta, self.pg_chunks(pg)))),
         }
     }
 
-    /// The chunk ids of a placement group held here.
-    pub fn pg_chunks(&self, pg: PgId) -> Result<Vec<ChunkId>> {
-        let pg_count = self.stores.pg_count;
-        Ok(self
-            .stores
-            .chunks
-            .list()?
-            .into_iter()
-            .map(|f| f.id)
-            .filter(|id| pg_of(id, pg_count) == pg)
-            .collect())
+    /// A placement group's chunks held here, as snapshot data.
+    fn pg_chunks(&self, pg: PgId) -> SnapshotData {
+        SnapshotData::Chunks(PgChunks {
+            store: self.stores.chunks.clone(),
+            pg,
+            pg_count: self.stores.pg_count,
+        })
     }
 
     fn install_blocking(&self, meta: &SnapshotMeta, data: &SnapshotData) -> Result<()> {
@@ -257,15 +245,23 @@ impl StateMachine {
             }
             Kind::Pg(_) => {
                 // The chunks were fetched before installation; check they are here.
-                if let Some(id) = read_chunk_list(&self.stores.disk, path)?
-                    .into_iter()
-                    .find(|id| !self.stores.chunks.contains(id))
-                {
-                    return Err(Error::ChunkMissing(id));
+                let mut list = ChunkList::open(&self.stores.disk, path)?;
+                loop {
+                    let batch = list.next_batch(LIST_BATCH)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    if let Some(id) = batch
+                        .into_iter()
+                        .find(|id| !self.stores.chunks.contains(id))
+                    {
+                        return Err(Error::ChunkMissing(id));
+                    }
                 }
                 self.save_progress(&meta.last_log_id, &meta.last_membership)?;
                 self.stores.log.sync_now()?;
-                self.snaps.set_current(meta, path)?;
+                // The chunk files are the state (the receiver deletes the list).
+                self.snaps.set_current(meta)?;
             }
         }
         Ok(())
@@ -287,16 +283,35 @@ fn progress_from(
     Ok((applied, membership))
 }
 
-/// The ids listed in a placement group's snapshot file.
-pub fn read_chunk_list(disk: &Disk, path: &std::path::Path) -> Result<Vec<ChunkId>> {
-    let mut input = std::io::BufReader::new(disk.open(path)?);
-    let mut out = Vec::new();
-    while let Some(frame) = read_frame(&mut input)? {
-        out.push(ChunkId(frame.as_slice().try_into().map_err(|_| {
-            Error::Io(std::io::ErrorKind::InvalidData.into())
-        })?));
+/// How many ids of a snapshot's chunk list are in memory at once.
+pub const LIST_BATCH: usize = 4096;
+
+/// A placement group's snapshot file as received: its chunk ids, read a batch at a
+/// time (the list of a big PG is not held whole).
+pub struct ChunkList {
+    input: std::io::BufReader<crate::storage::disk::File>,
+}
+
+impl ChunkList {
+    pub fn open(disk: &Disk, path: &std::path::Path) -> Result<Self> {
+        Ok(ChunkList {
+            input: std::io::BufReader::new(disk.open(path)?),
+        })
     }
-    Ok(out)
+
+    /// Up to `max` more ids; empty at the end.
+    pub fn next_batch(&mut self, max: usize) -> Result<Vec<ChunkId>> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            let Some(frame) = read_frame(&mut self.input)? else {
+                break;
+            };
+            out.push(ChunkId(frame.as_slice().try_into().map_err(|_| {
+                Error::Io(std::io::ErrorKind::InvalidData.into())
+            })?));
+        }
+        Ok(out)
+    }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {

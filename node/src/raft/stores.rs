@@ -8,6 +8,7 @@ use crate::storage::catalog::Catalog;
 use crate::storage::chunk_store::ChunkStore;
 use crate::storage::disk::Disk;
 use crate::storage::disk_space::DiskSpace;
+use crate::storage::DbCaches;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,16 +31,28 @@ impl Stores {
     /// Opens the stores in `data_dir` on `disk`; chunks appended lately are kept
     /// in memory for replicating them when groups have more than one member
     /// (`replication`). `min_free` is the free-space floor (`DiskSpace`; `None`:
-    /// the default).
+    /// the default); `caches` the databases' page caches.
     pub fn open(
         disk: &Disk,
         data_dir: &Path,
         pg_count: u32,
         replication: usize,
         min_free: Option<u64>,
+        caches: DbCaches,
     ) -> Result<Arc<Self>> {
         disk.create_dir_all_synced(data_dir)?;
         let chunks = Arc::new(ChunkStore::open(disk, &data_dir.join("chunks"))?);
+        if !chunks.counted() {
+            // After a crash: the counters are rebuilt behind start-up, not before it.
+            let counting = chunks.clone();
+            std::thread::Builder::new()
+                .name("chunk-count".into())
+                .spawn(move || {
+                    if let Err(error) = counting.count_files() {
+                        tracing::error!(%error, "counting the chunk files failed: chunk totals stay low until the next start");
+                    }
+                })?;
+        }
         let recent = if replication > 1 {
             RECENT_CHUNK_BYTES
         } else {
@@ -49,11 +62,12 @@ impl Stores {
         let log = LogDb::open(
             disk,
             &data_dir.join("raft.redb"),
+            caches.log,
             chunks.clone(),
             recent,
             space.clone(),
         )?;
-        let catalog = Catalog::open(disk, &data_dir.join("catalog.redb"))?;
+        let catalog = Catalog::open(disk, &data_dir.join("catalog.redb"), caches.catalog)?;
         // The entries of the files just created (the databases, the write-ahead
         // directory): without this a power loss may take a database whole.
         disk.sync_dir(data_dir)?;

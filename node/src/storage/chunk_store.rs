@@ -23,9 +23,11 @@ use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+mod counting;
 mod scrubbing;
 mod usage;
 
@@ -43,9 +45,13 @@ pub struct ChunkStore {
     tmp: PathBuf,
     /// Writers (put, touch) share it; the collector takes it alone to check and delete.
     gc_lock: RwLock<()>,
-    /// Chunk files and bytes held, per id prefix (counted at open, then kept up to
-    /// date).
+    /// Chunk files and bytes held, per id prefix (saved at a clean stop or
+    /// recounted after a crash: `counting`; then kept up to date).
     usage: Usage,
+    /// The counters are exact (read from a saved file, or recounted).
+    counted: AtomicBool,
+    /// A saved counters file exists: the next change deletes it.
+    saved: AtomicBool,
     /// Block-aligned staging buffers for direct writes, kept for reuse.
     spare: Mutex<Vec<Vec<u8>>>,
     /// Chunks of writes in flight: id → pinned until.
@@ -62,7 +68,8 @@ pub struct ChunkFile {
 
 impl ChunkStore {
     /// Opens (creating if needed) the store rooted at `root` on `disk`; clears
-    /// leftover temp files.
+    /// leftover temp files. Walks no chunk file: the counters come from a clean
+    /// stop's saved file, or stay short until `count_files` ran.
     pub fn open(disk: &Disk, root: &Path) -> Result<Self> {
         let tmp = root.join("tmp");
         disk.create_dir_all_synced(&tmp)?;
@@ -79,13 +86,15 @@ impl ChunkStore {
             tmp,
             gc_lock: RwLock::new(()),
             usage: Usage::default(),
+            counted: AtomicBool::new(false),
+            saved: AtomicBool::new(false),
             spare: Mutex::new(Vec::new()),
             pins: Mutex::new(HashMap::new()),
         };
-        store.for_each_file(|f| {
-            store.usage.add(&f.id, f.len);
-            Ok(())
-        })?;
+        let exact = store.load_saved_usage()?;
+        store
+            .counted
+            .store(exact, std::sync::atomic::Ordering::Release);
         Ok(store)
     }
 
@@ -140,6 +149,7 @@ impl ChunkStore {
         if self.disk.touch(&path)? {
             return Ok(false);
         }
+        self.forget_saved_usage();
         let tmp_path = self
             .tmp
             .join(format!("{}.{:016x}", id.to_hex(), rand::random::<u64>()));
@@ -231,22 +241,32 @@ impl ChunkStore {
     pub fn for_each_file(&self, mut visit: impl FnMut(ChunkFile) -> Result<()>) -> Result<()> {
         for l1 in read_dirs(&self.disk, &self.root)? {
             for l2 in read_dirs(&self.disk, &l1)? {
-                for entry in self.disk.read_dir(&l2)? {
-                    let Some(id) = ChunkId::from_hex(&entry.name) else {
-                        continue;
-                    };
-                    let meta = match self.disk.metadata(&l2.join(&entry.name)) {
-                        Ok(meta) => meta,
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(e.into()),
-                    };
-                    visit(ChunkFile {
-                        id,
-                        modified: meta.modified,
-                        len: meta.len,
-                    })?;
-                }
+                self.for_each_file_in(&l2, &mut visit)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Calls `visit` with every chunk file of one fan-out directory.
+    fn for_each_file_in(
+        &self,
+        dir: &Path,
+        mut visit: impl FnMut(ChunkFile) -> Result<()>,
+    ) -> Result<()> {
+        for entry in self.disk.read_dir(dir)? {
+            let Some(id) = ChunkId::from_hex(&entry.name) else {
+                continue;
+            };
+            let meta = match self.disk.metadata(&dir.join(&entry.name)) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            visit(ChunkFile {
+                id,
+                modified: meta.modified,
+                len: meta.len,
+            })?;
         }
         Ok(())
     }
@@ -256,6 +276,7 @@ impl ChunkStore {
     /// either refreshes it first (and it stays) or finds it gone (and rewrites it).
     pub fn delete_if_older(&self, ids: &[ChunkId], cutoff: SystemTime) -> Result<u64> {
         let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
+        self.forget_saved_usage();
         let mut pins = self.pins_lock();
         let now = Instant::now();
         pins.retain(|_, until| *until > now);
@@ -281,6 +302,7 @@ impl ChunkStore {
     /// group this node no longer holds); returns the bytes freed.
     pub fn delete_where(&self, doomed: impl Fn(&ChunkId) -> bool) -> Result<u64> {
         let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
+        self.forget_saved_usage();
         let mut freed = 0;
         let walked = self.for_each_file(|file| {
             if doomed(&file.id) {

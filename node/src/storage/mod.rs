@@ -19,7 +19,20 @@ pub mod ref_filter;
 /// only raise the share of garbage a pass leaves for the next one.
 pub const GC_FILTER_MAX_BYTES: usize = 16 * 1024 * 1024;
 
-/// Page cache of each redb database (the catalog and the Raft log), in bytes.
-/// redb's default (1 GiB each) let a node's memory grow with the size of its
-/// catalog; reads past the cache come from the kernel's page cache.
-pub const DB_CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// Page caches of a node's two redb databases, in bytes (`--catalog-cache`,
+/// `--log-cache`). redb's default (1 GiB each) let a node's memory grow with the
+/// size of its catalog; reads past the cache come from the kernel's page cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbCaches {
+    pub catalog: usize,
+    pub log: usize,
+}
+
+impl Default for DbCaches {
+    fn default() -> Self {
+        DbCaches {
+            catalog: 32 << 20,
+            log: 32 << 20,
+        }
+    }
+}

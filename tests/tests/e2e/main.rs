@@ -8,6 +8,7 @@ mod acl_ownership;
 mod admin_api;
 mod buckets;
 mod checksums;
+mod chunk_counters;
 mod chunked;
 mod concurrency;
 mod conditional;

@@ -187,6 +187,7 @@ mod tests {
         let cat = Catalog::open(
             &crate::storage::disk::Disk::Real,
             &dir.path().join("c.redb"),
+            crate::storage::DbCaches::default().catalog,
         )
         .unwrap();
         for b in ["aaa", "bbb"] {

@@ -55,9 +55,10 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Opens (creating if needed) the catalog database at `path` on `disk`.
-    pub fn open(disk: &Disk, path: &Path) -> Result<Self> {
-        let db = redb_backend::open(disk, path)?;
+    /// Opens (creating if needed) the catalog database at `path` on `disk`, with a
+    /// page cache of `cache` bytes.
+    pub fn open(disk: &Disk, path: &Path, cache: usize) -> Result<Self> {
+        let db = redb_backend::open(disk, path, cache)?;
         let catalog = Catalog { db };
         catalog.write(|txn| {
             txn.open_table(BUCKETS)?;

@@ -142,6 +142,7 @@ mod tests {
         let cat = Catalog::open(
             &crate::storage::disk::Disk::Real,
             &dir.path().join("c.redb"),
+            crate::storage::DbCaches::default().catalog,
         )
         .unwrap();
         (dir, cat)
@@ -254,6 +255,7 @@ mod tests {
         let cat = Catalog::open(
             &crate::storage::disk::Disk::Real,
             &dir.path().join("c.redb"),
+            crate::storage::DbCaches::default().catalog,
         )
         .unwrap();
         let create = CatalogCommand::CreateBucket {
@@ -295,6 +297,7 @@ mod tests {
         let cat = Catalog::open(
             &crate::storage::disk::Disk::Real,
             &dir.path().join("c.redb"),
+            crate::storage::DbCaches::default().catalog,
         )
         .unwrap();
         cat.write(|txn| {

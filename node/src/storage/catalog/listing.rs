@@ -147,6 +147,7 @@ pub(super) mod tests {
         let cat = Catalog::open(
             &crate::storage::disk::Disk::Real,
             &dir.path().join("c.redb"),
+            crate::storage::DbCaches::default().catalog,
         )
         .unwrap();
         cat.apply(&CatalogCommand::CreateBucket {

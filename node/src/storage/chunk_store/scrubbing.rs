@@ -1,9 +1,11 @@
-//! Walking the chunk store a slice at a time (one top-level fan-out directory)
-//! and moving a chunk file that fails verification aside (`quarantine/`), for the
-//! scrubber (`node/scrub.rs`). A child of `chunk_store`, so it shares its lock
-//! and usage counter.
+//! Walking the chunk store a slice at a time (one top-level fan-out directory, for
+//! the scrubber `node/scrub.rs`; one placement group's directories, for its
+//! snapshot) and moving a chunk file that fails verification aside
+//! (`quarantine/`). A child of `chunk_store`, so it shares its lock and usage
+//! counter.
 
 use super::{poisoned, read_dirs, sync_dir, ChunkFile, ChunkStore};
+use crate::cluster::placement::pg_of;
 use crate::error::{Error, Result};
 use crate::ids::ChunkId;
 use std::io;
@@ -23,26 +25,54 @@ impl ChunkStore {
             Err(e) => return Err(e),
         };
         for l2 in l2s {
-            let entries = match self.disk.read_dir(&l2) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e.into()),
-            };
-            for entry in entries {
-                let Some(id) = ChunkId::from_hex(&entry.name) else {
-                    continue;
-                };
-                let Ok(meta) = self.disk.metadata(&l2.join(&entry.name)) else {
-                    continue; // deleted meanwhile
-                };
-                out.push(ChunkFile {
-                    id,
-                    modified: meta.modified,
-                    len: meta.len,
-                });
+            let listed = self.for_each_file_in(&l2, |file| {
+                out.push(file);
+                Ok(())
+            });
+            match listed {
+                Ok(()) => {}
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
             }
         }
         Ok(out)
+    }
+
+    /// Calls `visit` with every chunk file of placement group `pg` of `pg_count` (a
+    /// PG is the id's leading bits: `cluster::placement::pg_of`), walking only the
+    /// PG's fan-out directories.
+    pub fn for_each_file_of_pg(
+        &self,
+        pg: u32,
+        pg_count: u32,
+        mut visit: impl FnMut(ChunkFile) -> Result<()>,
+    ) -> Result<()> {
+        let bits = pg_count.max(1).ilog2();
+        // The 16-bit directory prefixes the PG spans (finer PGs share one).
+        let (first, last) = if bits <= 16 {
+            let width = 1u32 << (16 - bits);
+            (pg * width, pg * width + width - 1)
+        } else {
+            (pg >> (bits - 16), pg >> (bits - 16))
+        };
+        for slot in first..=last.min(0xffff) {
+            let dir = self
+                .root
+                .join(format!("{:02x}", slot >> 8))
+                .join(format!("{:02x}", slot & 0xff));
+            let walked = self.for_each_file_in(&dir, |file| {
+                if pg_of(&file.id, pg_count) == pg {
+                    visit(file)?;
+                }
+                Ok(())
+            });
+            match walked {
+                Ok(()) => {}
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Moves a chunk file that fails verification aside, to
@@ -66,6 +96,7 @@ impl ChunkStore {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         let aside = dir.join(format!("{}.{stamp}", id.to_hex()));
+        self.forget_saved_usage();
         self.disk.rename(&path, &aside)?;
         if let Some(parent) = path.parent() {
             sync_dir(&self.disk, parent)?;

@@ -1,7 +1,8 @@
 //! What the chunk store holds, counted as files come and go: chunk files and bytes per
 //! 16-bit id prefix (65,536 slots, 1 MiB, whatever the store's size), so status and
 //! metrics read counters instead of walking every chunk file. Placement groups are
-//! leading bits of the id (at most 16), so a PG's usage is a sum of whole slots.
+//! leading bits of the id (at most 16), so a PG's usage is a sum of whole slots. A slot
+//! is also one fan-out directory (`ab/cd`), so a slot can be recounted on its own.
 
 use crate::ids::ChunkId;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,12 @@ impl Default for Usage {
         }
     }
 }
+
+/// The encoded form starts with this (and a version); a BLAKE3 hash of the rest ends it.
+const MAGIC: &[u8; 8] = b"cairnuse";
+const VERSION: u8 = 1;
+const HASH: usize = 32;
+const ROW: usize = 2 + 8 + 8;
 
 fn slot_of(id: &ChunkId) -> usize {
     usize::from(u16::from_be_bytes([id.0[0], id.0[1]]))
@@ -50,6 +57,67 @@ impl Usage {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
                 Some(v.saturating_sub(len))
             });
+    }
+
+    /// Sets slot `slot`'s counts (a recount of its directory).
+    pub fn set(&self, slot: u16, files: u64, bytes: u64) {
+        let slot = &self.slots[usize::from(slot)];
+        slot.files.store(files, Ordering::Relaxed);
+        slot.bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The counts as bytes: magic, version, `(slot, files, bytes)` of each slot that
+    /// holds any, then a hash of all that.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.push(VERSION);
+        for (i, s) in self.slots.iter().enumerate() {
+            let (files, bytes) = (
+                s.files.load(Ordering::Relaxed),
+                s.bytes.load(Ordering::Relaxed),
+            );
+            if files == 0 && bytes == 0 {
+                continue;
+            }
+            out.extend_from_slice(&(i as u16).to_be_bytes());
+            out.extend_from_slice(&files.to_be_bytes());
+            out.extend_from_slice(&bytes.to_be_bytes());
+        }
+        let hash = blake3::hash(&out);
+        out.extend_from_slice(hash.as_bytes());
+        out
+    }
+
+    /// Counts from `encode`'s bytes; `None` if they are not that (torn, another
+    /// version, flipped bits).
+    pub fn decode(data: &[u8]) -> Option<Usage> {
+        let (body, hash) = data.split_at_checked(data.len().checked_sub(HASH)?)?;
+        let head = MAGIC.len() + 1;
+        if blake3::hash(body).as_bytes() != hash
+            || body.get(..MAGIC.len())? != MAGIC
+            || body.get(MAGIC.len()) != Some(&VERSION)
+            || !(body.len() - head).is_multiple_of(ROW)
+        {
+            return None;
+        }
+        let usage = Usage::default();
+        for row in body[head..].chunks_exact(ROW) {
+            let slot = u16::from_be_bytes(row[0..2].try_into().ok()?);
+            let files = u64::from_be_bytes(row[2..10].try_into().ok()?);
+            let bytes = u64::from_be_bytes(row[10..18].try_into().ok()?);
+            usage.set(slot, files, bytes);
+        }
+        Some(usage)
+    }
+
+    /// Takes `other`'s counts as its own.
+    pub fn replace_with(&self, other: &Usage) {
+        for (mine, theirs) in self.slots.iter().zip(other.slots.iter()) {
+            mine.files
+                .store(theirs.files.load(Ordering::Relaxed), Ordering::Relaxed);
+            mine.bytes
+                .store(theirs.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
     }
 
     /// (files, bytes) in the whole store.
@@ -84,6 +152,7 @@ impl Usage {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -109,5 +178,39 @@ mod tests {
             usage.bytes_by_leading_bits(16),
             vec![(0x0001, 10), (0x8000, 40), (0xff00, 80)]
         );
+        usage.set(0x0001, 5, 500);
+        assert_eq!(usage.totals(), (7, 620));
+    }
+
+    #[test]
+    fn encoded_counts_decode_to_the_same_and_damage_is_refused() {
+        let usage = Usage::default();
+        usage.set(0, 1, 10);
+        usage.set(0xabcd, 7, 7 << 20);
+        usage.set(0xffff, 2, 3);
+        let bytes = usage.encode();
+        let back = Usage::decode(&bytes).unwrap();
+        assert_eq!(back.totals(), usage.totals());
+        assert_eq!(
+            back.bytes_by_leading_bits(16),
+            usage.bytes_by_leading_bits(16)
+        );
+        assert_eq!(
+            Usage::decode(&Usage::default().encode()).unwrap().totals(),
+            (0, 0)
+        );
+        // Torn, flipped, empty, or of another version: not counts.
+        assert!(Usage::decode(&bytes[..bytes.len() - 1]).is_none());
+        for i in [0, 8, 9, 12, bytes.len() - 1] {
+            let mut bad = bytes.clone();
+            bad[i] ^= 1;
+            assert!(Usage::decode(&bad).is_none(), "byte {i} flipped");
+        }
+        assert!(Usage::decode(&[]).is_none());
+        let mut other_version = bytes[..bytes.len() - HASH].to_vec();
+        other_version[8] = 2;
+        let hash = blake3::hash(&other_version);
+        other_version.extend_from_slice(hash.as_bytes());
+        assert!(Usage::decode(&other_version).is_none());
     }
 }

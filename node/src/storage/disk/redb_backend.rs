@@ -17,20 +17,26 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Opens (creating if needed) the database at `path` on `disk`.
-pub fn open(disk: &Disk, path: &Path) -> Result<Database, DatabaseError> {
+/// Opens (creating if needed) the database at `path` on `disk`, with a page cache
+/// of `cache` bytes.
+pub fn open(disk: &Disk, path: &Path, cache: usize) -> Result<Database, DatabaseError> {
     match disk {
-        Disk::Real => Database::builder()
-            .set_cache_size(crate::storage::DB_CACHE_BYTES)
-            .create(path),
-        Disk::Sim(_) => with_backend(DiskBackend {
-            file: disk.open_rw(path)?,
-        }),
+        Disk::Real => Database::builder().set_cache_size(cache).create(path),
+        Disk::Sim(_) => with_backend(
+            DiskBackend {
+                file: disk.open_rw(path)?,
+            },
+            cache,
+        ),
     }
 }
 
 /// `open`, with a fence that can stop every write of the database.
-pub fn open_fenced(disk: &Disk, path: &Path) -> Result<(Database, Fence), DatabaseError> {
+pub fn open_fenced(
+    disk: &Disk,
+    path: &Path,
+    cache: usize,
+) -> Result<(Database, Fence), DatabaseError> {
     let fence = Fence::default();
     let db = match disk {
         Disk::Real => {
@@ -40,24 +46,30 @@ pub fn open_fenced(disk: &Disk, path: &Path) -> Result<(Database, Fence), Databa
                 .create(true)
                 .truncate(false)
                 .open(path)?;
-            with_backend(Fenced {
-                inner: FileBackend::new(file)?,
-                fence: fence.clone(),
-            })?
+            with_backend(
+                Fenced {
+                    inner: FileBackend::new(file)?,
+                    fence: fence.clone(),
+                },
+                cache,
+            )?
         }
-        Disk::Sim(_) => with_backend(Fenced {
-            inner: DiskBackend {
-                file: disk.open_rw(path)?,
+        Disk::Sim(_) => with_backend(
+            Fenced {
+                inner: DiskBackend {
+                    file: disk.open_rw(path)?,
+                },
+                fence: fence.clone(),
             },
-            fence: fence.clone(),
-        })?,
+            cache,
+        )?,
     };
     Ok((db, fence))
 }
 
-fn with_backend(backend: impl StorageBackend) -> Result<Database, DatabaseError> {
+fn with_backend(backend: impl StorageBackend, cache: usize) -> Result<Database, DatabaseError> {
     Database::builder()
-        .set_cache_size(crate::storage::DB_CACHE_BYTES)
+        .set_cache_size(cache)
         .create_with_backend(backend)
 }
 

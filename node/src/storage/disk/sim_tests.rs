@@ -165,7 +165,7 @@ fn redb_over_the_simulated_disk_keeps_durable_commits_only() {
     d.create_dir_all(p("/db")).unwrap();
     d.sync_dir(p("/")).unwrap();
     {
-        let db = redb_backend::open(&d, p("/db/x.redb")).unwrap();
+        let db = redb_backend::open(&d, p("/db/x.redb"), 1 << 20).unwrap();
         d.sync_dir(p("/db")).unwrap();
         let txn = db.begin_write().unwrap();
         txn.open_table(T).unwrap().insert(1, 10).unwrap();
@@ -178,7 +178,7 @@ fn redb_over_the_simulated_disk_keeps_durable_commits_only() {
     }
     for seed in [None, Some(1), Some(2), Some(3)] {
         let image = Disk::Sim(sim.durable_image(seed));
-        let db = redb_backend::open(&image, p("/db/x.redb")).unwrap();
+        let db = redb_backend::open(&image, p("/db/x.redb"), 1 << 20).unwrap();
         let txn = db.begin_read().unwrap();
         let t = txn.open_table(T).unwrap();
         assert_eq!(t.get(1).unwrap().unwrap().value(), 10, "seed {seed:?}");
