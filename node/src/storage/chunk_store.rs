@@ -52,6 +52,8 @@ pub struct ChunkStore {
     counted: AtomicBool,
     /// A saved counters file exists: the next change deletes it.
     saved: AtomicBool,
+    /// Held while that file is deleted.
+    forgetting: Mutex<()>,
     /// Block-aligned staging buffers for direct writes, kept for reuse.
     spare: Mutex<Vec<Vec<u8>>>,
     /// Chunks of writes in flight: id → pinned until.
@@ -88,6 +90,7 @@ impl ChunkStore {
             usage: Usage::default(),
             counted: AtomicBool::new(false),
             saved: AtomicBool::new(false),
+            forgetting: Mutex::new(()),
             spare: Mutex::new(Vec::new()),
             pins: Mutex::new(HashMap::new()),
         };
@@ -149,7 +152,7 @@ impl ChunkStore {
         if self.disk.touch(&path)? {
             return Ok(false);
         }
-        self.forget_saved_usage();
+        self.forget_saved_usage()?;
         let tmp_path = self
             .tmp
             .join(format!("{}.{:016x}", id.to_hex(), rand::random::<u64>()));
@@ -276,7 +279,7 @@ impl ChunkStore {
     /// either refreshes it first (and it stays) or finds it gone (and rewrites it).
     pub fn delete_if_older(&self, ids: &[ChunkId], cutoff: SystemTime) -> Result<u64> {
         let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
-        self.forget_saved_usage();
+        self.forget_saved_usage()?;
         let mut pins = self.pins_lock();
         let now = Instant::now();
         pins.retain(|_, until| *until > now);
@@ -302,7 +305,7 @@ impl ChunkStore {
     /// group this node no longer holds); returns the bytes freed.
     pub fn delete_where(&self, doomed: impl Fn(&ChunkId) -> bool) -> Result<u64> {
         let _exclusive = self.gc_lock.write().map_err(|_| poisoned())?;
-        self.forget_saved_usage();
+        self.forget_saved_usage()?;
         let mut freed = 0;
         let walked = self.for_each_file(|file| {
             if doomed(&file.id) {

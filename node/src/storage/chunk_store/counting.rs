@@ -71,12 +71,26 @@ impl ChunkStore {
     }
 
     /// Called (under the store's lock, shared or exclusive) before a change to the
-    /// counters: a saved file would no longer be exact.
-    pub(super) fn forget_saved_usage(&self) {
-        if self.saved.swap(false, Ordering::AcqRel) {
-            let _ = self.disk.remove_file(&self.saved_path());
-            let _ = sync_dir(&self.disk, &self.root);
+    /// chunk files: a saved file would no longer be exact, so it goes first (synced);
+    /// racing writers wait until it is gone. A failure fails the change.
+    pub(super) fn forget_saved_usage(&self) -> Result<()> {
+        if !self.saved.load(Ordering::Acquire) {
+            return Ok(());
         }
+        let _one = self
+            .forgetting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.saved.load(Ordering::Acquire) {
+            match self.disk.remove_file(&self.saved_path()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+            sync_dir(&self.disk, &self.root)?;
+            self.saved.store(false, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Recounts every slot from its directory (no-op when the counters are exact).

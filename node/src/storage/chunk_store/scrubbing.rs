@@ -96,7 +96,7 @@ impl ChunkStore {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         let aside = dir.join(format!("{}.{stamp}", id.to_hex()));
-        self.forget_saved_usage();
+        self.forget_saved_usage()?;
         self.disk.rename(&path, &aside)?;
         if let Some(parent) = path.parent() {
             sync_dir(&self.disk, parent)?;
