@@ -239,9 +239,9 @@ impl StateMachine {
                 let mut input = std::io::BufReader::new(self.stores.disk.open(path)?);
                 self.stores.catalog.load(&mut input)?;
                 self.save_progress(&meta.last_log_id, &meta.last_membership)?;
-                // The loaded rows are the state now: the next snapshot is a view of them.
+                // The loaded rows are the state now: the next snapshot is a view of them
+                // (the receiver deletes the file).
                 self.catalog_view()?;
-                let _ = self.stores.disk.remove_file(path);
             }
             Kind::Pg(_) => {
                 // The chunks were fetched before installation; check they are here.
